@@ -1,0 +1,1 @@
+"""The ``medsight`` command line: parse, call a service, render. Nothing else."""

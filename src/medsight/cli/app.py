@@ -1,0 +1,80 @@
+"""The ``medsight`` command: sub-commands, error rendering and exit codes.
+
+Every :class:`~medsight.errors.MedsightError` ends the command with one line on stderr,
+``error[<code>]: <message>``, and the exit code from :data:`medsight.errors.EXIT_CODES`
+(2 usage, 3 input, 4 privacy, 5 integrity, 1 other). ``--debug`` adds the traceback.
+Anything else is a bug: it is reported the same way, as ``error[internal]``, exit 1.
+
+Commands that need no model import neither torch nor MONAI, so they answer fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+import warnings
+from typing import Annotated
+
+import typer
+
+from medsight import __version__
+from medsight.cli import convert as convert_cmd
+from medsight.cli import info as info_cmd
+from medsight.errors import MedsightError, exit_code_for
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="medsight",
+    help="Deep learning on medical images, end to end: DICOM in, calibrated and explained results out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.command("info")(info_cmd.info)
+app.command("convert")(convert_cmd.convert)
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"medsight {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not debug:
+        # pydicom warns about every odd value it meets, quoting the value: those can be
+        # patient data, and the reader reports what matters as typed warnings anyway.
+        warnings.filterwarnings("ignore", module=r"pydicom(\..*)?$")
+        logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    try:
+        # Standalone mode lets click report usage errors itself (exit 2) and exit.
+        app(standalone_mode=True)
+    except MedsightError as error:
+        _report(error.code, error.message, exit_code_for(error))
+    except Exception as error:  # a bug: still one line, the traceback only with --debug
+        _report("internal", f"unexpected {type(error).__name__}; rerun with --debug and report it", 1)
+
+
+def _report(code: str, message: str, exit_code: int) -> None:
+    if _state["debug"]:
+        traceback.print_exc()
+    sys.stderr.write(f"error[{code}]: {message}\n")
+    sys.exit(exit_code)

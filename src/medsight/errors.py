@@ -1,0 +1,199 @@
+"""The one exception tree of medsight.
+
+Every failure that a user can cause or meet surfaces as a :class:`MedsightError`
+with a stable, dotted ``code``. Adapters (``medsight.io``) translate third-party
+errors (pydicom, nibabel, Pillow, OS) here, at exactly one boundary, so nothing
+above them ever sees a foreign exception. Messages never contain patient data:
+they name files, tags and sizes, never values read from a patient's record.
+
+The tree, with each class's code and CLI exit code::
+
+    * MedsightError                      medsight.error            1
+      + UsageError                       usage.invalid             2
+      + InputError                       input.invalid             3
+        - FileNotFoundInputError         input.not_found           3
+        - UnsupportedFormatError         input.unsupported_format  3
+        - InvalidDicomError              input.invalid_dicom       3
+          · MissingPixelDataError        input.no_pixel_data       3
+          · UnsupportedTransferSyntaxError input.unsupported_transfer_syntax 3
+          · PixelDecodeError             input.pixel_decode        3
+        - InvalidImageError              input.invalid_image       3
+        - ResourceLimitError             input.resource_limit      3
+        - ArchiveError                   input.invalid_archive     3
+        - NoImagesFoundError             input.no_images           3
+        - SeriesGeometryError            input.series_geometry     3
+      + PrivacyError                     privacy.error             4
+      + IntegrityError                   integrity.error           5
+      + OutputError                      output.error              1
+
+The exit codes follow the table in ``docs/architecture.md``: 2 usage, 3 input,
+4 privacy, 5 integrity, 1 anything else. :data:`EXIT_CODES` is that table.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "EXIT_CODES",
+    "ArchiveError",
+    "FileNotFoundInputError",
+    "InputError",
+    "IntegrityError",
+    "InvalidDicomError",
+    "InvalidImageError",
+    "MedsightError",
+    "MissingPixelDataError",
+    "NoImagesFoundError",
+    "OutputError",
+    "PixelDecodeError",
+    "PrivacyError",
+    "ResourceLimitError",
+    "SeriesGeometryError",
+    "UnsupportedFormatError",
+    "UnsupportedTransferSyntaxError",
+    "UsageError",
+    "exit_code_for",
+]
+
+
+class MedsightError(Exception):
+    """Base of every error medsight raises on purpose.
+
+    Attributes:
+        code: stable machine-readable identifier, part of the public contract.
+        message: one line for a person; never patient data.
+    """
+
+    code: ClassVar[str] = "medsight.error"
+
+    def __init__(self, message: str) -> None:
+        # One line, always: the CLI prints it after ``error[code]:``.
+        self.message = " ".join(message.split())
+        super().__init__(self.message)
+
+
+class UsageError(MedsightError):
+    """The command or call was used wrongly (bad option, bad combination)."""
+
+    code = "usage.invalid"
+
+
+class InputError(MedsightError):
+    """The input is not what it claims to be, or cannot be read safely."""
+
+    code = "input.invalid"
+
+
+class FileNotFoundInputError(InputError):
+    """The path given does not exist or cannot be opened."""
+
+    code = "input.not_found"
+
+
+class UnsupportedFormatError(InputError):
+    """The file is of a format medsight does not read (or none at all)."""
+
+    code = "input.unsupported_format"
+
+
+class InvalidDicomError(InputError):
+    """The file claims to be DICOM but cannot be parsed as such."""
+
+    code = "input.invalid_dicom"
+
+
+class MissingPixelDataError(InvalidDicomError):
+    """A DICOM object without Pixel Data (a report, a plan) where an image was needed."""
+
+    code = "input.no_pixel_data"
+
+
+class UnsupportedTransferSyntaxError(InvalidDicomError):
+    """The pixel data is encoded in a transfer syntax no installed decoder handles."""
+
+    code = "input.unsupported_transfer_syntax"
+
+
+class PixelDecodeError(InvalidDicomError):
+    """The pixel data is present but does not decode (truncated, corrupt, inconsistent)."""
+
+    code = "input.pixel_decode"
+
+
+class InvalidImageError(InputError):
+    """A NIfTI, PNG, JPEG or TIFF file that cannot be decoded."""
+
+    code = "input.invalid_image"
+
+
+class ResourceLimitError(InputError):
+    """The input would need more memory than the configured limit (or is a zip bomb)."""
+
+    code = "input.resource_limit"
+
+
+class ArchiveError(InputError):
+    """A zip archive that is corrupt or unsafe (path traversal, bomb)."""
+
+    code = "input.invalid_archive"
+
+
+class NoImagesFoundError(InputError):
+    """A folder, DICOMDIR or archive that holds no readable image."""
+
+    code = "input.no_images"
+
+
+class SeriesGeometryError(InputError):
+    """Slices that cannot be assembled into one volume (mixed sizes, orientations)."""
+
+    code = "input.series_geometry"
+
+
+class PrivacyError(MedsightError):
+    """An operation would expose or mishandle protected health information."""
+
+    code = "privacy.error"
+
+
+class IntegrityError(MedsightError):
+    """Stored data does not match its recorded hash, signature or proof."""
+
+    code = "integrity.error"
+
+
+class OutputError(MedsightError):
+    """A result could not be written (no space, no permission, bad destination)."""
+
+    code = "output.error"
+
+
+#: Exit code of the CLI for each error class; the most specific class listed wins.
+EXIT_CODES: dict[type[MedsightError], int] = {
+    MedsightError: 1,
+    UsageError: 2,
+    InputError: 3,
+    FileNotFoundInputError: 3,
+    UnsupportedFormatError: 3,
+    InvalidDicomError: 3,
+    MissingPixelDataError: 3,
+    UnsupportedTransferSyntaxError: 3,
+    PixelDecodeError: 3,
+    InvalidImageError: 3,
+    ResourceLimitError: 3,
+    ArchiveError: 3,
+    NoImagesFoundError: 3,
+    SeriesGeometryError: 3,
+    PrivacyError: 4,
+    IntegrityError: 5,
+    OutputError: 1,
+}
+
+
+def exit_code_for(error: MedsightError) -> int:
+    """Return the CLI exit code for ``error``: its own class's, else its nearest ancestor's."""
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]  # type: ignore[index]
+    return 1

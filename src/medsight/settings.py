@@ -1,0 +1,57 @@
+"""Runtime settings, read from the environment (``MEDSIGHT_*``) by pydantic-settings.
+
+Settings are never built at import time: callers get them from :func:`get_settings`
+(cached) and pass them down, so tests and the server can supply their own.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ReadLimits", "Settings", "get_settings"]
+
+_MIB = 1024 * 1024
+
+
+class ReadLimits(BaseSettings):
+    """Bounds that keep a hostile or broken file from exhausting the machine.
+
+    Attributes:
+        max_pixel_bytes: most bytes one decoded image or assembled volume may take
+            as float32; larger inputs are refused before any allocation.
+        max_archive_bytes: most bytes a zip archive may expand to in total.
+        max_archive_members: most files a zip archive may hold.
+        max_compression_ratio: largest uncompressed/compressed ratio of a zip member;
+            higher ones are treated as a zip bomb.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MEDSIGHT_", frozen=True)
+
+    max_pixel_bytes: int = Field(default=4096 * _MIB, gt=0)
+    max_archive_bytes: int = Field(default=8192 * _MIB, gt=0)
+    max_archive_members: int = Field(default=100_000, gt=0)
+    max_compression_ratio: float = Field(default=200.0, gt=1.0)
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a medsight process."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDSIGHT_", env_nested_delimiter="__", frozen=True)
+
+    limits: ReadLimits = Field(default_factory=ReadLimits)
+    read_workers: int = Field(default=0, ge=0, description="threads for folder reads; 0 = one per core")
+
+    @property
+    def effective_workers(self) -> int:
+        """Threads to read with: ``read_workers``, or the number of cores when it is 0."""
+        return self.read_workers or (os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()
