@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -34,7 +35,8 @@ def _render(report: InspectReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    # Piped output is read by people too (in logs): do not fold it at 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 200)
     table = Table(title=f"{report.path}: {len(report.images)} image(s)", title_justify="left")
     for column in ("source", "modality", "body part", "layout", "size", "spacing (mm)", "frames", "encoding", "files"):
         table.add_column(column, overflow="fold")
@@ -66,6 +68,7 @@ def _render(report: InspectReport) -> None:
 
 def _relative(label: str, root: Path) -> str:
     """A label shortened to the part below the folder the user named."""
-    if root.is_dir() and label.startswith(str(root)):
-        return label[len(str(root)) :].lstrip("/") or label
+    base = str(root if root.is_dir() else root.parent)
+    if label.startswith(base):
+        return label[len(base) :].lstrip("/") or label
     return label

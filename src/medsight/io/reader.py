@@ -178,8 +178,12 @@ def _scan_members(members: Iterable[Member], limits: ReadLimits, workers: int) -
 def _sniffed(members: Iterable[Member], limits: ReadLimits, result: Scan) -> Iterator[tuple[Member, FileKind]]:
     """Each member with its kind; zip archives found in a folder are opened in place."""
     for member in members:
-        with member.open() as stream:
-            kind = sniff(stream, member.label)
+        try:
+            with member.open() as stream:
+                kind = sniff(stream, member.label)
+        except MedsightError as error:
+            result.failures.append(ReadFailure.of(member.label, error))
+            continue
         if kind is FileKind.ZIP and member.path is not None:
             try:
                 yield from _sniffed(list(iter_zip(member.path, limits)), limits, result)

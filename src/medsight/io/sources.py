@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,7 @@ def iter_zip(path: Path, limits: ReadLimits) -> Iterator[Member]:
     try:
         archive = zipfile.ZipFile(path)
         infos = [info for info in archive.infolist() if not info.is_dir()]
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError) as exc:
         raise ArchiveError(f"{path}: not a readable zip archive") from exc
     _check_archive(path, infos, limits)
     for info in infos:
@@ -118,7 +119,7 @@ def _zip_opener(path: Path, info: zipfile.ZipInfo, limits: ReadLimits) -> Callab
         try:
             with zipfile.ZipFile(path) as archive, archive.open(info) as stream:
                 data = stream.read(cap)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError) as exc:
             raise ArchiveError(f"{path}!{info.filename}: corrupt archive member") from exc
         if len(data) > info.file_size:
             raise ResourceLimitError(f"{path}!{info.filename}: inflates past its declared size")

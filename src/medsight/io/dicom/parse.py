@@ -76,11 +76,13 @@ def translating(label: str, step: str, error: type[InvalidDicomError] = InvalidD
     """
     try:
         yield
-    except MedsightError:
+    except (MedsightError, KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
     except MemoryError as exc:
         raise error(f"{label}: out of memory while {step}") from exc
-    except Exception as exc:  # pydicom's error surface is open-ended: see the module doc
+    # pydicom's error surface is open-ended (see the module doc), and decoders written in
+    # Rust raise pyo3's PanicException, which derives from BaseException, on corrupt data.
+    except BaseException as exc:
         raise error(f"{label}: {step} failed ({type(exc).__name__})") from exc
 
 
