@@ -195,5 +195,5 @@ def exit_code_for(error: MedsightError) -> int:
     """Return the CLI exit code for ``error``: its own class's, else its nearest ancestor's."""
     for cls in type(error).__mro__:
         if cls in EXIT_CODES:
-            return EXIT_CODES[cls]  # type: ignore[index]
+            return EXIT_CODES[cls]
     return 1

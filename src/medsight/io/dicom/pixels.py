@@ -18,7 +18,8 @@ from typing import BinaryIO
 import numpy as np
 import pydicom
 from numpy.typing import NDArray
-from pydicom.pixels import apply_color_lut, apply_modality_lut
+from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
+from pydicom.pixels.utils import pixel_array
 
 from medsight.errors import PixelDecodeError, UnsupportedTransferSyntaxError
 from medsight.io.dicom.header import InstanceHeader
@@ -69,8 +70,36 @@ def _native_readable(header: InstanceHeader) -> bool:
     if header.is_big_endian and header.bits_allocated == 8:
         return False  # 8-bit samples in big-endian OW come byte-swapped in pairs
     if header.samples == 1:
+        if header.photometric == "PALETTE COLOR":
+            return not header.is_big_endian and _palette(header)[0].size > 0
         return header.photometric in ("MONOCHROME1", "MONOCHROME2")
     return header.photometric == "RGB"
+
+
+def _palette(header: InstanceHeader) -> tuple[NDArray[np.float32], int]:
+    """A plain (not segmented) palette as an (entries, 3) table and its first mapped value.
+
+    Returns an empty table when the palette is segmented or its layout is unusual; the
+    codec path (pydicom's ``apply_color_lut``) handles those.
+    """
+    ds = header.dataset
+    empty = (np.empty((0, 3), np.float32), 0)
+    channels = []
+    first = 0
+    for colour in ("Red", "Green", "Blue"):
+        descriptor = ds.get(f"{colour}PaletteColorLookupTableDescriptor")
+        data = ds.get(f"{colour}PaletteColorLookupTableData")
+        if descriptor is None or data is None or len(descriptor) != 3:
+            return empty
+        entries, first, bits = int(descriptor[0]) or 65536, int(descriptor[1]), int(descriptor[2])
+        if bits == 8 and len(data) == entries:
+            table = np.frombuffer(data, np.uint8)
+        elif bits == 16 and len(data) == 2 * entries:
+            table = np.frombuffer(data, "<u2")
+        else:
+            return empty
+        channels.append(table.astype(np.float32))
+    return np.stack(channels, axis=1), first
 
 
 def _stored_dtype(header: InstanceHeader) -> np.dtype[np.integer]:
@@ -95,6 +124,10 @@ def _read_native(header: InstanceHeader, out: NDArray[np.float32]) -> None:
         # Sign-extend from Bits Stored: the bits above it are undefined (PS3.5 8.1.1).
         shift = header.bits_allocated - header.bits_stored
         stored = (stored << shift) >> shift
+    if header.photometric == "PALETTE COLOR":
+        lut, first = _palette(header)  # _native_readable checked that it is a plain palette
+        out.reshape(-1, 3)[:] = lut[np.clip(stored.astype(np.int64) - first, 0, len(lut) - 1)]
+        return
     if header.samples == 3 and header.planar_configuration == 1:
         # Colour-by-plane: R plane, G plane, B plane per frame (PS3.3 C.7.6.3.1.3).
         planes = stored.reshape(header.frames, 3, header.rows, header.columns)
@@ -128,11 +161,11 @@ def _pixel_array(stream: BinaryIO, *, has_meta: bool) -> NDArray[np.generic]:
     """Decode from the stream (memory-lean); odd files that only parse whole get a second try."""
     if has_meta:
         try:
-            return pydicom.pixels.pixel_array(stream)
+            return pixel_array(stream)
         except (ValueError, KeyError, AttributeError, EOFError, TypeError):
             stream.seek(0)
     dataset = pydicom.dcmread(stream, force=True)
-    return pydicom.pixels.pixel_array(dataset)
+    return pixel_array(dataset)
 
 
 def _has_decoder(syntax: pydicom.uid.UID) -> bool:

@@ -15,7 +15,7 @@ peak memory stays close to the size of the volume.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -254,15 +254,16 @@ def _grid(distances: NDArray[np.float64], label: str) -> _Grid:
 def _decode_slices(
     headers: Sequence[InstanceHeader], volume: NDArray[np.float32], slots: Iterable[int], workers: int
 ) -> None:
-    jobs: list[Callable[[], None]] = [
-        (lambda h=h, s=s: decode_into(h, volume[s : s + 1])) for h, s in zip(headers, slots, strict=True)
-    ]
+    def job(header: InstanceHeader, slot: int) -> None:
+        decode_into(header, volume[slot : slot + 1])
+
+    jobs = list(zip(headers, slots, strict=True))
     if workers <= 1 or len(jobs) < 4:
-        for job in jobs:
-            job()
+        for header, slot in jobs:
+            job(header, slot)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(job) for job in jobs]:
+        for future in [pool.submit(job, header, slot) for header, slot in jobs]:
             future.result()
 
 
