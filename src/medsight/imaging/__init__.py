@@ -1,11 +1,21 @@
 """The shared vocabulary of medsight: images, volumes and cines with their geometry.
 
-Pure numpy: nothing here reads a file or imports torch.
+Pure numpy (scipy for resampling, imported only when used): nothing here reads a file
+or imports torch.
 """
 
 from medsight.imaging.geometry import Geometry, Vec3
 from medsight.imaging.image import Image, ImageMeta, Layout, SourceRef, StudyContext
+from medsight.imaging.resample import reorient, resample
 from medsight.imaging.voi import VoiLut
+from medsight.imaging.window import (
+    WindowPreset,
+    apply_voi_lut,
+    apply_window,
+    display_array,
+    display_plane,
+    presets_for,
+)
 
 __all__ = [
     "Geometry",
@@ -16,4 +26,12 @@ __all__ = [
     "StudyContext",
     "Vec3",
     "VoiLut",
+    "WindowPreset",
+    "apply_voi_lut",
+    "apply_window",
+    "display_array",
+    "display_plane",
+    "presets_for",
+    "reorient",
+    "resample",
 ]

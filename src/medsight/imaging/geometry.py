@@ -69,9 +69,7 @@ class Geometry:
             position: Image Position (Patient), or None.
             slice_spacing: distance between slices when known (assembled series).
         """
-        row_mm, col_mm = (
-            (1.0, 1.0) if not pixel_spacing else (float(pixel_spacing[0]), float(pixel_spacing[1]))
-        )
+        row_mm, col_mm = (1.0, 1.0) if not pixel_spacing else (float(pixel_spacing[0]), float(pixel_spacing[1]))
         direction = _IDENTITY
         if orientation is not None and len(orientation) == 6:
             row_cos = np.asarray(orientation[:3], dtype=np.float64)
@@ -102,9 +100,7 @@ class Geometry:
 
     def index_to_patient(self, index: Sequence[float]) -> NDArray[np.float64]:
         """LPS position in mm of a (slice, row, column) index, fractional allowed."""
-        position: NDArray[np.float64] = self.affine() @ np.append(
-            np.asarray(index, dtype=np.float64), 1.0
-        )
+        position: NDArray[np.float64] = self.affine() @ np.append(np.asarray(index, dtype=np.float64), 1.0)
         return position[:3]
 
     def with_spacing(self, spacing: Vec3) -> Geometry:

@@ -135,14 +135,9 @@ class Image:
             raise ValueError(f"pixels must be float32, got {self.pixels.dtype}")
         spatial = 2 if self.layout is Layout.IMAGE else 3
         if self.pixels.ndim not in (spatial, spatial + 1):
-            raise ValueError(
-                f"{self.layout} needs {spatial} or {spatial + 1} axes, "
-                f"got shape {self.pixels.shape}"
-            )
+            raise ValueError(f"{self.layout} needs {spatial} or {spatial + 1} axes, got shape {self.pixels.shape}")
         if self.pixels.ndim == spatial + 1 and self.pixels.shape[-1] != 3:
-            raise ValueError(
-                f"a channel axis must hold 3 samples (RGB), got shape {self.pixels.shape}"
-            )
+            raise ValueError(f"a channel axis must hold 3 samples (RGB), got shape {self.pixels.shape}")
 
     @property
     def channels(self) -> int:
