@@ -14,8 +14,8 @@ SAMPLES = SHARED / "samples"
 
 @pytest.fixture(autouse=True)
 def _quiet_pydicom() -> None:
-    # pydicom warns about odd values in its own deliberately odd test files.
-    warnings.filterwarnings("ignore", module=r"pydicom(\..*)?$")
+    # pydicom and Pillow warn about odd values in deliberately odd (mangled) test files.
+    warnings.filterwarnings("ignore", module=r"(pydicom|PIL)(\..*)?$")
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,9 @@ def _root(
     ] = False,
 ) -> None:
     _state["debug"] = debug
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if not debug:
         # pydicom warns about every odd value it meets, quoting the value: those can be
         # patient data, and the reader reports what matters as typed warnings anyway.

@@ -63,7 +63,9 @@ def _render(report: InspectReport) -> None:
         message = _relative(failure.message, root)
         err.print(f"[red]failed[/] [{failure.code}] {message}", highlight=False, markup=True)
     if report.skipped:
-        err.print(f"skipped {len(report.skipped)} file(s) that hold no image (not DICOM, or no pixel data)", highlight=False)
+        err.print(
+            f"skipped {len(report.skipped)} file(s) that hold no image (not DICOM, or no pixel data)", highlight=False
+        )
 
 
 def _relative(label: str, root: Path) -> str:

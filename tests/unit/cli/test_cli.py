@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.data.synthetic import PLANTED, write_ct_series
 
 
@@ -41,7 +40,8 @@ def test_info_json_on_a_series(tmp_path: Path) -> None:
 def test_info_table_for_people(pydicom_test_files: Path) -> None:
     done = medsight("info", pydicom_test_files / "CT_small.dcm")
     assert done.returncode == 0
-    assert "CT" in done.stdout and "128 x 128" in done.stdout
+    assert "CT" in done.stdout
+    assert "128 x 128" in done.stdout
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,8 @@ def test_truncated_pixels_give_exit_3_and_debug_shows_the_traceback(pydicom_test
     assert done.returncode == 3
     assert done.stderr.startswith("error[input.pixel_decode]")
     debug = medsight("--debug", "convert", pydicom_test_files / "MR_truncated.dcm", "out.png")
-    assert "Traceback" in debug.stderr and debug.returncode == 3
+    assert "Traceback" in debug.stderr
+    assert debug.returncode == 3
 
 
 def test_missing_path_and_usage_errors() -> None:
@@ -111,4 +112,5 @@ def test_commands_without_models_import_neither_torch_nor_monai(pydicom_test_fil
 def test_help_lists_the_commands() -> None:
     done = medsight("--help")
     assert done.returncode == 0
-    assert "info" in done.stdout and "convert" in done.stdout
+    assert "info" in done.stdout
+    assert "convert" in done.stdout

@@ -136,8 +136,10 @@ def test_ultrasound_cine_has_frame_times(samples_dir: Path) -> None:
 def test_palette_and_ybr_become_rgb(samples_dir: Path) -> None:
     palette = read_image(samples_dir / "us" / "examples_palette.dcm", LIMITS)
     ybr = read_image(samples_dir / "us" / "examples_ybr_color.dcm", LIMITS)
-    assert palette.channels == 3 and ybr.channels == 3
-    assert ybr.layout is Layout.CINE and ybr.frames == 30
+    assert palette.channels == 3
+    assert ybr.channels == 3
+    assert ybr.layout is Layout.CINE
+    assert ybr.frames == 30
 
 
 def test_ct_is_in_hounsfield_units(samples_dir: Path) -> None:

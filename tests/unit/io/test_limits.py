@@ -31,7 +31,10 @@ def test_declared_dimensions_beyond_the_limit_are_refused(pydicom_test_files: Pa
 def test_the_limit_is_configurable(pydicom_test_files: Path) -> None:
     with pytest.raises(ResourceLimitError):
         read_image(pydicom_test_files / "CT_small.dcm", ReadLimits(max_pixel_bytes=1024))
-    assert read_image(pydicom_test_files / "CT_small.dcm", ReadLimits(max_pixel_bytes=128 * 128 * 4)).shape == (128, 128)
+    assert read_image(pydicom_test_files / "CT_small.dcm", ReadLimits(max_pixel_bytes=128 * 128 * 4)).shape == (
+        128,
+        128,
+    )
 
 
 def test_a_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
@@ -68,7 +71,8 @@ def test_a_zip_of_dicom_reads_like_a_folder(pydicom_test_files: Path, tmp_path: 
         zipped.write(pydicom_test_files / "CT_small.dcm", "study/ct.dcm")
         zipped.write(pydicom_test_files / "MR_small.dcm", "study/mr.dcm")
     images, failures = read(archive, ReadLimits())
-    assert len(images) == 2 and not failures
+    assert len(images) == 2
+    assert not failures
 
 
 def test_an_unsupported_transfer_syntax_is_typed(pydicom_test_files: Path, tmp_path: Path) -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from tests.data.synthetic import PLANTED, expected_volume, write_ct_series
 
 from medsight.errors import InputError, SeriesGeometryError
 from medsight.imaging import Layout
 from medsight.io import read, read_image, scan
 from medsight.settings import ReadLimits
-from tests.data.synthetic import PLANTED, expected_volume, write_ct_series
 
 LIMITS = ReadLimits()
 ROWS = COLUMNS = 32

@@ -7,7 +7,6 @@ planned from headers before a single pixel is decoded or a byte of memory reserv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -304,8 +303,9 @@ def _slope_intercept(item: Dataset | None, ds: Dataset) -> tuple[float, float]:
     slope = _float(source.get("RescaleSlope"))
     intercept = _float(source.get("RescaleIntercept"))
     if slope is None and item is not None:
-        slope, intercept = _float(_shared_group(ds, "PixelValueTransformationSequence", "RescaleSlope")), _float(
-            _shared_group(ds, "PixelValueTransformationSequence", "RescaleIntercept")
+        slope, intercept = (
+            _float(_shared_group(ds, "PixelValueTransformationSequence", "RescaleSlope")),
+            _float(_shared_group(ds, "PixelValueTransformationSequence", "RescaleIntercept")),
         )
     return (slope if slope else 1.0, intercept or 0.0)
 

@@ -115,9 +115,11 @@ def _locate_pixels(stream: BinaryIO, dataset: FileDataset, at: int, file_size: i
     """Read the Pixel Data element header found at ``at`` (where pydicom stopped)."""
     stream.seek(at)
     head = stream.read(12)
-    implicit, little = getattr(dataset, "original_encoding", (None, None))
+    _implicit, little = getattr(dataset, "original_encoding", (None, None))
     endian = "<" if little is not False else ">"
-    absent = ParsedFile(dataset, has_pixels=False, pixel_offset=None, pixel_length=None, encapsulated=False, truncated=False)
+    absent = ParsedFile(
+        dataset, has_pixels=False, pixel_offset=None, pixel_length=None, encapsulated=False, truncated=False
+    )
     if len(head) < 8:
         return absent
     group, element = struct.unpack(endian + "HH", head[:4])
@@ -132,7 +134,9 @@ def _locate_pixels(stream: BinaryIO, dataset: FileDataset, at: int, file_size: i
         (length,) = struct.unpack(endian + "L", head[4:8])
         value_at = at + 8
     if length == 0xFFFFFFFF:
-        return ParsedFile(dataset, has_pixels=True, pixel_offset=None, pixel_length=None, encapsulated=True, truncated=False)
+        return ParsedFile(
+            dataset, has_pixels=True, pixel_offset=None, pixel_length=None, encapsulated=True, truncated=False
+        )
     return ParsedFile(
         dataset,
         has_pixels=True,

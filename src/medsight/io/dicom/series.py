@@ -15,6 +15,7 @@ peak memory stays close to the size of the volume.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -185,7 +186,9 @@ def _plan_enhanced_volume(header: InstanceHeader) -> PlannedImage:
     if grid.resample or grid.count != header.frames:
         raise SeriesGeometryError(f"{header.member.label}: the frames are not evenly spaced")
     origin = header.frame_positions[int(order[0])]
-    geometry = Geometry.from_dicom(header.pixel_spacing, header.orientation, origin, grid.step or header.slice_thickness)
+    geometry = Geometry.from_dicom(
+        header.pixel_spacing, header.orientation, origin, grid.step or header.slice_thickness
+    )
     frame_order = tuple(int(i) for i in order)
     return PlannedImage((header,), Layout.VOLUME, geometry, (0,), header.frames, frame_order=frame_order)
 
@@ -243,7 +246,9 @@ def _grid(distances: NDArray[np.float64], label: str) -> _Grid:
     if deviation <= _GRID_TOLERANCE * step and len(set(slots.tolist())) == len(slots):
         count = int(slots[-1]) + 1
         missing = count - len(slots)
-        warnings = (f"{missing} missing slice(s): filled by linear interpolation between neighbours",) if missing else ()
+        warnings = (
+            (f"{missing} missing slice(s): filled by linear interpolation between neighbours",) if missing else ()
+        )
         return _Grid(step, tuple(int(s) for s in slots), count, positions, False, warnings)
     step = float(steps.min())
     count = int(np.floor(relative[-1] / step + 1e-6)) + 1
@@ -269,7 +274,7 @@ def _decode_slices(
 
 def _fill_gaps(volume: NDArray[np.float32], slots: Sequence[int]) -> None:
     """Linear interpolation between the real slices on either side of each gap."""
-    for before, after in zip(slots, slots[1:], strict=False):
+    for before, after in itertools.pairwise(slots):
         for missing in range(before + 1, after):
             weight = (missing - before) / (after - before)
             np.multiply(volume[before], 1.0 - weight, out=volume[missing])
@@ -331,7 +336,9 @@ def _voi_lut(header: InstanceHeader) -> VoiLut | None:
     try:
         descriptor = [int(v) for v in item.LUTDescriptor]
         data = np.asarray(item.LUTData, dtype=np.float32).ravel()
-        return VoiLut(first_mapped=descriptor[1], table=data, bits=descriptor[2], explanation=str(item.get("LUTExplanation", "")))
+        return VoiLut(
+            first_mapped=descriptor[1], table=data, bits=descriptor[2], explanation=str(item.get("LUTExplanation", ""))
+        )
     except (AttributeError, TypeError, ValueError, IndexError):
         return None
 
