@@ -358,4 +358,5 @@ def _source(headers: Sequence[InstanceHeader]) -> SourceRef:
 
 def _study_context(header: InstanceHeader) -> StudyContext:
     ds = header.dataset
-    return StudyContext({k: ds.get(k) for k in STUDY_CONTEXT_KEYWORDS if ds.get(k) not in (None, "")})
+    values = {keyword: ds.get(keyword) for keyword in STUDY_CONTEXT_KEYWORDS}
+    return StudyContext({k: v for k, v in values.items() if v not in (None, "")})
