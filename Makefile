@@ -28,9 +28,11 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	$(VENV)/bin/medsight info "$$($(PY) -c 'import pathlib, pydicom.data as d; print(pathlib.Path(d.get_testdata_file("CT_small.dcm")).parent)')"
 
+LINTED := $(wildcard src tests benchmarks tools)
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks tools
-	$(VENV)/bin/ruff format --check src tests benchmarks tools
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy src
