@@ -57,7 +57,12 @@ def expected_slice(index: int, rows: int, columns: int) -> NDArray[np.float32]:
     return (16 * index + 4 * r + c).astype(np.float32)
 
 
-def expected_volume(slices: int, rows: int, columns: int, missing: Iterable[int] = ()) -> NDArray[np.float32]:
+def expected_volume(
+    slices: int,
+    rows: int,
+    columns: int,
+    missing: Iterable[int] = (),
+) -> NDArray[np.float32]:
     """The volume a reader should assemble, shape (slice, row, column), in HU.
 
     Missing slices at either end are simply absent; interior gaps are expected to be
@@ -126,7 +131,8 @@ def write_ct_series(
         ds.ImagePositionPatient = [f"{v:.4f}" for v in position]
         ds.SliceLocation = f"{float(position @ normal):.4f}"
         stored = expected_slice(k, rows, columns) - RESCALE_INTERCEPT
-        dtype = np.dtype("i2" if signed else "u2").newbyteorder(">" if syntax == ExplicitVRBigEndian else "<")
+        kind = "i2" if signed else "u2"
+        dtype = np.dtype((">" if syntax == ExplicitVRBigEndian else "<") + kind)
         if syntax.is_compressed:
             ds.compress(syntax, stored.astype(dtype.newbyteorder("=")), generate_instance_uid=False)
         else:

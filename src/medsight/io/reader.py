@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +93,7 @@ class Scan:
         return images, failures
 
 
-def scan(path: Path, limits: ReadLimits, workers: int = 1) -> Scan:
+def scan(path: Path, limits: ReadLimits) -> Scan:
     """Find and plan every image under ``path`` without decoding pixels.
 
     Raises:
@@ -102,16 +101,16 @@ def scan(path: Path, limits: ReadLimits, workers: int = 1) -> Scan:
     """
     path = Path(path)
     if path.is_dir():
-        return _scan_members(iter_folder(path), limits, workers)
+        return _scan_members(iter_folder(path), limits)
     member = open_path(path)
     with member.open() as stream:
         kind = sniff(stream, member.label)
     if kind is FileKind.ZIP:
-        return _scan_members(iter_zip(path, limits), limits, workers)
+        return _scan_members(iter_zip(path, limits), limits)
     if kind is FileKind.DICOMDIR:
-        return _scan_members(_iter_dicomdir(path), limits, workers)
+        return _scan_members(_iter_dicomdir(path), limits)
     if kind is FileKind.DICOM:
-        result = _scan_members([member], limits, workers)
+        result = _scan_members([member], limits)
         if result.failures:  # a single file: its failure is the answer
             failure = result.failures[0]
             raise _error_from(failure)
@@ -129,7 +128,7 @@ def scan(path: Path, limits: ReadLimits, workers: int = 1) -> Scan:
 
 def read(path: Path, limits: ReadLimits, workers: int = 1) -> tuple[list[Image], list[ReadFailure]]:
     """Read every image under ``path``; bad files are returned as failures, not raised."""
-    return scan(path, limits, workers).load(limits, workers)
+    return scan(path, limits).load(limits, workers)
 
 
 def read_image(path: Path, limits: ReadLimits, workers: int = 1) -> Image:
@@ -139,7 +138,7 @@ def read_image(path: Path, limits: ReadLimits, workers: int = 1) -> Image:
         NoImagesFoundError: nothing readable was found.
         InputError: ``path`` holds several images, or its only image failed.
     """
-    images, failures = read(path, limits, workers)
+    images, failures = read(path, limits)
     if len(images) == 1:
         return images[0]
     if not images:
@@ -149,7 +148,7 @@ def read_image(path: Path, limits: ReadLimits, workers: int = 1) -> Image:
     raise InputError(f"{path}: holds {len(images)} images; give the file or series folder of one")
 
 
-def _scan_members(members: Iterable[Member], limits: ReadLimits, workers: int) -> Scan:
+def _scan_members(members: Iterable[Member], limits: ReadLimits) -> Scan:
     result = Scan()
     dicom: list[Member] = []
     for member, kind in _sniffed(members, limits, result):
@@ -158,7 +157,10 @@ def _scan_members(members: Iterable[Member], limits: ReadLimits, workers: int) -
         elif kind is not FileKind.DICOMDIR:  # a DICOMDIR's files are in the folder already
             result.skipped.append(ReadFailure(member.label, UnsupportedFormatError.code, "not DICOM"))
     headers: list[InstanceHeader] = []
-    for outcome in _map(lambda m: _header_or_failure(m, limits), dicom, workers):
+    # Headers are parsed serially: pydicom's parser is pure Python and holds the GIL, so
+    # threads only contend here (measured in BENCHMARKS.md). Pixel decoding is threaded.
+    for member in dicom:
+        outcome = _header_or_failure(member, limits)
         if isinstance(outcome, ReadFailure):
             # An object without pixels (a report, a plan) is valid DICOM, just not an image.
             target = result.skipped if outcome.code == MissingPixelDataError.code else result.failures
@@ -200,14 +202,6 @@ def _header_or_failure(member: Member, limits: ReadLimits) -> InstanceHeader | R
             return read_header(member, parsed, limits)
     except MedsightError as error:
         return ReadFailure.of(member.label, error)
-
-
-def _map(func: object, items: list[Member], workers: int) -> Iterator[InstanceHeader | ReadFailure]:
-    assert callable(func)
-    if workers <= 1 or len(items) < 8:
-        return (func(item) for item in items)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return iter(list(pool.map(func, items)))
 
 
 def _iter_dicomdir(path: Path) -> Iterator[Member]:

@@ -37,7 +37,7 @@ def inspect(path: Path, settings: Settings) -> InspectReport:
     Raises:
         InputError: ``path`` is missing, or is a single file that cannot be read.
     """
-    result = scan(path, settings.limits, workers=settings.effective_workers)
+    result = scan(path, settings.limits)
     return InspectReport(
         path=str(path),
         images=tuple(result.summaries()),

@@ -100,7 +100,7 @@ _HEADER_KEYWORDS = (
     "SegmentedBluePaletteColorLookupTableData",
     "PaletteColorLookupTableUID",
 )
-_HEADER_TAGS = [pydicom.datadict.tag_for_keyword(k) for k in _HEADER_KEYWORDS]
+_HEADER_TAGS: list[int] = [tag for k in _HEADER_KEYWORDS if (tag := pydicom.datadict.tag_for_keyword(k)) is not None]
 
 
 class ParsedFile:

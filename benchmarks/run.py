@@ -1,0 +1,262 @@
+"""Measure medsight's readers and write BENCHMARKS.md.
+
+Usage, from the repository root::
+
+    python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
+
+Every figure is measured by this run; nothing is carried over. Targets:
+
+* decode: medsight's files/s at least pydicom's on every sample (ratio >= 1.0);
+* series: medsight at least 2x as fast as SimpleITK's ImageSeriesReader;
+* memory: medsight's peak RSS increase at most 1.5x the float32 volume.
+
+When a target is missed, the run profiles ``medsight.io.read_image`` on the case that
+missed it (cProfile, one worker) and adds the top entries to the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks.decode import DecodeResult, find_samples, measure_decode
+from benchmarks.profiling import profile_read, stage_split
+from benchmarks.series import REPO_ROOT, SeriesResult, SeriesRow, measure_series
+
+__all__ = ["main"]
+
+DECODE_TARGET = 1.0
+SERIES_TARGET = 2.0
+MEMORY_TARGET = 1.5
+_MB = 1e6
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """How hard to measure."""
+
+    min_seconds: float  # least duration of one timed round (decode)
+    rounds: int  # timed rounds per decode sample
+    slices: int  # slices of the synthetic series
+    repeats: int  # fresh processes per series reader
+
+
+FULL = Mode(min_seconds=0.3, rounds=5, slices=300, repeats=5)
+QUICK = Mode(min_seconds=0.05, rounds=3, slices=60, repeats=1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, 60-slice series")
+    parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
+    parser.add_argument("--shared", type=Path, default=REPO_ROOT.parent / "shared")
+    parser.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="profile the cases that miss a target (default: on, off with --quick)",
+    )
+    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = shlex.join(["python", "-m", "benchmarks.run", *arguments])
+    mode = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    sections: list[str] = [_header(command, mode)]
+    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
+        workdir = Path(tmp)
+        _progress("decode throughput")
+        samples, notes = find_samples(args.shared if args.shared.is_dir() else None, workdir)
+        decoded = measure_decode(samples, min_seconds=mode.min_seconds, rounds=mode.rounds)
+        sections.append(_decode_section(decoded, notes, mode))
+        _progress(f"series assembly ({mode.slices} slices)")
+        series = measure_series(workdir, slices=mode.slices, repeats=mode.repeats)
+        sections.append(_series_section(series))
+        sections.append(_summary(decoded, series))
+        if args.profile or (args.profile is None and not args.quick):
+            _progress("profiling the misses")
+            sections.append(_profiles(decoded, series, workdir / "series", mode))
+    sections.append(f"_Whole run: {time.perf_counter() - started:.0f} s._\n")
+    args.out.write_text("\n".join(sections), encoding="utf-8")
+    _progress(f"wrote {args.out}")
+
+
+def _progress(message: str) -> None:
+    print(f"[benchmarks] {message}", file=sys.stderr, flush=True)
+
+
+def _header(command: str, mode: Mode) -> str:
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    rows = [
+        ("date (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
+        ("command", f"`{command}`"),
+        ("mode", "quick" if mode is QUICK else "full"),
+        ("CPU", f"{_cpu_model()}; os.cpu_count() = {os.cpu_count()}"),
+        ("load average at start", f"{load} (the machine may be shared)"),
+        ("platform", platform.platform()),
+        ("Python", platform.python_version()),
+        *[(name, _version(name)) for name in ("medsight", "numpy", "pydicom", "SimpleITK")],
+        *[(name, _version(name)) for name in ("pylibjpeg-libjpeg", "pylibjpeg-openjpeg")],
+    ]
+    table = "\n".join(f"| {key} | {value} |" for key, value in rows)
+    return (
+        "# Benchmarks\n\n"
+        "Written by `benchmarks/run.py`; do not edit by hand, run it again.\n\n"
+        f"| | |\n|---|---|\n{table}\n"
+    )
+
+
+def _decode_section(results: list[DecodeResult], notes: list[str], mode: Mode) -> str:
+    lines = [
+        "## 1. Decode throughput per sample\n",
+        "medsight: `medsight.io.read_image(path, ReadLimits(), workers=1)` (float32, physical"
+        " units); pydicom: `pydicom.dcmread(path).pixel_array` (stored values). Same file,"
+        f" same run, interleaved; {mode.rounds} rounds of >= {mode.min_seconds} s each; the"
+        " best round counts (the median is in brackets). MB = 10^6 bytes of file."
+        f" Target: ratio (medsight files/s / pydicom files/s) >= {DECODE_TARGET}.\n",
+        "| sample | transfer syntax | pixels | file KB | medsight files/s | medsight MB/s"
+        " | pydicom files/s | pydicom MB/s | ratio | target |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for result in results:
+        sample = result.sample
+        lead = f"| {sample.label} | {sample.syntax} | {sample.pixels} | {sample.nbytes / 1e3:.1f}"
+        if result.medsight is None or result.pydicom is None or result.ratio is None:
+            lines.append(f"{lead} | error: {result.error} | | | | | FAIL |")
+            continue
+        mb = sample.nbytes / _MB
+        ours, theirs = result.medsight, result.pydicom
+        lines.append(
+            f"{lead} | {1 / ours.best:.0f} ({1 / ours.median:.0f}) | {mb / ours.best:.1f}"
+            f" | {1 / theirs.best:.0f} ({1 / theirs.median:.0f}) | {mb / theirs.best:.1f}"
+            f" | {result.ratio:.2f} | {_verdict(result.ratio >= DECODE_TARGET)} |"
+        )
+    lines += [f"\nNote: {note}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _series_section(series: SeriesResult) -> str:
+    sitk = series.row("simpleitk")
+    volume_mib = series.volume_bytes / _MIB
+    lines = [
+        "## 2. Series assembly\n",
+        f"A synthetic CT series (`tests/data/synthetic.py`): {series.files} files of 512 x 512"
+        f" int16, {series.folder_bytes / _MB:.0f} MB, names shuffled, written in"
+        f" {series.write_seconds:.1f} s. Float32 volume: {volume_mib:.0f} MiB. Each read runs"
+        f" in a fresh process ({sitk.runs} per reader, interleaved) after a warm-up read of a"
+        " tiny series; the page cache is warm for all. medsight:"
+        " `read_image(folder, ReadLimits(), workers=W)`; SimpleITK:"
+        " `ImageSeriesReader.GetGDCMSeriesFileNames` + `Execute` + `GetArrayFromImage`"
+        " (its default output type). Peak memory: peak RSS (`ru_maxrss`) minus RSS just"
+        f" before the read. Targets: SimpleITK time / medsight time >= {SERIES_TARGET} (best"
+        " runs; the ratio of medians is in brackets);"
+        f" medsight peak memory <= {MEMORY_TARGET} x the float32 volume.\n",
+        "| reader | workers | best s | median s | SimpleITK / this, best (median) | speed target"
+        " | peak RSS delta MiB | x volume | memory target |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---|",
+    ]
+    for row in series.rows:
+        ratio = sitk.best / row.best
+        memory = row.peak_rss_delta / series.volume_bytes
+        ours = row.reader == "medsight"
+        lines.append(
+            f"| {row.reader} | {row.workers or 'default'} | {row.best:.3f} | {row.median:.3f}"
+            f" | {ratio:.2f} ({sitk.median / row.median:.2f})"
+            f" | {_verdict(ratio >= SERIES_TARGET) if ours else '-'}"
+            f" | {row.peak_rss_delta / _MIB:.0f} | {memory:.2f}"
+            f" | {_verdict(memory <= MEMORY_TARGET) if ours else '-'} |"
+        )
+    lines.append("\nCorrectness of medsight's volume (against SimpleITK and the formula):\n")
+    lines += [f"- {name}: {'yes' if ok else '**NO**'}" for name, ok in series.checks.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(decoded: list[DecodeResult], series: SeriesResult) -> str:
+    slow = [r.sample.label for r in decoded if r.ratio is None or r.ratio < DECODE_TARGET]
+    lines = ["## Targets\n"]
+    lines.append(
+        f"- decode ratio >= {DECODE_TARGET}: {len(decoded) - len(slow)} of {len(decoded)}"
+        " samples pass" + (f"; missed: {', '.join(slow)}" if slow else "")
+    )
+    for row in _medsight_rows(series):
+        ratio = series.row("simpleitk").best / row.best
+        memory = row.peak_rss_delta / series.volume_bytes
+        lines.append(
+            f"- series, {row.workers} worker(s): {ratio:.2f}x SimpleITK"
+            f" ({_verdict(ratio >= SERIES_TARGET)}), peak memory {memory:.2f}x the volume"
+            f" ({_verdict(memory <= MEMORY_TARGET)})"
+        )
+    lines.append(f"- volume correct: {_verdict(all(series.checks.values()))}")
+    return "\n".join(lines) + "\n"
+
+
+def _profiles(decoded: list[DecodeResult], series: SeriesResult, folder: Path, mode: Mode) -> str:
+    missed = [r for r in decoded if r.ratio is not None and r.ratio < DECODE_TARGET]
+    sitk = series.row("simpleitk").best
+    slow_series = any(sitk / row.best < SERIES_TARGET for row in _medsight_rows(series))
+    if not missed and not slow_series:
+        return "## Where the time goes\n\nNo target missed.\n"
+    cases = [(r.sample.label, r.sample.path, r.pydicom.best if r.pydicom else None) for r in missed]
+    if slow_series:
+        cases.append((f"series ({series.slices} slices)", folder, None))
+    lines = [
+        "## Where the time goes (cases that missed a target)\n",
+        "`read_image` = `scan` (find files, sniff, parse headers, plan) + `Scan.load` (decode to"
+        f" float32, build the image), timed apart without a profiler, one worker, best of"
+        f" {mode.rounds} rounds; ms per read.\n",
+        "| case | scan ms | load ms | scan share | pydicom read ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, path, theirs in cases:
+        scanning, loading = stage_split(path, min_seconds=mode.min_seconds, rounds=mode.rounds)
+        share = scanning.best / (scanning.best + loading.best)
+        reference = f"{theirs * 1e3:.2f}" if theirs is not None else "-"
+        stages = f"{scanning.best * 1e3:.2f} | {loading.best * 1e3:.2f} | {share:.0%}"
+        lines.append(f"| {label} | {stages} | {reference} |")
+    lines.append("\ncProfile of `read_image` (one worker) per case:\n")
+    budget = max(mode.min_seconds, 0.5)
+    for label, path, _ in cases:
+        lines.append(f"<details><summary>{label}</summary>\n")
+        lines.append(profile_read(path, workers=1, min_seconds=budget))
+        lines.append("\n</details>\n")
+    return "\n".join(lines) + "\n"
+
+
+def _medsight_rows(series: SeriesResult) -> list[SeriesRow]:
+    return [row for row in series.rows if row.reader == "medsight"]
+
+
+def _verdict(passed: bool) -> str:
+    return "pass" if passed else "**FAIL**"
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+if __name__ == "__main__":
+    main()
