@@ -18,7 +18,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 
-from medsight.errors import InvalidDicomError, MedsightError
+from medsight.errors import InvalidDicomError, MedsightError, MissingPixelDataError
 from medsight.io.sources import Member
 
 __all__ = ["PIXEL_DATA_TAGS", "ParsedFile", "parse_member", "translating"]
@@ -29,6 +29,7 @@ PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 # Attributes one of which any image-bearing or composite object has; a "DICOM" file
 # parsed by force that holds none of them is random bytes that happened to parse.
 _IDENTIFYING_TAGS = (0x00080016, 0x00080018, 0x0020000D, 0x00280010)
+_MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (PS3.10)
 _PIXEL_VRS = (b"OB", b"OW", b"OF", b"OD", b"OV", b"UN")
 
 # The attributes medsight reads from a header. Parsing only these (pydicom's
@@ -176,6 +177,9 @@ def _read_header(stream: BinaryIO, label: str) -> FileDataset:
         # No preamble/"DICM": old ACR-NEMA style files are still DICOM.
         stream.seek(0)
         dataset = pydicom.dcmread(stream, stop_before_pixels=True, force=True, specific_tags=_HEADER_TAGS)
+    meta = getattr(dataset, "file_meta", None)
+    if meta is not None and meta.get("MediaStorageSOPClassUID") == _MEDIA_DIRECTORY:
+        raise MissingPixelDataError(f"{label}: a media directory (DICOMDIR), not an image")
     # Random bytes can parse as a dataset; a real one holds identifying attributes.
     if not any(tag in dataset for tag in _IDENTIFYING_TAGS):
         raise InvalidDicomError(f"{label}: not a DICOM file")
