@@ -20,24 +20,7 @@ from medsight.io.sources import Member
 from medsight.settings import ReadLimits
 from medsight.types import Modality
 
-__all__ = ["STUDY_CONTEXT_KEYWORDS", "InstanceHeader", "read_header"]
-
-#: Patient and General Study module attributes that a derived object must repeat.
-STUDY_CONTEXT_KEYWORDS = (
-    "PatientName",
-    "PatientID",
-    "IssuerOfPatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "PatientAge",
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyTime",
-    "StudyID",
-    "AccessionNumber",
-    "ReferringPhysicianName",
-    "StudyDescription",
-)
+__all__ = ["InstanceHeader", "read_header"]
 
 # Transfer syntaxes whose pixels are stored raw: the fast path reads them with numpy.
 _NATIVE_SYNTAXES = {

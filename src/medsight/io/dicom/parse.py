@@ -21,7 +21,7 @@ from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from medsight.errors import InvalidDicomError, MedsightError, MissingPixelDataError
 from medsight.io.sources import Member
 
-__all__ = ["PIXEL_DATA_TAGS", "ParsedFile", "parse_member", "translating"]
+__all__ = ["PIXEL_DATA_TAGS", "STUDY_CONTEXT_KEYWORDS", "ParsedFile", "parse_member", "translating"]
 
 #: Pixel Data, Float Pixel Data, Double Float Pixel Data.
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -35,11 +35,27 @@ _PIXEL_VRS = (b"OB", b"OW", b"OF", b"OD", b"OV", b"UN")
 # The attributes medsight reads from a header. Parsing only these (pydicom's
 # specific_tags) skips converting the rest, private tags above all: on a typical
 # scanner file that halves the cost of a header.
+#: Patient and General Study module attributes that a derived object must repeat.
+STUDY_CONTEXT_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientAge",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "StudyDescription",
+)
 _HEADER_KEYWORDS = (
+    *STUDY_CONTEXT_KEYWORDS,
     "SpecificCharacterSet",
     "SOPClassUID",
     "SOPInstanceUID",
-    "StudyInstanceUID",
     "SeriesInstanceUID",
     "FrameOfReferenceUID",
     "Modality",
@@ -47,18 +63,6 @@ _HEADER_KEYWORDS = (
     "InstanceNumber",
     "BodyPartExamined",
     "ViewPosition",
-    "PatientName",
-    "PatientID",
-    "IssuerOfPatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "PatientAge",
-    "StudyDate",
-    "StudyTime",
-    "StudyID",
-    "AccessionNumber",
-    "ReferringPhysicianName",
-    "StudyDescription",
     "Rows",
     "Columns",
     "NumberOfFrames",

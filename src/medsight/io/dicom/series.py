@@ -25,7 +25,8 @@ from numpy.typing import NDArray
 
 from medsight.errors import ResourceLimitError, SeriesGeometryError
 from medsight.imaging import Geometry, Image, ImageMeta, Layout, SourceRef, StudyContext, VoiLut
-from medsight.io.dicom.header import STUDY_CONTEXT_KEYWORDS, InstanceHeader
+from medsight.io.dicom.header import InstanceHeader
+from medsight.io.dicom.parse import STUDY_CONTEXT_KEYWORDS
 from medsight.io.dicom.pixels import decode_into, physical_range
 from medsight.settings import ReadLimits
 from medsight.types import Modality, SeriesUID, SOPInstanceUID, StudyUID
