@@ -29,6 +29,7 @@ from medsight.io.detect import FileKind, sniff
 from medsight.io.dicom.header import InstanceHeader, read_header
 from medsight.io.dicom.parse import parse_member, translating
 from medsight.io.dicom.series import PlannedImage, plan_images
+from medsight.io.dicom.tags import BODY_PART_EXAMINED
 from medsight.io.sources import Member, iter_folder, iter_zip, open_path
 from medsight.settings import ReadLimits
 
@@ -242,7 +243,7 @@ def _summarise_plan(plan: PlannedImage) -> ImageSummary:
         format="dicom",
         layout=plan.layout,
         modality=plan.first.modality.value,
-        body_part=(str(plan.first.dataset.get("BodyPartExamined", "")).strip().upper() or None),
+        body_part=(plan.first.values.text(BODY_PART_EXAMINED) or "").upper() or None,
         shape=plan.shape,
         spacing=spacing if geometry.spacing_known else None,
         frames=plan.slices,

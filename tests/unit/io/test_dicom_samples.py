@@ -12,7 +12,7 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut
 
 from medsight.errors import InputError, MissingPixelDataError, PixelDecodeError
 from medsight.imaging import Layout
-from medsight.io import read, read_image
+from medsight.io import read, read_image, scan
 from medsight.settings import ReadLimits
 
 LIMITS = ReadLimits()
@@ -171,3 +171,24 @@ def test_a_folder_reads_the_good_and_reports_the_bad(pydicom_test_files: Path, t
 def test_a_single_missing_path_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         read_image(tmp_path / "nope.dcm", LIMITS)
+
+
+@pytest.mark.parametrize("walk", [True, False])
+def test_valid_dicom_without_an_image_is_skipped_not_broken(
+    pydicom_test_files: Path, tmp_path: Path, walk: bool
+) -> None:
+    # priv_SQ.dcm: its File Meta names an MR image, its data set holds one private
+    # sequence and no pixels. pydicom reads it; it is DICOM, just not an image.
+    from medsight.io.dicom.parse import parse_member
+    from medsight.io.sources import open_path
+
+    source = pydicom_test_files / "priv_SQ.dcm"
+    assert not parse_member(open_path(source), walk=walk).has_pixels
+    with pytest.raises(MissingPixelDataError):
+        read_image(source, LIMITS)
+    for name in ("priv_SQ.dcm", "CT_small.dcm"):
+        (tmp_path / name).write_bytes((pydicom_test_files / name).read_bytes())
+    result = scan(tmp_path, LIMITS)
+    assert not result.failures
+    assert [Path(s.label).name for s in result.skipped] == ["priv_SQ.dcm"]
+    assert result.skipped[0].code == MissingPixelDataError.code

@@ -10,7 +10,7 @@ pydicom's own messages can quote attribute values, which may be patient data.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
@@ -19,9 +19,19 @@ from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 
 from medsight.errors import InvalidDicomError, MedsightError, MissingPixelDataError
+from medsight.io.dicom.tags import MEDIA_STORAGE_SOP_CLASS_UID
+from medsight.io.dicom.values import DatasetValues, HeaderValues, RawValues
+from medsight.io.dicom.walk import UnwalkableError, Walked, walk_stream
 from medsight.io.sources import Member
 
-__all__ = ["PIXEL_DATA_TAGS", "STUDY_CONTEXT_KEYWORDS", "ParsedFile", "parse_member", "translating"]
+__all__ = [
+    "PIXEL_DATA_TAGS",
+    "STUDY_CONTEXT_KEYWORDS",
+    "STUDY_CONTEXT_TAGS",
+    "ParsedFile",
+    "parse_member",
+    "translating",
+]
 
 #: Pixel Data, Float Pixel Data, Double Float Pixel Data.
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -30,6 +40,7 @@ PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 # parsed by force that holds none of them is random bytes that happened to parse.
 _IDENTIFYING_TAGS = (0x00080016, 0x00080018, 0x0020000D, 0x00280010)
 _MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (PS3.10)
+_IMPLICIT_LE, _EXPLICIT_LE, _EXPLICIT_BE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"
 _PIXEL_VRS = (b"OB", b"OW", b"OF", b"OD", b"OV", b"UN")
 
 # The attributes medsight reads from a header. Parsing only these (pydicom's
@@ -105,40 +116,70 @@ _HEADER_KEYWORDS = (
     "SegmentedBluePaletteColorLookupTableData",
     "PaletteColorLookupTableUID",
 )
+#: The study context attributes by tag.
+STUDY_CONTEXT_TAGS: dict[str, int] = {
+    k: tag for k in STUDY_CONTEXT_KEYWORDS if (tag := pydicom.datadict.tag_for_keyword(k))
+}
 _HEADER_TAGS: list[int] = [tag for k in _HEADER_KEYWORDS if (tag := pydicom.datadict.tag_for_keyword(k)) is not None]
 
 
 class ParsedFile:
-    """A dataset parsed without its pixel data, and where the pixel data lies.
+    """A header parsed without its pixel data, and where the pixel data lies.
 
     Attributes:
-        dataset: every attribute before Pixel Data.
-        pixel_offset: byte offset of the Pixel Data element's value, or None when the
-            element is absent or encapsulated (compressed, of undefined length).
-        pixel_length: declared length of that value in bytes (None if unknown).
+        values: the header's attributes, by tag.
+        transfer_syntax: the Transfer Syntax UID the pixels are encoded in.
+        pixel_offset: byte offset of the Pixel Data value (native or encapsulated), or
+            None when the element is absent.
+        pixel_length: declared length of that value in bytes (None: undefined, encapsulated).
         encapsulated: True when Pixel Data is present in encapsulated (compressed) form.
         has_pixels: True when a Pixel Data element follows the header.
         truncated: True when the declared pixel data runs past the end of the file.
     """
 
-    __slots__ = ("dataset", "encapsulated", "has_pixels", "pixel_length", "pixel_offset", "truncated")
+    __slots__ = (
+        "_dataset",
+        "_reparse",
+        "encapsulated",
+        "has_pixels",
+        "pixel_length",
+        "pixel_offset",
+        "transfer_syntax",
+        "truncated",
+        "values",
+    )
 
     def __init__(
         self,
-        dataset: Dataset,
+        values: HeaderValues,
+        transfer_syntax: str,
         *,
-        has_pixels: bool,
         pixel_offset: int | None,
         pixel_length: int | None,
-        encapsulated: bool,
-        truncated: bool,
+        file_size: int,
+        dataset: Dataset | None = None,
+        reparse: Callable[[], Dataset] | None = None,
     ) -> None:
-        self.dataset = dataset
-        self.has_pixels = has_pixels
+        self.values = values
+        self.transfer_syntax = transfer_syntax
+        self.has_pixels = pixel_offset is not None
         self.pixel_offset = pixel_offset
         self.pixel_length = pixel_length
-        self.encapsulated = encapsulated
-        self.truncated = truncated
+        self.encapsulated = self.has_pixels and pixel_length is None
+        self.truncated = pixel_offset is not None and pixel_offset + (pixel_length or 0) > file_size
+        self._dataset = dataset
+        self._reparse = reparse
+
+    @property
+    def dataset(self) -> Dataset:
+        """The header as a pydicom data set, parsed on first use when the walker read the file.
+
+        Only the rarer paths need it (lookup-table sequences, segmented palettes).
+        """
+        if self._dataset is None:
+            assert self._reparse is not None
+            self._dataset = self._reparse()
+        return self._dataset
 
 
 @contextmanager
@@ -162,16 +203,45 @@ def translating(label: str, step: str, error: type[InvalidDicomError] = InvalidD
         raise error(f"{label}: {step} failed ({type(exc).__name__})") from exc
 
 
-def parse_member(member: Member) -> ParsedFile:
+def parse_member(member: Member, *, walk: bool = True) -> ParsedFile:
     """Parse a member's header (everything before Pixel Data) and locate its pixels.
+
+    Args:
+        member: the file.
+        walk: walk well-formed files in the common encodings (:mod:`medsight.io.dicom.walk`)
+            and parse only the others with pydicom; False parses every file with pydicom
+            (tests compare the two).
 
     Raises:
         InvalidDicomError: the bytes are not a DICOM dataset.
+        MissingPixelDataError: the file is a media directory.
     """
     with member.open() as stream, translating(member.label, "parsing"):
+        if walk:
+            try:
+                return _from_walk(walk_stream(stream, member.size), member)
+            except UnwalkableError:
+                stream.seek(0)
         dataset = _read_header(stream, member.label)
-        offset_of_element = stream.tell()
-        return _locate_pixels(stream, dataset, offset_of_element, member.size)
+        return _locate_pixels(stream, dataset, stream.tell(), member.size)
+
+
+def _from_walk(walked: Walked, member: Member) -> ParsedFile:
+    if RawValues(walked.meta).text(MEDIA_STORAGE_SOP_CLASS_UID) == _MEDIA_DIRECTORY:
+        raise MissingPixelDataError(f"{member.label}: a media directory (DICOMDIR), not an image")
+
+    def reparse() -> Dataset:
+        with member.open() as stream, translating(member.label, "parsing"):
+            return _read_header(stream, member.label)
+
+    return ParsedFile(
+        RawValues(walked.dataset),
+        walked.transfer_syntax,
+        pixel_offset=walked.pixel_offset,
+        pixel_length=walked.pixel_length,
+        file_size=member.size,
+        reparse=reparse,
+    )
 
 
 def _read_header(stream: BinaryIO, label: str) -> FileDataset:
@@ -184,10 +254,21 @@ def _read_header(stream: BinaryIO, label: str) -> FileDataset:
     meta = getattr(dataset, "file_meta", None)
     if meta is not None and meta.get("MediaStorageSOPClassUID") == _MEDIA_DIRECTORY:
         raise MissingPixelDataError(f"{label}: a media directory (DICOMDIR), not an image")
-    # Random bytes can parse as a dataset; a real one holds identifying attributes.
-    if not any(tag in dataset for tag in _IDENTIFYING_TAGS):
+    # Random bytes can parse as a dataset; a real one has File Meta naming its SOP Class
+    # (PS3.10 7.1), or, without meta (ACR-NEMA style), identifying attributes.
+    has_meta = meta is not None and meta.get("MediaStorageSOPClassUID") is not None
+    if not has_meta and not any(tag in dataset for tag in _IDENTIFYING_TAGS):
         raise InvalidDicomError(f"{label}: not a DICOM file")
     return dataset
+
+
+def _syntax_of(dataset: FileDataset) -> str:
+    meta = getattr(dataset, "file_meta", None)
+    syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    if syntax:
+        return syntax
+    implicit, little = getattr(dataset, "original_encoding", (True, True))
+    return _IMPLICIT_LE if implicit else (_EXPLICIT_LE if little else _EXPLICIT_BE)
 
 
 def _locate_pixels(stream: BinaryIO, dataset: FileDataset, at: int, file_size: int) -> ParsedFile:
@@ -196,9 +277,8 @@ def _locate_pixels(stream: BinaryIO, dataset: FileDataset, at: int, file_size: i
     head = stream.read(12)
     _implicit, little = getattr(dataset, "original_encoding", (None, None))
     endian = "<" if little is not False else ">"
-    absent = ParsedFile(
-        dataset, has_pixels=False, pixel_offset=None, pixel_length=None, encapsulated=False, truncated=False
-    )
+    values, syntax = DatasetValues(dataset), _syntax_of(dataset)
+    absent = ParsedFile(values, syntax, pixel_offset=None, pixel_length=None, file_size=file_size, dataset=dataset)
     if len(head) < 8:
         return absent
     group, element = struct.unpack(endian + "HH", head[:4])
@@ -212,15 +292,11 @@ def _locate_pixels(stream: BinaryIO, dataset: FileDataset, at: int, file_size: i
     else:
         (length,) = struct.unpack(endian + "L", head[4:8])
         value_at = at + 8
-    if length == 0xFFFFFFFF:
-        return ParsedFile(
-            dataset, has_pixels=True, pixel_offset=None, pixel_length=None, encapsulated=True, truncated=False
-        )
     return ParsedFile(
-        dataset,
-        has_pixels=True,
+        values,
+        syntax,
         pixel_offset=value_at,
-        pixel_length=length,
-        encapsulated=False,
-        truncated=value_at + length > file_size,
+        pixel_length=None if length == 0xFFFFFFFF else length,
+        file_size=file_size,
+        dataset=dataset,
     )

@@ -25,8 +25,9 @@ from numpy.typing import NDArray
 
 from medsight.errors import ResourceLimitError, SeriesGeometryError
 from medsight.imaging import Geometry, Image, ImageMeta, Layout, SourceRef, StudyContext, VoiLut
+from medsight.io.dicom import tags as t
 from medsight.io.dicom.header import InstanceHeader
-from medsight.io.dicom.parse import STUDY_CONTEXT_KEYWORDS
+from medsight.io.dicom.parse import STUDY_CONTEXT_TAGS
 from medsight.io.dicom.pixels import decode_into, physical_range
 from medsight.settings import ReadLimits
 from medsight.types import Modality, SeriesUID, SOPInstanceUID, StudyUID
@@ -297,16 +298,15 @@ def _resample_slices(
 
 def _meta(plan: PlannedImage) -> ImageMeta:
     first = plan.first
-    ds = first.dataset
-    window = _window(first)
+    values = first.values
     return ImageMeta(
         modality=first.modality,
-        body_part=(str(ds.get("BodyPartExamined", "")).strip().upper() or None),
-        view=(str(ds.get("ViewPosition", "")).strip().upper() or None),
+        body_part=(values.text(t.BODY_PART_EXAMINED) or "").upper() or None,
+        view=(values.text(t.VIEW_POSITION) or "").upper() or None,
         photometric=first.photometric,
-        units="HU" if first.modality is Modality.CT else str(ds.get("RescaleType", "") or ""),
+        units="HU" if first.modality is Modality.CT else (values.text(t.RESCALE_TYPE) or ""),
         frame_times_ms=first.frame_times_ms if plan.layout is Layout.CINE else (),
-        window=window,
+        window=_window(first),
         voi_lut=_voi_lut(first),
         bits_stored=first.bits_stored,
         warnings=plan.warnings,
@@ -314,15 +314,10 @@ def _meta(plan: PlannedImage) -> ImageMeta:
 
 
 def _window(header: InstanceHeader) -> tuple[float, float] | None:
-    ds = header.dataset
-    center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
-    try:
-        c = float(center[0] if isinstance(center, Sequence) and not isinstance(center, str) else center)
-        w = float(width[0] if isinstance(width, Sequence) and not isinstance(width, str) else width)
-    except (TypeError, ValueError, IndexError):
+    centers, widths = header.values.numbers(t.WINDOW_CENTER), header.values.numbers(t.WINDOW_WIDTH)
+    if not centers or not widths or widths[0] <= 0:
         return None
-    if not (np.isfinite(c) and np.isfinite(w) and w > 0):
-        return None
+    c, w = centers[0], widths[0]
     if header.photometric == "MONOCHROME1":
         low, high = physical_range(header)
         c = low + high - c  # the pixels were turned around; so is the window
@@ -330,8 +325,10 @@ def _window(header: InstanceHeader) -> tuple[float, float] | None:
 
 
 def _voi_lut(header: InstanceHeader) -> VoiLut | None:
-    sequence = header.dataset.get("VOILUTSequence")
-    if not sequence or header.photometric == "MONOCHROME1":
+    if t.VOI_LUT_SEQUENCE not in header.values or header.photometric == "MONOCHROME1":
+        return None
+    sequence = header.dataset.get("VOILUTSequence")  # rare: let pydicom read the table
+    if not sequence:
         return None
     item = sequence[0]
     try:
@@ -358,6 +355,5 @@ def _source(headers: Sequence[InstanceHeader]) -> SourceRef:
 
 
 def _study_context(header: InstanceHeader) -> StudyContext:
-    ds = header.dataset
-    values = {keyword: ds.get(keyword) for keyword in STUDY_CONTEXT_KEYWORDS}
-    return StudyContext({k: v for k, v in values.items() if v not in (None, "")})
+    found = {keyword: header.values.study_value(tag) for keyword, tag in STUDY_CONTEXT_TAGS.items()}
+    return StudyContext({keyword: value for keyword, value in found.items() if value not in (None, "")})
