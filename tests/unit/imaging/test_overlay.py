@@ -1,0 +1,89 @@
+"""Heatmap overlay: shapes, the blend rule, the resize and the colormaps against references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from medsight.errors import UsageError
+from medsight.imaging import heatmap_overlay
+from medsight.imaging.overlay import COLORMAPS, colormap_lut, resize_bilinear
+
+
+def _grey(shape: tuple[int, ...] = (64, 48)) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+
+
+def test_shapes_and_dtype() -> None:
+    heat = np.random.default_rng(1).random((7, 7))
+    for base in (_grey(), _grey((64, 48, 3))):
+        out = heatmap_overlay(base, heat)
+        assert out.shape == (64, 48, 3)
+        assert out.dtype == np.uint8
+
+
+def test_alpha_zero_returns_the_base() -> None:
+    heat = np.random.default_rng(1).random((5, 9)).astype(np.float32)
+    grey = _grey()
+    assert np.array_equal(heatmap_overlay(grey, heat, alpha=0.0), np.repeat(grey[:, :, None], 3, axis=2))
+    rgb = _grey((64, 48, 3))
+    assert np.array_equal(heatmap_overlay(rgb, heat, alpha=0.0), rgb)
+
+
+def test_cold_regions_leave_the_image_and_hot_ones_take_the_colour() -> None:
+    grey = _grey((4, 4))
+    heat = np.zeros((4, 4))
+    heat[:2] = 1.0
+    out = heatmap_overlay(grey, heat, alpha=1.0, colormap="jet")
+    assert np.array_equal(out[2:], np.repeat(grey[2:, :, None], 3, axis=2))
+    assert np.all(out[:2] == colormap_lut("jet")[255])
+
+
+@pytest.mark.parametrize("colormap", COLORMAPS)
+def test_blend_matches_the_float_formula(colormap: str) -> None:
+    rgb = _grey((32, 32, 3))
+    heat = np.random.default_rng(2).random((32, 32))
+    level = np.rint(heat * 255).astype(int)
+    weight = (0.4 * level / 255)[:, :, None]
+    expected = np.rint(rgb * (1 - weight) + colormap_lut(colormap)[level] * weight)
+    assert np.array_equal(heatmap_overlay(rgb, heat, alpha=0.4, colormap=colormap), expected)
+
+
+def test_resize_matches_scipy_with_aligned_pixel_centres() -> None:
+    small = np.random.default_rng(3).random((7, 5))
+    ours = resize_bilinear(small, (50, 31))
+    reference = ndimage.zoom(small, (50 / 7, 31 / 5), order=1, grid_mode=True, mode="nearest")
+    assert ours.shape == reference.shape == (50, 31)
+    assert np.allclose(ours, reference, atol=1e-5)
+    assert ours.flags.c_contiguous
+
+
+def test_colormaps_match_matplotlib() -> None:
+    from matplotlib import colormaps  # the reference only; imaging itself never imports it
+
+    grid = np.linspace(0.0, 1.0, 256)
+    for name, tolerance in (("inferno", 5), ("jet", 1)):
+        reference = np.rint(colormaps[name](grid)[:, :3] * 255)
+        lut = colormap_lut(name)
+        assert lut.shape == (256, 3)
+        assert lut.dtype == np.uint8
+        assert np.abs(lut.astype(int) - reference).max() <= tolerance, name
+
+
+@pytest.mark.parametrize(
+    ("base", "heat", "kwargs", "message"),
+    [
+        (np.zeros((4, 4), np.float32), np.zeros((2, 2)), {}, "uint8"),
+        (np.zeros((4, 4, 4), np.uint8), np.zeros((2, 2)), {}, "uint8"),
+        (np.zeros((4, 4), np.uint8), np.zeros((2, 2, 1)), {}, "2-D float"),
+        (np.zeros((4, 4), np.uint8), np.zeros((2, 2), int), {}, "2-D float"),
+        (np.zeros((4, 4), np.uint8), np.full((2, 2), np.nan), {}, "finite"),
+        (np.zeros((4, 4), np.uint8), np.full((2, 2), 1.5), {}, r"\[0, 1\]"),
+        (np.zeros((4, 4), np.uint8), np.zeros((2, 2)), {"alpha": 1.5}, "alpha"),
+        (np.zeros((4, 4), np.uint8), np.zeros((2, 2)), {"colormap": "viridis"}, "unknown colormap"),
+    ],
+)
+def test_invalid_input(base: np.ndarray, heat: np.ndarray, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        heatmap_overlay(base, heat, **kwargs)  # type: ignore[arg-type]
