@@ -1,0 +1,111 @@
+"""Colour to RGB float32: palette lookup (PS3.3 C.7.6.3.1.5) and YBR_FULL conversion.
+
+Both write straight into the caller's float32 array, frame by frame, so the frames
+stay in cache and no full-size intermediate array is made: the RGB output is four
+times the size of 8-bit stored values, and most of the cost is writing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydicom.pixels.processing import apply_color_lut
+
+from medsight.io.dicom import tags as t
+from medsight.io.dicom.header import InstanceHeader
+
+__all__ = ["apply_palette", "ybr_full_to_rgb"]
+
+# PS3.3 C.7.6.3.1.2 / ISO/IEC 10918-5 section 7, exactly as pydicom computes it (float32,
+# the same operations in the same order), so that both give the same integers.
+_YBR_TO_RGB = np.asarray(
+    [[1.000, 1.000, 1.000], [0.000, -0.114 * 1.772 / 0.587, 1.772], [1.402, -0.299 * 1.402 / 0.587, 0.000]],
+    dtype=np.float32,
+)
+_YBR_OFFSET = np.asarray([0, 128, 128], dtype=np.float32)
+
+
+def ybr_full_to_rgb(ybr: NDArray[np.uint8], out: NDArray[np.float32]) -> None:
+    """8-bit YBR_FULL samples, shape (frames, rows, columns, 3), to RGB in ``out``."""
+    for frame in range(out.shape[0]):
+        rgb = out[frame]
+        rgb[...] = ybr[frame]
+        rgb -= _YBR_OFFSET
+        np.matmul(rgb, _YBR_TO_RGB, out=rgb)
+        rgb += np.float32(0.5)  # round half up: floor(x + 0.5)
+        np.floor(rgb, out=rgb)
+        np.clip(rgb, 0, 255, out=rgb)
+
+
+def apply_palette(header: InstanceHeader, stored: NDArray[Any], out: NDArray[np.float32]) -> None:
+    """Palette colour indices to RGB in ``out`` (shape (frames, rows, columns, 3))."""
+    palette = _palette(header)
+    if palette is None:  # segmented or unusual: pydicom's implementation reads those
+        out[...] = apply_color_lut(stored.reshape(out.shape[:-1]), header.dataset).reshape(out.shape)
+        return
+    lut, first = palette
+    indices = stored.reshape(out.shape[0], -1)
+    if indices.dtype == np.uint8 and _expand_8bit(indices, lut, first, out):
+        return
+    for frame in range(out.shape[0]):
+        frame_indices = indices[frame]
+        if first:
+            frame_indices = frame_indices.astype(np.int64) - first
+        # Values outside the table take its first or last entry (PS3.3 C.7.6.3.1.5).
+        np.take(lut, frame_indices, axis=0, mode="clip", out=out[frame].reshape(-1, 3))
+
+
+def _expand_8bit(indices: NDArray[np.uint8], lut: NDArray[np.float32], first: int, out: NDArray[np.float32]) -> bool:
+    """Expand 8-bit indices with Pillow's palette conversion when the table has 8 significant bits.
+
+    numpy gathers 12-byte RGB float32 rows one at a time; Pillow expands 8-bit palette
+    images in tight C, and most palettes are 8-bit values (often shifted up to 16 bits).
+    Returns False, doing nothing, when the table has more precision than 8 bits.
+    """
+    from PIL import Image
+
+    # Every index 0..255 mapped through first-value offset and clipping: a 256-entry table.
+    table = lut[np.clip(np.arange(256) - first, 0, len(lut) - 1)]
+    scale = next((s for s in (1.0, 256.0, 257.0) if _is_8bit(table / s)), None)
+    if scale is None:
+        return False
+    palette = (table / scale).astype(np.uint8).tobytes()
+    size = (out.shape[2], out.shape[1])  # (width, height)
+    for frame in range(out.shape[0]):
+        image = Image.frombuffer("P", size, np.ascontiguousarray(indices[frame]), "raw", "P", 0, 1)
+        image.putpalette(palette)
+        rgb = np.frombuffer(image.convert("RGB").tobytes(), np.uint8).reshape(out[frame].shape)
+        out[frame] = rgb  # a plain conversion, then an in-place scale: faster than a mixed-type multiply
+        if scale != 1.0:
+            out[frame] *= np.float32(scale)
+    return True
+
+
+def _is_8bit(values: NDArray[np.float32]) -> bool:
+    return bool(values.max() <= 255 and np.array_equal(np.round(values), values))
+
+
+def _palette(header: InstanceHeader) -> tuple[NDArray[np.float32], int] | None:
+    """A plain (not segmented) palette as an (entries, 3) table and its first mapped value.
+
+    Returns None when the palette is segmented or its layout is unusual; pydicom's
+    ``apply_color_lut`` handles those.
+    """
+    values = header.values
+    channels = []
+    first = 0
+    for descriptor_tag, data_tag in zip(t.PALETTE_DESCRIPTORS, t.PALETTE_DATA, strict=True):
+        descriptor, data = values.numbers(descriptor_tag), values.data(data_tag)
+        if descriptor is None or data is None or len(descriptor) != 3:
+            return None
+        entries, first, bits = int(descriptor[0]) or 65536, int(descriptor[1]), int(descriptor[2])
+        if bits == 8 and len(data) == entries:
+            table = np.frombuffer(data, np.uint8)
+        elif bits == 16 and len(data) == 2 * entries:
+            table = np.frombuffer(data, "<u2")
+        else:
+            return None
+        channels.append(table.astype(np.float32))
+    return np.stack(channels, axis=1), first
