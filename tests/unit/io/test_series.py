@@ -114,3 +114,39 @@ def test_patient_data_stays_out_of_repr_and_logs(tmp_path: Path, caplog: pytest.
     for value in PLANTED.values():
         assert value not in text  # ...but never shown
     assert str(image.source.study_uid) not in text
+
+
+@pytest.mark.parametrize(
+    ("slices", "missing", "why"),
+    [
+        (161, [k for k in range(161) if k not in (0, 1, 80, 160)], "4 real slices would become 161"),
+        (40, range(10, 16), "one gap of 6 slices"),
+        (16, [k for k in range(16) if k not in (0, 1, 2, 3, 7, 11, 15)], "9 invented slices for 7 real ones"),
+    ],
+)
+def test_gaps_too_large_to_fill_are_a_geometry_error(tmp_path: Path, slices: int, missing: object, why: str) -> None:
+    write_ct_series(tmp_path, slices=slices, rows=8, columns=8, missing=missing)  # type: ignore[arg-type]
+    with pytest.raises(SeriesGeometryError, match="too many to interpolate"):
+        read_image(tmp_path, LIMITS)
+    assert scan(tmp_path, LIMITS).failures[0].code == SeriesGeometryError.code
+
+
+def test_a_gap_of_four_slices_is_still_filled(tmp_path: Path) -> None:
+    write_ct_series(tmp_path, slices=20, rows=ROWS, columns=COLUMNS, missing=range(8, 12))
+    image = read_image(tmp_path, LIMITS)
+    assert image.shape == (20, ROWS, COLUMNS)
+    np.testing.assert_allclose(image.pixels, expected_volume(20, ROWS, COLUMNS), atol=1e-3)
+    assert any("4 missing slice" in w for w in image.meta.warnings)
+
+
+def test_resampling_a_sparse_uneven_series_is_a_geometry_error(tmp_path: Path) -> None:
+    paths = write_ct_series(tmp_path, slices=4, rows=8, columns=8, spacing=(1.0, 1, 1), shuffle_names=False)
+    for path, shift in ((paths[2], 0.5), (paths[3], 27.2)):  # at 0, 1, 2.5 and 30.2 mm
+        dataset = pydicom.dcmread(path)
+        dataset.ImagePositionPatient = [
+            *dataset.ImagePositionPatient[:2],
+            float(dataset.ImagePositionPatient[2]) + shift,
+        ]
+        dataset.save_as(path)
+    with pytest.raises(SeriesGeometryError, match="resampled from 4"):
+        read_image(tmp_path, LIMITS)

@@ -6,8 +6,13 @@ projection on row x column cosine), and checks the geometry:
 
 * mixed sizes or orientations, duplicate positions: :class:`SeriesGeometryError`;
 * missing slices (gaps that are whole multiples of the usual step): a warning, and the
-  gaps are filled by linear interpolation so the volume stays on a uniform grid;
-* other uneven spacing: a warning, and the slices are resampled onto a uniform grid.
+  gaps are filled by linear interpolation so the volume stays on a uniform grid, as
+  long as the invented slices stay few (no gap over 4 slices, no more invented slices
+  than real ones); more than that is a :class:`SeriesGeometryError`: the series is
+  incomplete, and a volume mostly made of interpolation would show anatomy nobody
+  imaged;
+* other uneven spacing: a warning, and the slices are resampled onto a uniform grid,
+  on the same condition (at most twice as many output slices as real ones).
 
 Loading then allocates the float32 volume once and decodes each slice into it, so
 peak memory stays close to the size of the volume.
@@ -39,6 +44,9 @@ _SAME_POSITION_MM = 1e-3
 # How far (as a fraction of the step) a slice may sit off the uniform grid.
 _GRID_TOLERANCE = 0.1
 _ORIENTATION_TOLERANCE = 1e-3
+# Interpolation invents slices. Fill a gap only while the invented slices stay a
+# minority and each gap is short: beyond that the series is reported incomplete.
+_MAX_GAP_SLICES = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -248,14 +256,32 @@ def _grid(distances: NDArray[np.float64], label: str) -> _Grid:
     if deviation <= _GRID_TOLERANCE * step and len(set(slots.tolist())) == len(slots):
         count = int(slots[-1]) + 1
         missing = count - len(slots)
+        _check_gaps(slots, label)
         warnings = (
             (f"{missing} missing slice(s): filled by linear interpolation between neighbours",) if missing else ()
         )
         return _Grid(step, tuple(int(s) for s in slots), count, positions, False, warnings)
     step = float(steps.min())
     count = int(np.floor(relative[-1] / step + 1e-6)) + 1
+    if count > 2 * len(relative):
+        raise SeriesGeometryError(
+            f"{label}: uneven slice spacing ({steps.min():.3g} to {steps.max():.3g} mm) would need {count} slices"
+            f" resampled from {len(relative)}; too few slices for the span (an incomplete series?)"
+        )
     warning = f"uneven slice spacing ({steps.min():.3g} to {steps.max():.3g} mm): resampled to {step:.3g} mm"
     return _Grid(step, tuple(range(len(relative))), count, positions, True, (warning,))
+
+
+def _check_gaps(slots: NDArray[np.int_], label: str) -> None:
+    """Refuse to interpolate more slices than were imaged, or across a long gap."""
+    gaps = np.diff(slots) - 1
+    missing, longest = int(gaps.sum()), int(gaps.max())
+    if missing > len(slots) or longest > _MAX_GAP_SLICES:
+        raise SeriesGeometryError(
+            f"{label}: {missing} slice(s) missing for {len(slots)} present (longest gap {longest});"
+            f" too many to interpolate (at most {_MAX_GAP_SLICES} in a row, and no more than the real ones):"
+            " the series is incomplete"
+        )
 
 
 def _decode_slices(
