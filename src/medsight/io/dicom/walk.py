@@ -36,7 +36,7 @@ _ALL_VRS = _LONG_VRS | _SHORT_VRS
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
 _DEFLATED = "1.2.840.10008.1.2.1.99"
-_FIRST_READ = 64 * 1024  # most headers fit; a longer one is read again with more
+_FIRST_READ = 16 * 1024  # most headers fit; a longer one is read again with more
 _STRUCTS = {
     little: (struct.Struct(f"{o}HH2sH"), struct.Struct(f"{o}HHL"), struct.Struct(f"{o}L"), struct.Struct(f"{o}H"))
     for little, o in ((True, "<"), (False, ">"))
@@ -132,12 +132,10 @@ def _walk_buffer(buffer: bytes, *, complete: bool) -> Walked:
     walker = _Walker(buffer, implicit, little, complete)
     walker.check_first(start)
     entries, stop = walker.elements(start, stop_at_pixels=True)
-    dataset = Elements(buffer, entries, implicit, little)
-    meta_elements = Elements(buffer, meta, False, True)
-    if stop >= len(buffer):
-        return Walked(meta_elements, dataset, syntax, None, None)
-    offset, length = walker.pixel_value(stop)
-    return Walked(meta_elements, dataset, syntax, offset, length)
+    pixels = walker.pixel_value(stop) if stop < len(buffer) else (None, None)
+    # Keep only the header: a series holds every slice's header until it is decoded.
+    header = buffer[:stop] if stop < len(buffer) else buffer
+    return Walked(Elements(header, meta, False, True), Elements(header, entries, implicit, little), syntax, *pixels)
 
 
 def _transfer_syntax(buffer: bytes, meta: dict[int, Entry]) -> str:
