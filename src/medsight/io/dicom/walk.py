@@ -36,7 +36,7 @@ _ALL_VRS = _LONG_VRS | _SHORT_VRS
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
 _DEFLATED = "1.2.840.10008.1.2.1.99"
-_FIRST_READ = 16 * 1024  # most headers fit; a longer one is read again with more
+_FIRST_READ = 64 * 1024  # most headers fit (vendor CSA headers included); a longer one is read again with more
 _STRUCTS = {
     little: (struct.Struct(f"{o}HH2sH"), struct.Struct(f"{o}HHL"), struct.Struct(f"{o}L"), struct.Struct(f"{o}H"))
     for little, o in ((True, "<"), (False, ">"))
