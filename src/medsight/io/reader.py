@@ -33,7 +33,7 @@ from medsight.io.dicom.tags import BODY_PART_EXAMINED
 from medsight.io.sources import Member, iter_folder, iter_zip, open_path
 from medsight.settings import ReadLimits
 
-__all__ = ["ImageSummary", "ReadFailure", "Scan", "read", "read_image", "scan"]
+__all__ = ["ImageSummary", "PendingFile", "ReadFailure", "Scan", "read", "read_image", "scan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,30 +67,60 @@ class ImageSummary:
     warnings: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class PendingFile:
+    """A non-DICOM image file found in a folder, read only when asked (folders can be large)."""
+
+    label: str
+    format: str  # "raster" or "nifti"
+    path: Path
+
+    def load(self, limits: ReadLimits, workers: int = 1) -> Image:
+        """Read the image (typed errors as :func:`read_image`)."""
+        if self.format == "nifti":
+            from medsight.io.nifti import read_nifti
+
+            return read_nifti(self.path, limits)
+        from medsight.io.raster import read_raster
+
+        return read_raster(self.path, limits)
+
+
 @dataclass(eq=False)
 class Scan:
-    """What an input holds: planned DICOM images, already-read other images, and failures."""
+    """What an input holds: planned DICOM images, other images (read or pending), and failures."""
 
     planned: list[PlannedImage] = field(default_factory=list)
     loaded: list[tuple[str, str, Image]] = field(default_factory=list)  # (label, format, image)
+    pending: list[PendingFile] = field(default_factory=list)
     failures: list[ReadFailure] = field(default_factory=list)
     skipped: list[ReadFailure] = field(default_factory=list)  # not images: not DICOM, or no pixels
 
-    def summaries(self) -> list[ImageSummary]:
-        """One summary per image, DICOM series first, in the order found."""
-        return [_summarise_plan(p) for p in self.planned] + [
-            _summarise_image(label, fmt, image) for label, fmt, image in self.loaded
-        ]
+    def summaries(self, limits: ReadLimits | None = None) -> list[ImageSummary]:
+        """One summary per image, DICOM series first, in the order found.
+
+        Pending files are read to be summarised; those that fail join :attr:`failures`.
+        """
+        out = [_summarise_plan(p) for p in self.planned]
+        out += [_summarise_image(label, fmt, image) for label, fmt, image in self.loaded]
+        for pending in self.pending:
+            try:
+                out.append(_summarise_image(pending.label, pending.format, pending.load(limits or ReadLimits())))
+            except MedsightError as error:
+                self.failures.append(ReadFailure.of(pending.label, error))
+        self.pending = []
+        return out
 
     def load(self, limits: ReadLimits, workers: int = 1) -> tuple[list[Image], list[ReadFailure]]:
-        """Decode every planned image; images that fail to decode join the failures."""
+        """Decode every image; images that fail to decode join the failures."""
         images = [image for _, _, image in self.loaded]
         failures = list(self.failures)
-        for plan in self.planned:
+        items: list[PlannedImage | PendingFile] = [*self.planned, *self.pending]
+        for item in items:
             try:
-                images.append(plan.load(limits, workers))
+                images.append(item.load(limits, workers))
             except MedsightError as error:
-                failures.append(ReadFailure.of(plan.label, error))
+                failures.append(ReadFailure.of(item.label, error))
         return images, failures
 
 
@@ -155,6 +185,10 @@ def _scan_members(members: Iterable[Member], limits: ReadLimits) -> Scan:
     for member, kind in _sniffed(members, limits, result):
         if kind is FileKind.DICOM:
             dicom.append(member)
+        elif kind in (FileKind.RASTER, FileKind.NIFTI) and member.path is not None:
+            result.pending.append(
+                PendingFile(member.label, "raster" if kind is FileKind.RASTER else "nifti", member.path)
+            )
         elif kind is not FileKind.DICOMDIR:  # a DICOMDIR's files are in the folder already
             result.skipped.append(ReadFailure(member.label, UnsupportedFormatError.code, "not DICOM"))
     headers: list[InstanceHeader] = []
@@ -171,10 +205,10 @@ def _scan_members(members: Iterable[Member], limits: ReadLimits) -> Scan:
     planned, failed = plan_images(headers)
     result.planned.extend(planned)
     result.failures.extend(ReadFailure.of(label, error) for label, error in failed)
-    if not result.planned and not result.failures:
+    if not result.planned and not result.failures and not result.pending:
         if len(result.skipped) == 1 and result.skipped[0].code == MissingPixelDataError.code:
             raise MissingPixelDataError(result.skipped[0].message)
-        raise NoImagesFoundError("no DICOM image found in the input")
+        raise NoImagesFoundError("no image found in the input")
     return result
 
 

@@ -40,7 +40,7 @@ def inspect(path: Path, settings: Settings) -> InspectReport:
     result = scan(path, settings.limits)
     return InspectReport(
         path=str(path),
-        images=tuple(result.summaries()),
+        images=tuple(result.summaries(settings.limits)),  # before failures: pending files may fail here
         failures=tuple(result.failures),
         skipped=tuple(result.skipped),
     )
