@@ -22,8 +22,13 @@ The tree, with each class's code and CLI exit code::
         - ArchiveError                   input.invalid_archive     3
         - NoImagesFoundError             input.no_images           3
         - SeriesGeometryError            input.series_geometry     3
+        - InvalidDatasetError            input.invalid_dataset     3
+      + ModelError                       model.error               1
+        - ModelNotFoundError             model.not_found           2
+        - InvalidBundleError             model.invalid_bundle      1
       + PrivacyError                     privacy.error             4
       + IntegrityError                   integrity.error           5
+        - WeightsMismatchError           model.weights_mismatch    5
       + OutputError                      output.error              1
 
 The exit codes follow the table in ``docs/architecture.md``: 2 usage, 3 input,
@@ -40,10 +45,14 @@ __all__ = [
     "FileNotFoundInputError",
     "InputError",
     "IntegrityError",
+    "InvalidBundleError",
+    "InvalidDatasetError",
     "InvalidDicomError",
     "InvalidImageError",
     "MedsightError",
     "MissingPixelDataError",
+    "ModelError",
+    "ModelNotFoundError",
     "NoImagesFoundError",
     "OutputError",
     "PixelDecodeError",
@@ -53,6 +62,7 @@ __all__ = [
     "UnsupportedFormatError",
     "UnsupportedTransferSyntaxError",
     "UsageError",
+    "WeightsMismatchError",
     "exit_code_for",
 ]
 
@@ -151,6 +161,30 @@ class SeriesGeometryError(InputError):
     code = "input.series_geometry"
 
 
+class InvalidDatasetError(InputError):
+    """A training or evaluation dataset is not in a layout medsight reads, or lacks a split."""
+
+    code = "input.invalid_dataset"
+
+
+class ModelError(MedsightError):
+    """A model could not be found, loaded or run."""
+
+    code = "model.error"
+
+
+class ModelNotFoundError(ModelError):
+    """No model by that name or at that path (a usage problem: exit 2)."""
+
+    code = "model.not_found"
+
+
+class InvalidBundleError(ModelError):
+    """A model bundle is incomplete or its metadata does not parse."""
+
+    code = "model.invalid_bundle"
+
+
 class PrivacyError(MedsightError):
     """An operation would expose or mishandle protected health information."""
 
@@ -161,6 +195,12 @@ class IntegrityError(MedsightError):
     """Stored data does not match its recorded hash, signature or proof."""
 
     code = "integrity.error"
+
+
+class WeightsMismatchError(IntegrityError):
+    """A model's weights file does not match the sha256 its bundle records."""
+
+    code = "model.weights_mismatch"
 
 
 class OutputError(MedsightError):
@@ -185,8 +225,13 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     ArchiveError: 3,
     NoImagesFoundError: 3,
     SeriesGeometryError: 3,
+    InvalidDatasetError: 3,
+    ModelError: 1,
+    ModelNotFoundError: 2,
+    InvalidBundleError: 1,
     PrivacyError: 4,
     IntegrityError: 5,
+    WeightsMismatchError: 5,
     OutputError: 1,
 }
 

@@ -1,0 +1,149 @@
+"""From any 2D image to a model's input: the one path shared by training and inference.
+
+A model trained on one kind of pixels and served another kind fails silently, so every
+caller (the trainer, ``evaluate``, ``analyze``, the service) goes through :func:`prepare`
+with the :class:`Preprocessing` stored in the model's bundle. The steps:
+
+1. one plane: the middle slice or frame of a stack (the acceptance check refuses stacks
+   for projection-radiograph tasks before they get here);
+2. greyscale: RGB is averaged (the acceptance check refuses real colour);
+3. unit values in ``[0, 1]``: an 8/16-bit raster (PNG, JPEG, TIFF, an npz array) is divided
+   by its full scale, as the training images were stored; a DICOM image goes through its
+   own VOI LUT or window, else the 1st..99th percentile window (``display_array``), which
+   also makes 8- and 16-bit, MONOCHROME1 and MONOCHROME2 sources look alike;
+4. optional center crop to a square (MedMNIST's own recipe), then an anti-aliased
+   resize to ``size`` x ``size``: integer block means, then bilinear to the exact size.
+
+The model normalises its input itself (its first layer), so ``[0, 1]`` is the contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from medsight.imaging import Image, display_array
+from medsight.imaging.window import select_plane
+
+__all__ = ["Crop", "Prepared", "Preprocessing", "prepare", "resize_area", "unit_values"]
+
+
+class Crop(StrEnum):
+    """How a non-square image becomes square before resizing."""
+
+    NONE = "none"  # stretch to the square, as the 224 px Kermany copy was made
+    CENTER_SQUARE = "center_square"  # keep the central square of the short side (MedMNIST)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Parameters of :func:`prepare`, stored in every model bundle.
+
+    Attributes:
+        size: side of the square model input, px.
+        crop: how a non-square image is made square.
+    """
+
+    size: int
+    crop: Crop = Crop.NONE
+
+    def __post_init__(self) -> None:
+        if not 8 <= self.size <= 1024:
+            raise ValueError(f"size must be 8..1024 px, got {self.size}")
+
+    def with_size(self, size: int) -> Preprocessing:
+        """The same recipe at another size."""
+        return replace(self, size=size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for a bundle's metadata."""
+        return {"size": self.size, "crop": self.crop.value}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
+        """Inverse of :meth:`to_dict`."""
+        return cls(size=int(data["size"]), crop=Crop(data.get("crop", Crop.NONE.value)))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A model input and what is needed to draw a result back on the original image.
+
+    Attributes:
+        input: float32 ``(1, size, size)`` in ``[0, 1]``.
+        display: uint8 ``(rows, columns)`` of the whole original plane, for overlays.
+        box: ``(row0, col0, row1, col1)`` of the region of ``display`` the input shows.
+    """
+
+    input: NDArray[np.float32]
+    display: NDArray[np.uint8]
+    box: tuple[int, int, int, int]
+
+
+def prepare(image: Image, preprocessing: Preprocessing) -> Prepared:
+    """Turn ``image`` into the model input described by ``preprocessing``."""
+    unit = unit_values(image)
+    box = _crop_box(unit.shape, preprocessing.crop)
+    r0, c0, r1, c1 = box
+    small = resize_area(unit[r0:r1, c0:c1], (preprocessing.size, preprocessing.size))
+    display = np.rint(unit * np.float32(255.0)).astype(np.uint8)
+    return Prepared(input=small[np.newaxis], display=display, box=box)
+
+
+def unit_values(image: Image) -> NDArray[np.float32]:
+    """One greyscale plane of ``image`` in ``[0, 1]`` (steps 1-3 of the module docstring)."""
+    plane = select_plane(image)
+    if plane.channels == 3:
+        grey = plane.pixels.mean(axis=-1, dtype=np.float32)
+        plane = plane.with_pixels(grey, meta=replace(plane.meta, photometric="MONOCHROME2"))
+    if _is_raster(plane):
+        full_scale = float(2 ** (plane.meta.bits_stored or 8) - 1)
+        unit: NDArray[np.float32] = np.clip(plane.pixels / np.float32(full_scale), 0.0, 1.0)
+        return unit.astype(np.float32, copy=False)
+    return display_array(plane).astype(np.float32) / np.float32(255.0)
+
+
+def resize_area(plane: NDArray[np.float32], shape: tuple[int, int]) -> NDArray[np.float32]:
+    """Resize a 2D array with area averaging (no aliasing), exact output ``shape``.
+
+    Downsampling by block means first keeps a 2048 px radiograph to a few milliseconds
+    and averages every source pixel; the bilinear step then only bridges a factor < 2.
+    """
+    rows, cols = plane.shape
+    fr, fc = max(1, rows // shape[0]), max(1, cols // shape[1])
+    if fr > 1 or fc > 1:
+        trimmed = plane[: rows - rows % fr, : cols - cols % fc]
+        plane = trimmed.reshape(trimmed.shape[0] // fr, fr, trimmed.shape[1] // fc, fc).mean(axis=(1, 3))
+    if plane.shape == shape:
+        return np.ascontiguousarray(plane, dtype=np.float32)
+    zoom = (shape[0] / plane.shape[0], shape[1] / plane.shape[1])
+    out = ndimage.zoom(plane.astype(np.float32, copy=False), zoom, order=1, mode="nearest", grid_mode=True)
+    # zoom may be off by one on awkward ratios; pad/crop to the exact shape.
+    fixed = np.zeros(shape, dtype=np.float32)
+    r, c = min(shape[0], out.shape[0]), min(shape[1], out.shape[1])
+    fixed[:r, :c] = out[:r, :c]
+    if r < shape[0]:
+        fixed[r:, :c] = out[r - 1 : r, :c]
+    if c < shape[1]:
+        fixed[:, c:] = fixed[:, c - 1 : c]
+    return fixed
+
+
+def _is_raster(image: Image) -> bool:
+    # Rasters and npz arrays carry no DICOM identity and no window: their stored values
+    # already are display values, as in the training data.
+    return image.source.sop_class_uid is None and image.meta.window is None and image.meta.voi_lut is None
+
+
+def _crop_box(shape: tuple[int, ...], crop: Crop) -> tuple[int, int, int, int]:
+    rows, cols = int(shape[0]), int(shape[1])
+    if crop is Crop.NONE or rows == cols:
+        return (0, 0, rows, cols)
+    side = min(rows, cols)
+    r0, c0 = (rows - side) // 2, (cols - side) // 2
+    return (r0, c0, r0 + side, c0 + side)

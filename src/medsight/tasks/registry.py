@@ -1,0 +1,101 @@
+"""The task registry: what each diagnostic task is, in one frozen record per task.
+
+A task names what a model answers (its classes), which inputs it accepts, how pixels
+become the model's input (:class:`~medsight.tasks.preprocess.Preprocessing`), which
+shipped model serves each input resolution, and what a model card must say about it.
+Training, evaluation and analysis look a task up here by name and do nothing
+task-specific themselves; a new task is one module and one line in :data:`_TASKS`.
+
+The registry is an explicit table, not a decorator that fills a global at import time,
+so importing :mod:`medsight.tasks` does no work and the list of tasks is greppable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from medsight.errors import UsageError
+from medsight.tasks.acceptance import AcceptanceRule
+from medsight.tasks.preprocess import Preprocessing
+
+__all__ = ["TaskSpec", "get_task", "task_names"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One diagnostic task.
+
+    Attributes:
+        name: stable identifier used on the command line and in bundles (``cxr-pneumonia``).
+        title: a person's name for it.
+        classes: class names in label order; for a binary task ``(negative, positive)``.
+        class_aliases: folder or CSV spellings of each class (upper/lower case ignored).
+        acceptance: which inputs the task is made for; others are refused, not scored.
+        preprocessing: the default input pipeline per resolution (px), by resolution.
+        shipped_models: the bundle shipped for each resolution, by resolution.
+        intended_use: one paragraph for the model card.
+        limitations: what a model of this task is not for, one sentence each.
+    """
+
+    name: str
+    title: str
+    classes: tuple[str, ...]
+    class_aliases: Mapping[str, int]
+    acceptance: AcceptanceRule
+    preprocessing: Mapping[int, Preprocessing]
+    shipped_models: Mapping[int, str]
+    intended_use: str
+    limitations: tuple[str, ...] = field(default=())
+
+    @property
+    def positive_class(self) -> str:
+        """The class whose probability a binary model reports."""
+        return self.classes[-1]
+
+    def label_of(self, spelling: str) -> int:
+        """The label index of a class name as a folder or CSV spells it.
+
+        Raises:
+            UsageError: the spelling names no class of this task.
+        """
+        key = spelling.strip().lower()
+        for alias, label in self.class_aliases.items():
+            if alias.lower() == key:
+                return label
+        for label, name in enumerate(self.classes):
+            if name == key:
+                return label
+        raise UsageError(f"{spelling!r} is not a class of {self.name} (classes: {', '.join(self.classes)})")
+
+    def preprocessing_for(self, resolution: int) -> Preprocessing:
+        """The default preprocessing at ``resolution`` px, or a center-crop one for other sizes."""
+        if resolution in self.preprocessing:
+            return self.preprocessing[resolution]
+        nearest = min(self.preprocessing, key=lambda r: abs(r - resolution))
+        return self.preprocessing[nearest].with_size(resolution)
+
+
+def _tasks() -> dict[str, TaskSpec]:
+    # Imported here so that ``import medsight.tasks.registry`` alone stays cheap.
+    from medsight.tasks.cxr_pneumonia import CXR_PNEUMONIA
+
+    return {spec.name: spec for spec in (CXR_PNEUMONIA,)}
+
+
+def task_names() -> tuple[str, ...]:
+    """Names of every registered task, sorted."""
+    return tuple(sorted(_tasks()))
+
+
+def get_task(name: str) -> TaskSpec:
+    """The task called ``name``.
+
+    Raises:
+        UsageError: no task has that name (the message lists those that exist).
+    """
+    tasks = _tasks()
+    try:
+        return tasks[name]
+    except KeyError:
+        raise UsageError(f"unknown task {name!r}; choose one of: {', '.join(sorted(tasks))}") from None
