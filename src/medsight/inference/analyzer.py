@@ -1,0 +1,184 @@
+"""Analyse images with a model: refuse what it was not made for, score, explain.
+
+The order is the contract every task follows:
+
+1. the task's metadata checks (modality, body part, view);
+2. the pixel gates (one plane, greyscale, not blank);
+3. :func:`~medsight.tasks.prepare`, the preprocessing the model was trained with;
+4. the model (logits and features), then the distribution check on both;
+5. calibration (temperature), the stored threshold, the conformal prediction set;
+6. Grad-CAM, when asked, for scored inputs only.
+
+A refused input gets a :class:`~medsight.tasks.Refusal` and no score, ever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from medsight.imaging import Image
+from medsight.inference.model import LoadedModel
+from medsight.tasks import Prepared, Refusal, pixel_refusal, prepare
+
+__all__ = ["Analysis", "Analyzer", "Uncertainty", "saliency_on_display"]
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """How sure the model is about one input.
+
+    Attributes:
+        method: ``conformal`` (class-conditional split conformal, fitted on validation).
+        coverage: the stated coverage of the prediction set, per class.
+        prediction_set: the classes the set holds; both (or none) means "cannot tell".
+        ambiguous: the set is not a single class: a person should look closely.
+        margin: distance of the probability from the threshold (0 = on it).
+    """
+
+    method: str
+    coverage: float
+    prediction_set: tuple[str, ...]
+    ambiguous: bool
+    margin: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "method": self.method,
+            "coverage": self.coverage,
+            "prediction_set": list(self.prediction_set),
+            "ambiguous": self.ambiguous,
+            "margin": round(self.margin, 6),
+        }
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The result for one image: a calibrated score, or a refusal.
+
+    ``saliency`` (input resolution, ``[0, 1]``) and ``prepared`` are kept in memory for
+    drawing the heatmap; :meth:`to_dict` leaves them out.
+    """
+
+    task: str
+    model: dict[str, str]
+    threshold: float
+    probability: float | None = None
+    label: str | None = None
+    uncertainty: Uncertainty | None = None
+    refused: Refusal | None = None
+    saliency: NDArray[np.float32] | None = None
+    prepared: Prepared | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON keys of ``analyze --json``, minus ``path`` and ``heatmap`` (the caller's)."""
+        out: dict[str, Any] = {"task": self.task, "model": self.model, "threshold": round(self.threshold, 6)}
+        if self.refused is not None:
+            out["refused"] = self.refused.to_dict()
+            return out
+        assert self.probability is not None
+        assert self.uncertainty is not None
+        out.update(
+            probability=round(self.probability, 6),
+            label=self.label,
+            uncertainty=self.uncertainty.to_dict(),
+        )
+        return out
+
+
+class Analyzer:
+    """Applies one :class:`LoadedModel` to images, in batches."""
+
+    def __init__(self, model: LoadedModel, *, saliency: bool = False, batch_size: int = 64) -> None:
+        self.model = model
+        self.want_saliency = saliency
+        self.batch_size = batch_size
+
+    def analyze(self, image: Image) -> Analysis:
+        """Analyse one image."""
+        return self.analyze_many([image])[0]
+
+    def analyze_many(self, images: Sequence[Image]) -> list[Analysis]:
+        """Analyse ``images``; refusals and scores come back in input order."""
+        results: list[Analysis | None] = [None] * len(images)
+        pending: list[tuple[int, Prepared]] = []
+        for i, image in enumerate(images):
+            refusal = self.check(image)
+            if refusal is not None:
+                results[i] = self._refused(refusal)
+            else:
+                pending.append((i, prepare(image, self.model.preprocessing)))
+        for start in range(0, len(pending), self.batch_size):
+            chunk = pending[start : start + self.batch_size]
+            for (i, _prepared), analysis in zip(chunk, self._score(chunk), strict=True):
+                results[i] = analysis
+        return [r for r in results if r is not None]
+
+    def check(self, image: Image) -> Refusal | None:
+        """The first metadata or pixel check ``image`` fails, or None (the distribution check needs the model)."""
+        task = self.model.task
+        return task.acceptance.refusal(image) or pixel_refusal(image, task.acceptance.description)
+
+    def _refused(self, refusal: Refusal) -> Analysis:
+        return Analysis(
+            task=self.model.task.name,
+            model=self.model.bundle.identity(),
+            threshold=self.model.threshold,
+            refused=refusal,
+        )
+
+    def _score(self, chunk: list[tuple[int, Prepared]]) -> list[Analysis]:
+        model = self.model
+        inputs = np.stack([prepared.input for _, prepared in chunk])
+        scores = model.score(inputs)
+        refusals = model.ood.refusals(inputs, scores.features)
+        accepted = [k for k, refusal in enumerate(refusals) if refusal is None]
+        maps = model.saliency(inputs[accepted]) if self.want_saliency and accepted else None
+        out: list[Analysis] = []
+        for k, (_, prepared) in enumerate(chunk):
+            refusal = refusals[k]
+            if refusal is not None:
+                out.append(self._refused(refusal))
+                continue
+            p = float(scores.probabilities[k])
+            classes = model.task.classes
+            in_set = tuple(name for name, member in zip(classes, scores.sets[k], strict=True) if member)
+            uncertainty = Uncertainty(
+                method="conformal",
+                coverage=model.conformal.coverage,
+                prediction_set=in_set,
+                ambiguous=len(in_set) != 1,
+                margin=abs(p - model.threshold),
+            )
+            saliency = maps[accepted.index(k)] if maps is not None else None
+            out.append(
+                Analysis(
+                    task=model.task.name,
+                    model=model.bundle.identity(),
+                    threshold=model.threshold,
+                    probability=p,
+                    label=classes[1] if p >= model.threshold else classes[0],
+                    uncertainty=uncertainty,
+                    saliency=saliency,
+                    prepared=prepared,
+                )
+            )
+        return out
+
+
+def saliency_on_display(saliency: NDArray[np.float32], prepared: Prepared) -> NDArray[np.float32]:
+    """The saliency map laid over the whole original plane (zero outside the cropped box)."""
+    rows, cols = prepared.display.shape
+    r0, c0, r1, c1 = prepared.box
+    zoom = ((r1 - r0) / saliency.shape[0], (c1 - c0) / saliency.shape[1])
+    scaled = ndimage.zoom(saliency, zoom, order=1, grid_mode=True, mode="nearest")
+    full = np.zeros((rows, cols), dtype=np.float32)
+    h, w = min(r1 - r0, scaled.shape[0]), min(c1 - c0, scaled.shape[1])
+    full[r0 : r0 + h, c0 : c0 + w] = np.clip(scaled[:h, :w], 0.0, 1.0)
+    return full

@@ -1,0 +1,94 @@
+"""A loaded model: a verified bundle with its predictor, calibration and checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from medsight.calibration import ConformalCalibrator, apply_temperature
+from medsight.errors import InvalidBundleError
+from medsight.inference.ood import OodDetector
+from medsight.inference.predictor import Predictor, load_predictor, load_torch_classifier
+from medsight.models.bundle import Bundle
+from medsight.tasks import Preprocessing, TaskSpec, get_task
+
+if TYPE_CHECKING:
+    from medsight.explain import Saliency
+
+__all__ = ["LoadedModel", "Scores"]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Calibrated outputs for a batch.
+
+    Attributes:
+        logits: raw logits ``(n,)``.
+        probabilities: temperature-scaled probability of the positive class ``(n,)``.
+        features: pooled features ``(n, d)`` (for the distribution check).
+        sets: conformal prediction sets ``(n, n_classes)`` of bools.
+    """
+
+    logits: NDArray[np.float32]
+    probabilities: NDArray[np.float64]
+    features: NDArray[np.float32]
+    sets: NDArray[np.bool_]
+
+
+@dataclass
+class LoadedModel:
+    """Everything needed to score inputs with one bundle."""
+
+    bundle: Bundle
+    task: TaskSpec
+    preprocessing: Preprocessing
+    logit_offset: float
+    temperature: float
+    threshold: float
+    conformal: ConformalCalibrator
+    ood: OodDetector
+    predictor: Predictor
+    _saliency: Saliency | None = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, bundle: Bundle, backend: str = "auto") -> LoadedModel:
+        """Load ``bundle`` (already verified) with the given backend.
+
+        Raises:
+            InvalidBundleError: the bundle names an unknown task or lacks its detector.
+        """
+        section = bundle.metadata.medsight
+        task = get_task(section.task)
+        if not bundle.has("ood.npz"):
+            raise InvalidBundleError(
+                f"{bundle.name}: no models/ood.npz; every model must refuse what it was not made for"
+            )
+        return cls(
+            bundle=bundle,
+            task=task,
+            preprocessing=Preprocessing.from_dict(section.preprocessing),
+            logit_offset=section.logit_offset,
+            temperature=section.temperature,
+            threshold=section.threshold,
+            conformal=ConformalCalibrator.from_dict(section.conformal),
+            ood=OodDetector.load(bundle.weights_file("ood.npz"), task.acceptance.description),
+            predictor=load_predictor(bundle, backend),
+        )
+
+    def score(self, inputs: NDArray[np.float32]) -> Scores:
+        """Calibrated scores for model inputs ``(n, 1, S, S)``."""
+        logits, features = self.predictor.predict(inputs)
+        probabilities = apply_temperature(logits.astype(np.float64) + self.logit_offset, self.temperature)
+        return Scores(logits, probabilities, features, self.conformal.prediction_sets(probabilities))
+
+    @property
+    def saliency(self) -> Saliency:
+        """Grad-CAM on the torch network (loaded on first use: torch serves saliency)."""
+        if self._saliency is None:
+            from medsight.explain import Saliency
+
+            self._saliency = Saliency(load_torch_classifier(self.bundle))
+        return self._saliency

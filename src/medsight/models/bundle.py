@@ -1,0 +1,205 @@
+"""Model bundles in the MONAI bundle layout, pinned by sha256.
+
+::
+
+    <name>/
+      configs/metadata.json   MONAI metadata fields + a "medsight" section (this module)
+      models/model.pt         state_dict (torch.save; loaded with weights_only=True)
+      models/model.onnx       the same network with outputs (logits, features)
+      models/ood.npz          the out-of-distribution detector's statistics
+      docs/model_card.md      for people: intended use, data, metrics with CIs, limits
+
+Every file under ``models/`` is listed in ``medsight.weights`` with its sha256 and
+checked before use: a bundle whose weights differ from what its metadata records is
+refused with ``model.weights_mismatch`` (exit 5), never run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from medsight.errors import InvalidBundleError, ModelNotFoundError, WeightsMismatchError
+
+__all__ = [
+    "SHIPPED_DIR",
+    "Bundle",
+    "BundleMetadata",
+    "MedsightSection",
+    "file_sha256",
+    "load_bundle",
+    "resolve_bundle",
+    "shipped_bundles",
+]
+
+#: Where the models that ship with medsight live (package data).
+SHIPPED_DIR = Path(__file__).parent / "shipped"
+
+METADATA = Path("configs/metadata.json")
+MODEL_CARD = Path("docs/model_card.md")
+WEIGHTS_DIR = Path("models")
+
+
+class MedsightSection(BaseModel):
+    """What medsight needs to run a model, beyond MONAI's metadata fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str
+    classes: list[str]
+    network: dict[str, Any]
+    preprocessing: dict[str, Any]
+    logit_offset: float = Field(default=0.0, description="added to the logit before the temperature")
+    temperature: float = Field(gt=0)
+    threshold: float = Field(ge=0, le=1)
+    threshold_rule: str
+    conformal: dict[str, Any]
+    ood: dict[str, Any]
+    weights: dict[str, str] = Field(description="file under models/ -> sha256")
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    training: dict[str, Any] = Field(default_factory=dict)
+
+
+class BundleMetadata(BaseModel):
+    """``configs/metadata.json``: MONAI's bundle metadata fields plus ``medsight``."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    schema_: str = Field(
+        default="https://github.com/Project-MONAI/MONAI-extra-test-data/releases/download/0.8.1/meta_schema_20220324.json",
+        alias="schema",
+    )
+    name: str
+    version: str
+    changelog: dict[str, str] = Field(default_factory=dict)
+    monai_version: str = ""
+    pytorch_version: str = ""
+    numpy_version: str = ""
+    required_packages_version: dict[str, str] = Field(default_factory=dict)
+    task: str = ""
+    description: str = ""
+    authors: str = "medsight contributors"
+    copyright: str = ""
+    data_source: str = ""
+    data_type: str = ""
+    intended_use: str = ""
+    network_data_format: dict[str, Any] = Field(default_factory=dict)
+    medsight: MedsightSection
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle on disk.
+
+    Attributes:
+        path: the bundle folder.
+        metadata: its parsed metadata.
+    """
+
+    path: Path
+    metadata: BundleMetadata
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self.metadata.name
+
+    @property
+    def version(self) -> str:
+        """The model's version."""
+        return self.metadata.version
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of ``models/model.pt``, the model's identity in results."""
+        return self.metadata.medsight.weights["model.pt"]
+
+    def weights_file(self, name: str) -> Path:
+        """Path of a file under ``models/``."""
+        return self.path / WEIGHTS_DIR / name
+
+    def has(self, name: str) -> bool:
+        """Whether the bundle ships ``models/<name>``."""
+        return name in self.metadata.medsight.weights
+
+    def identity(self) -> dict[str, str]:
+        """``{name, version, sha256}``: how results name the model that made them."""
+        return {"name": self.name, "version": self.version, "sha256": self.sha256}
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_bundle(path: Path, *, verify: bool = True) -> Bundle:
+    """Read and verify the bundle at ``path``.
+
+    Raises:
+        ModelNotFoundError: ``path`` is not a folder with ``configs/metadata.json``.
+        InvalidBundleError: the metadata does not parse or lists a missing file.
+        WeightsMismatchError: a weights file's sha256 differs from the recorded one.
+    """
+    meta_file = path / METADATA
+    if not meta_file.is_file():
+        raise ModelNotFoundError(f"{path} is not a model bundle (no {METADATA})")
+    try:
+        metadata = BundleMetadata.model_validate_json(meta_file.read_bytes())
+    except (ValidationError, OSError) as exc:
+        raise InvalidBundleError(f"{path.name}: {METADATA} is not valid bundle metadata") from exc
+    if "model.pt" not in metadata.medsight.weights:
+        raise InvalidBundleError(f"{path.name}: metadata lists no models/model.pt")
+    bundle = Bundle(path=path, metadata=metadata)
+    if verify:
+        for name, expected in metadata.medsight.weights.items():
+            file = bundle.weights_file(name)
+            if not file.is_file():
+                raise InvalidBundleError(f"{path.name}: models/{name} is missing")
+            if file_sha256(file) != expected:
+                raise WeightsMismatchError(
+                    f"{path.name}: models/{name} does not match the sha256 in its metadata; refusing to load it"
+                )
+    return bundle
+
+
+def shipped_bundles() -> dict[str, Path]:
+    """The bundles that ship with medsight, by name."""
+    if not SHIPPED_DIR.is_dir():
+        return {}
+    return {p.name: p for p in sorted(SHIPPED_DIR.iterdir()) if (p / METADATA).is_file()}
+
+
+def resolve_bundle(model: str | Path | None, *, default: str | None = None) -> Bundle:
+    """Find a bundle: a folder path, else a shipped model's name, else ``default``.
+
+    Raises:
+        ModelNotFoundError: nothing matches (the message lists the shipped models).
+    """
+    choice = str(model) if model is not None else default
+    if choice is None:
+        raise ModelNotFoundError("no model named and the task has no shipped default")
+    as_path = Path(choice)
+    if as_path.is_dir():
+        return load_bundle(as_path)
+    shipped = shipped_bundles()
+    if choice in shipped:
+        return load_bundle(shipped[choice])
+    names = ", ".join(shipped) or "none installed"
+    raise ModelNotFoundError(f"no model bundle {choice!r} (a folder, or a shipped model: {names})")
+
+
+def write_metadata(path: Path, metadata: BundleMetadata) -> None:
+    """Write ``configs/metadata.json`` (stable key order, for reproducible bundles)."""
+    target = path / METADATA
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(metadata.model_dump(by_alias=True, mode="json"), indent=2, sort_keys=False)
+    target.write_text(text + "\n", encoding="utf-8")

@@ -1,0 +1,118 @@
+"""Network architectures, built from a small JSON-able config stored in each bundle.
+
+A bundle records *which* network it holds (:class:`NetworkConfig`), never code or a
+``_target_`` string to instantiate: loading a model runs no configuration as code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from monai.networks.nets.resnet import ResNet
+from torch import nn
+
+__all__ = ["Classifier", "NetworkConfig", "build_classifier"]
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """A residual classifier, sized for the input.
+
+    Attributes:
+        arch: ``resnet`` (MONAI's ResNet with basic blocks).
+        widths: channels of the four stages (ResNet-18 is 64, 128, 256, 512).
+        blocks: residual blocks per stage (ResNet-18 is 2, 2, 2, 2).
+        stem: ``small`` (3x3 convolution, no max-pool: for inputs of 28-64 px) or
+            ``large`` (7x7 stride 2 and a max-pool, as ImageNet ResNets: 128 px and up).
+        dropout: dropout before the final linear layer.
+        mean: intensity mean of the training inputs (the network normalises itself).
+        std: intensity standard deviation of the training inputs.
+    """
+
+    arch: str = "resnet"
+    widths: tuple[int, int, int, int] = (16, 32, 64, 128)
+    blocks: tuple[int, int, int, int] = (2, 2, 2, 2)
+    stem: str = "small"
+    dropout: float = 0.2
+    mean: float = 0.5
+    std: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.arch != "resnet":
+            raise ValueError(f"unknown network arch {self.arch!r}")
+        if self.stem not in ("small", "large"):
+            raise ValueError(f"unknown stem {self.stem!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for a bundle."""
+        data = asdict(self)
+        data["widths"], data["blocks"] = list(self.widths), list(self.blocks)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
+        """Inverse of :meth:`to_dict`."""
+        fields = dict(data)
+        fields["widths"] = tuple(fields["widths"])
+        fields["blocks"] = tuple(fields["blocks"])
+        return cls(**fields)
+
+
+class Classifier(nn.Module):
+    """Normalise, extract features with a ResNet, and output one logit per image.
+
+    ``features`` (the pooled output of the last stage) feed the out-of-distribution
+    check; ``backbone.layer4`` is the layer Grad-CAM explains.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        large = config.stem == "large"
+        self.backbone = ResNet(
+            block="basic",
+            layers=list(config.blocks),
+            block_inplanes=list(config.widths),
+            spatial_dims=2,
+            n_input_channels=1,
+            conv1_t_size=7 if large else 3,
+            conv1_t_stride=2 if large else 1,
+            no_max_pool=not large,
+            num_classes=1,
+        )
+        self.backbone.fc = nn.Identity()  # type: ignore[assignment]
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.widths[-1], 1)
+        self.register_buffer("mean", torch.tensor(config.mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(config.std, dtype=torch.float32))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features ``(n, widths[-1])`` of inputs ``(n, 1, H, W)`` in ``[0, 1]``."""
+        out: torch.Tensor = self.backbone((x - self.mean) / self.std)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(n, 1)``."""
+        out: torch.Tensor = self.head(self.dropout(self.features(x)))
+        return out
+
+
+class WithFeatures(nn.Module):
+    """The classifier returning ``(logits, features)``: the graph exported to ONNX."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.classifier.features(x)
+        return self.classifier.head(features), features
+
+
+def build_classifier(config: NetworkConfig) -> Classifier:
+    """A freshly initialised :class:`Classifier` (initialisation follows torch's RNG)."""
+    return Classifier(config)

@@ -1,0 +1,103 @@
+"""The model card (Mitchell et al., FAT* 2019): what a person must know before using a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medsight.models.bundle import BundleMetadata
+from medsight.tasks import TaskSpec
+
+__all__ = ["render_model_card"]
+
+_METRIC_NAMES = {
+    "auc": "AUC (ROC)",
+    "accuracy": "Accuracy",
+    "sensitivity": "Sensitivity",
+    "specificity": "Specificity",
+    "ppv": "PPV",
+    "npv": "NPV",
+    "f1": "F1",
+    "ece": "ECE (15 bins)",
+    "brier": "Brier score",
+}
+
+
+def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]) -> str:
+    """Markdown for ``docs/model_card.md``, generated from the bundle's own metadata."""
+    section = metadata.medsight
+    training: dict[str, Any] = section.training
+    data = training.get("data", {})
+    val = section.metrics.get("val", {})
+    lines = [
+        f"# {metadata.name} {metadata.version}",
+        "",
+        metadata.description,
+        "",
+        "## Intended use",
+        "",
+        task.intended_use,
+        "",
+        "## Not for",
+        "",
+        *[f"- {limit}" for limit in task.limitations],
+        f"- Inputs other than {task.acceptance.description}: they are refused with a reason, never scored.",
+        "",
+        "## Model",
+        "",
+        f"- Task: `{section.task}`; classes {', '.join(section.classes)}; "
+        f"reports the calibrated probability of {section.classes[-1]}.",
+        f"- Network: {_network(section.network)}.",
+        f"- Input: {section.preprocessing['size']} x {section.preprocessing['size']} px greyscale in [0, 1], "
+        f"crop `{section.preprocessing.get('crop', 'none')}` (see `medsight.tasks.preprocess`).",
+        f"- Calibration: the class-weighting offset removed from the logit ({section.logit_offset:+.3f}), "
+        f"then temperature scaling on validation, T = {section.temperature:.3f}.",
+        f"- Operating threshold: {section.threshold:.4f} ({section.threshold_rule} on validation; "
+        "Youden's J does not depend on prevalence).",
+        f"- Uncertainty: class-conditional conformal prediction sets at {section.conformal.get('coverage', 0):.0%} "
+        "coverage per class; an input whose set holds both classes is flagged as ambiguous.",
+        f"- Distribution check: {section.ood.get('method', '')}; thresholds at the "
+        f"{section.ood.get('quantile', 0):.1%} training quantile; false-refusal rate on validation "
+        f"{section.ood.get('val_false_refusal_rate', 0):.1%}.",
+        f"- Weights: `models/model.pt` sha256 `{section.weights.get('model.pt', '')}`.",
+        "",
+        "## Training data",
+        "",
+        f"- Source: `{data.get('file', '')}` ({data.get('layout', '')}), "
+        f"sha256 `{data.get('sha256', data.get('listing_sha256', ''))}`.",
+        f"- Split sizes: {_counts(training.get('split_sizes', {}))}; classes per split: "
+        + "; ".join(f"{k} {_counts(v)}" for k, v in training.get("class_counts", {}).items())
+        + ".",
+        "- Validation is split by patient from training (no patient in both); the official test split "
+        "was never used for training, selection or calibration.",
+        f"- Training: seed {training.get('seed')}, best epoch {training.get('best_epoch')} of at most "
+        f"{training.get('epochs_max')}, {training.get('seconds', 0) / 60:.1f} min on "
+        f"{training.get('platform', {}).get('threads', '?')} CPU threads.",
+        f"- Command: `{training.get('command', '')}`",
+        "",
+        f"## Validation metrics (n = {val.get('n', '?')}, 95% stratified bootstrap CIs)",
+        "",
+        "| metric | value | 95% CI |",
+        "|---|---:|---|",
+        *[f"| {_METRIC_NAMES[k]} | {val[k]:.4f} | {_ci(val.get(k + '_ci'))} |" for k in _METRIC_NAMES if k in val],
+        "",
+        "Validation comes from the same hospital and period as training. The official test split is known to "
+        "sit further from training than validation does (different class balance, different reading period): "
+        "expect lower figures there, and lower still on other populations.",
+        "",
+    ]
+    if plots:
+        lines += ["## Plots", "", *[f"![{p}]({p})" for p in plots], ""]
+    return "\n".join(lines)
+
+
+def _network(network: dict[str, Any]) -> str:
+    widths = "-".join(str(w) for w in network.get("widths", []))
+    return f"MONAI ResNet, basic blocks {network.get('blocks')}, widths {widths}, {network.get('stem')} stem"
+
+
+def _counts(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+def _ci(ci: list[float] | None) -> str:
+    return f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "-"
