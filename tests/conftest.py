@@ -30,3 +30,38 @@ def pydicom_test_files() -> Path:
     import pydicom.data
 
     return Path(pydicom.data.get_testdata_file("CT_small.dcm")).parent
+
+
+@pytest.fixture(scope="session")
+def synthetic_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small MedMNIST-layout dataset of synthetic chest-like images (28 px)."""
+    from tests.data.synthetic_cxr import write_npz
+
+    return write_npz(tmp_path_factory.mktemp("data") / "synthetic.npz")
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, synthetic_npz: Path) -> Path:
+    """A cxr-pneumonia bundle trained for a few steps on :func:`synthetic_npz` (seconds)."""
+    from medsight.models.networks import NetworkConfig
+    from medsight.services.train import TrainRequest, train
+    from medsight.training import FitOptions, TrainOptions
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    options = FitOptions(
+        resolution=28,
+        train=TrainOptions(epochs=3, batch_size=16, lr=3e-3, seed=0),
+        network=NetworkConfig(widths=(4, 8, 8, 8), blocks=(1, 1, 1, 1)),
+        bootstrap=200,
+        name="tiny",
+    )
+    train(TrainRequest("cxr-pneumonia", synthetic_npz, out, options, command="pytest"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    datasets = SHARED / "datasets"
+    if not datasets.is_dir():
+        pytest.skip("../shared/datasets is absent (real training data); skipping")
+    return datasets

@@ -19,8 +19,13 @@ from typing import Annotated
 import typer
 
 from medsight import __version__
+from medsight.cli import analyze as analyze_cmd
 from medsight.cli import convert as convert_cmd
+from medsight.cli import demo as demo_cmd
+from medsight.cli import evaluate as evaluate_cmd
 from medsight.cli import info as info_cmd
+from medsight.cli import tasks as tasks_cmd
+from medsight.cli import train as train_cmd
 from medsight.errors import MedsightError, exit_code_for
 
 __all__ = ["app", "main"]
@@ -35,6 +40,11 @@ app = typer.Typer(
 )
 app.command("info")(info_cmd.info)
 app.command("convert")(convert_cmd.convert)
+app.command("tasks")(tasks_cmd.tasks)
+app.command("analyze")(analyze_cmd.analyze)
+app.command("evaluate")(evaluate_cmd.evaluate)
+app.command("train")(train_cmd.train)
+app.command("demo")(demo_cmd.demo)
 
 _state = {"debug": False}
 

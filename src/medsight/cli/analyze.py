@@ -1,0 +1,94 @@
+"""``medsight analyze``: score images with a task's model, or refuse them with a reason."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from medsight.errors import NoImagesFoundError
+from medsight.settings import get_settings
+
+__all__ = ["analyze"]
+
+
+def analyze(
+    path: Annotated[Path, typer.Argument(help="An image file (DICOM, PNG, JPEG, TIFF), a folder or a zip.")],
+    task: Annotated[str, typer.Option("--task", "-t", help="Task to run (see `medsight tasks`).")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Bundle folder or shipped model name; default: the task's.")
+    ] = None,
+    heatmap: Annotated[
+        Path | None,
+        typer.Option("--heatmap", help="Write Grad-CAM overlays: a .png for one input, else a folder."),
+    ] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="auto (ONNX Runtime where exported), onnx or torch.")
+    ] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")] = False,
+) -> None:
+    """Calibrated probability, label at the model's threshold, uncertainty and (optionally) a heatmap.
+
+    Inputs the model was not made for (another modality, body part or view, colour,
+    blank, or unlike its training images) are refused with a reason instead of scored.
+    Exit code 0 when at least one input was scored or refused, 3 when none could be read.
+    """
+    from medsight.cli._progress import progress_bar
+    from medsight.services.analyze import AnalyzeOptions, analyze_path
+
+    options = AnalyzeOptions(task=task, model=model, backend=backend, heatmap=heatmap, limits=get_settings().limits)
+    with progress_bar(not as_json) as bar:
+        job = bar.add_task("analyse", total=None)
+        report = analyze_path(
+            path,
+            options,
+            on_start=lambda total: bar.update(job, total=total),
+            on_record=lambda record: bar.advance(job),
+        )
+    if as_json:
+        typer.echo(json.dumps({"model": report.model, "counts": report.counts, "results": report.records}, indent=2))
+    else:
+        _render(report.records, Path(path))
+    if report.records and report.counts["failed"] == len(report.records):
+        raise NoImagesFoundError(f"{path}: no input could be read")
+
+
+def _render(records: list[dict[str, Any]], root: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    table = Table(title_justify="left")
+    for column in ("input", "result", "probability", "uncertainty", "heatmap / reason"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        name = _short(record["path"], root)
+        if "error" in record:
+            table.add_row(
+                name, "[red]unreadable[/]", "", "", f"{record['error']['code']}: {record['error']['message']}"
+            )
+        elif "refused" in record:
+            table.add_row(name, "[yellow]refused[/]", "", "", record["refused"]["reason"])
+        else:
+            unc = record["uncertainty"]
+            flag = "ambiguous" if unc["ambiguous"] else "confident"
+            prediction = "{" + ", ".join(unc["prediction_set"]) + "}"
+            table.add_row(
+                name,
+                f"[bold]{record['label']}[/]",
+                f"{record['probability']:.3f} (threshold {record['threshold']:.3f})",
+                f"{flag} {prediction} at {unc['coverage']:.0%}",
+                record.get("heatmap") or "",
+            )
+    console.print(table)
+    if records and "model" in records[0]:
+        m = records[0]["model"]
+        console.print(f"model {m['name']} {m['version']} (sha256 {m['sha256'][:12]}...)", highlight=False)
+
+
+def _short(label: str, root: Path) -> str:
+    base = str(root if root.is_dir() else root.parent)
+    return label[len(base) :].lstrip("/") or label if label.startswith(base) else label

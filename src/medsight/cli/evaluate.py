@@ -1,0 +1,80 @@
+"""``medsight evaluate``: a model's metrics on a labelled split, with 95% bootstrap CIs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from medsight.settings import get_settings
+
+__all__ = ["evaluate"]
+
+_ROWS = ("auc", "accuracy", "sensitivity", "specificity", "ppv", "npv", "f1", "ece", "brier")
+
+
+def evaluate(
+    task: Annotated[str, typer.Option("--task", "-t", help="Task to evaluate (see `medsight tasks`).")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="Dataset: .npz, labels.csv, or class folders.")],
+    split: Annotated[str, typer.Option("--split", help="train, val, test, or all.")] = "test",
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Bundle folder or shipped name; default: the one matching the data's size."),
+    ] = None,
+    plots: Annotated[Path | None, typer.Option("--plots", help="Folder for roc.png and reliability.png.")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="auto, onnx or torch.")] = "auto",
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=100, help="Bootstrap resamples for the CIs.")] = 2000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Score every case of a split and report AUC, accuracy, sensitivity, specificity, PPV, NPV,
+    F1, ECE and Brier score, each with a 95% stratified bootstrap CI, at the model's stored threshold.
+    """
+    from medsight.cli._progress import progress_bar
+    from medsight.services.evaluate import EvaluateOptions
+    from medsight.services.evaluate import evaluate as run
+
+    options = EvaluateOptions(
+        task=task,
+        data=data,
+        split=split,
+        model=model,
+        backend=backend,
+        plots=plots,
+        bootstrap=bootstrap,
+        limits=get_settings().limits,
+    )
+    with progress_bar(not as_json) as bar:
+        job = bar.add_task("score", total=None)
+        report = run(options, on_start=lambda n: bar.update(job, total=n), on_case=lambda: bar.advance(job))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _render(report)
+
+
+def _render(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    m = report["model"]
+    title = (
+        f"{m['name']} {m['version']} on {report['data']['path']} [{report['split']}]: n={report['n']}, "
+        f"prevalence {report['prevalence']:.1%}, threshold {report['threshold']:.3f}"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("metric", "value", "95% CI"):
+        table.add_column(column, justify="right" if column != "metric" else "left")
+    for key in _ROWS:
+        value, ci = report[key], report[f"{key}_ci"]
+        shown = "n/a" if value is None else f"{value:.4f}"
+        interval = "" if None in ci else f"[{ci[0]:.4f}, {ci[1]:.4f}]"
+        table.add_row(key, shown, interval)
+    console.print(table)
+    refused = report["refused"]
+    console.print(f"would be refused by analyze: {refused['n']} ({refused['rate']:.1%}) {refused['by_check']}")
+    for name, file in report.get("plots", {}).items():
+        console.print(f"{name}: {file}")

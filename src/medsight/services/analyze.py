@@ -1,0 +1,149 @@
+"""Use case: analyse a file or folder with a task's model, writing heatmaps on request.
+
+Every input becomes one record with the keys of ``medsight analyze --json``: ``path``,
+``task``, ``model``, ``threshold``, then either ``probability``, ``label``,
+``uncertainty`` and ``heatmap`` (a path, or None), or ``refused``; a file that could not
+be read becomes ``{"path", "error": {"code", "message"}}``. Images are decoded and
+analysed a chunk at a time, so a large folder never sits in memory at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medsight.errors import MedsightError, UsageError
+from medsight.imaging import Image, heatmap_overlay
+from medsight.inference import Analysis, Analyzer, LoadedModel, saliency_on_display
+from medsight.io import scan
+from medsight.io.raster import write_png
+from medsight.services.models import load_model
+from medsight.settings import ReadLimits
+from medsight.tasks import get_task
+
+__all__ = ["AnalyzeOptions", "AnalyzeReport", "analyze_path", "write_heatmap"]
+
+_CHUNK = 32
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    """What ``medsight analyze`` was asked.
+
+    Attributes:
+        task: task name.
+        model: bundle folder or shipped model name; None for the task's default.
+        backend: ``auto`` (ONNX Runtime where exported), ``onnx`` or ``torch``.
+        heatmap: where to write heatmaps: a ``.png`` file for a single input, else a folder.
+        limits: read limits.
+    """
+
+    task: str
+    model: str | None = None
+    backend: str = "auto"
+    heatmap: Path | None = None
+    limits: ReadLimits = field(default_factory=ReadLimits)
+
+
+@dataclass
+class AnalyzeReport:
+    """Records in input order, and the model that made them."""
+
+    records: list[dict[str, Any]]
+    model: dict[str, str]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many inputs were scored, refused and unreadable."""
+        scored = sum("probability" in r for r in self.records)
+        refused = sum("refused" in r for r in self.records)
+        return {"scored": scored, "refused": refused, "failed": len(self.records) - scored - refused}
+
+
+def analyze_path(
+    path: Path,
+    options: AnalyzeOptions,
+    *,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_record: Callable[[dict[str, Any]], None] = lambda record: None,
+    model: LoadedModel | None = None,
+) -> AnalyzeReport:
+    """Analyse every image under ``path``.
+
+    Raises:
+        InputError: ``path`` is missing, or is a single file that cannot be read.
+        ModelNotFoundError, WeightsMismatchError: the model cannot be used.
+    """
+    task = get_task(options.task)
+    # The model first: a wrong name or tampered weights should fail before a long scan.
+    model = model or load_model(task, options.model, resolution=None, backend=options.backend)
+    found = scan(path, options.limits)
+    items: list[tuple[str, Callable[[ReadLimits], Image]]] = [(plan.label, plan.load) for plan in found.planned]
+    items += [(label, _already(image)) for label, _, image in found.loaded]
+    items += [(pending.label, pending.load) for pending in found.pending]
+    single = len(items) + len(found.failures) == 1
+    heatmaps = _heatmap_target(options.heatmap, single)
+    analyzer = Analyzer(model, saliency=heatmaps is not None)
+    records: list[dict[str, Any]] = []
+    on_start(len(items) + len(found.failures))
+    for failure in found.failures:
+        records.append({"path": failure.label, "error": {"code": failure.code, "message": failure.message}})
+        on_record(records[-1])
+    for chunk in _chunks(items, _CHUNK):
+        loaded: list[tuple[str, Image]] = []
+        for label, load in chunk:
+            try:
+                loaded.append((label, load(options.limits)))
+            except MedsightError as exc:
+                records.append({"path": label, "error": {"code": exc.code, "message": exc.message}})
+                on_record(records[-1])
+        for (label, _image), analysis in zip(loaded, analyzer.analyze_many([i for _, i in loaded]), strict=True):
+            record = {"path": label, **analysis.to_dict()}
+            if "probability" in record:
+                record["heatmap"] = str(write_heatmap(analysis, heatmaps, label, single)) if heatmaps else None
+            records.append(record)
+            on_record(record)
+    return AnalyzeReport(records=records, model=model.bundle.identity())
+
+
+def write_heatmap(analysis: Analysis, target: Path, label: str, single: bool) -> Path:
+    """Write the saliency overlay of ``analysis`` over its original image as a PNG."""
+    assert analysis.saliency is not None
+    assert analysis.prepared is not None
+    full = saliency_on_display(analysis.saliency, analysis.prepared)
+    rgb = heatmap_overlay(analysis.prepared.display, full, alpha=0.45)
+    out = target if single else target / f"{_safe_name(label)}.heatmap.png"
+    return write_png(Image(pixels=rgb.astype(np.float32)), out)
+
+
+def _heatmap_target(heatmap: Path | None, single: bool) -> Path | None:
+    if heatmap is None:
+        return None
+    if single and heatmap.suffix.lower() == ".png":
+        if not heatmap.parent.is_dir():
+            raise UsageError(f"--heatmap: folder {heatmap.parent} does not exist")
+        return heatmap
+    if heatmap.suffix.lower() == ".png":
+        raise UsageError("--heatmap must name a folder when the input holds several images")
+    heatmap.mkdir(parents=True, exist_ok=True)
+    return heatmap
+
+
+def _safe_name(label: str) -> str:
+    # Labels are paths (and zip members); keep the last parts, readable and filesystem-safe.
+    tail = "_".join(Path(label.replace("!", "/")).parts[-2:])
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", tail).strip("._") or "image"
+
+
+def _already(image: Image) -> Callable[[ReadLimits], Image]:
+    return lambda limits: image
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

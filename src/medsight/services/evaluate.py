@@ -1,0 +1,159 @@
+"""Use case: score a model on a labelled split, with 95% bootstrap CIs and plots.
+
+Every case is scored, including those the distribution check would refuse in
+``analyze``: the metrics describe the model on the whole split, and the refusals are
+reported beside them (``refused``), so neither hides the other.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medsight.data import LabelledSet, load_dataset
+from medsight.errors import InvalidDatasetError, MedsightError
+from medsight.inference import Analyzer, LoadedModel
+from medsight.io.files import write_bytes
+from medsight.metrics import BINARY_METRICS, binary_metrics, bootstrap_ci
+from medsight.plots import reliability_plot_png, roc_plot_png
+from medsight.services.models import load_model
+from medsight.settings import ReadLimits
+from medsight.tasks import get_task, prepare
+
+__all__ = ["EvaluateOptions", "evaluate"]
+
+_BATCH = 256
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """What ``medsight evaluate`` was asked.
+
+    Attributes:
+        task: task name.
+        data: dataset path (any layout of :mod:`medsight.data.layouts`).
+        split: ``train``, ``val``, ``test`` or ``all``.
+        model: bundle folder or shipped name; None picks the shipped model nearest the data's resolution.
+        backend: ``auto``, ``onnx`` or ``torch``.
+        plots: folder for ``roc.png`` and ``reliability.png``, or None.
+        bootstrap: resamples for the CIs.
+        seed: bootstrap seed.
+    """
+
+    task: str
+    data: Path
+    split: str = "test"
+    model: str | None = None
+    backend: str = "auto"
+    plots: Path | None = None
+    bootstrap: int = 2000
+    seed: int = 0
+    limits: ReadLimits = field(default_factory=ReadLimits)
+
+
+def evaluate(
+    options: EvaluateOptions,
+    *,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_case: Callable[[], None] = lambda: None,
+    model: LoadedModel | None = None,
+) -> dict[str, Any]:
+    """Evaluate and return the report (the JSON of ``medsight evaluate --json``).
+
+    Raises:
+        InvalidDatasetError: the data cannot be read, lacks the split, or holds one class only
+            (metrics would be undefined) — single-class data still gets accuracy and friends.
+    """
+    task = get_task(options.task)
+    data = load_dataset(options.data, task.label_of, options.limits).split(options.split)
+    model = model or load_model(task, options.model, resolution=_resolution(data), backend=options.backend)
+    on_start(len(data))
+    probabilities, refusals = _score(data, model, on_case)
+    y = np.asarray(data.labels, dtype=np.int64)
+    report: dict[str, Any] = {
+        "task": task.name,
+        "split": options.split,
+        "data": {"path": str(options.data), "layout": data.layout},
+        "model": model.bundle.identity(),
+        "threshold": round(model.threshold, 6),
+        "n": len(y),
+        "prevalence": round(float(y.mean()), 4) if len(y) else None,
+    }
+    point = binary_metrics(y, probabilities, model.threshold)
+    ci = bootstrap_ci(y, probabilities, model.threshold, n_boot=options.bootstrap, seed=options.seed)
+    for key in BINARY_METRICS:
+        report[key] = _round(point[key])
+        report[f"{key}_ci"] = [_round(v) for v in ci[key]]
+    by_check = Counter(check for check in refusals if check)
+    report["refused"] = {
+        "n": sum(by_check.values()),
+        "rate": round(sum(by_check.values()) / max(1, len(y)), 4),
+        "by_check": dict(sorted(by_check.items())),
+    }
+    if options.plots is not None:
+        report["plots"] = _write_plots(options.plots, y, probabilities, model, report)
+    return report
+
+
+def _resolution(data: LabelledSet) -> int:
+    if not data.cases:
+        raise InvalidDatasetError("the split holds no cases")
+    try:
+        image = data.image(data.cases[0])
+    except MedsightError as exc:
+        raise InvalidDatasetError(f"case {data.cases[0].key}: {exc.message}") from exc
+    return int(min(image.pixels.shape[:2]))
+
+
+def _score(data: LabelledSet, model: LoadedModel, on_case: Callable[[], None]) -> tuple[np.ndarray, list[str | None]]:
+    analyzer = Analyzer(model)
+    probabilities = np.empty(len(data), dtype=np.float64)
+    refusals: list[str | None] = []
+    cases = list(data)
+    for start in range(0, len(cases), _BATCH):
+        batch = cases[start : start + _BATCH]
+        inputs, checks = [], []
+        for case in batch:
+            try:
+                image = data.image(case)
+            except MedsightError as exc:
+                raise InvalidDatasetError(f"case {case.key}: {exc.message}") from exc
+            refusal = analyzer.check(image)
+            checks.append(refusal.check if refusal else None)
+            inputs.append(prepare(image, model.preprocessing).input)
+            on_case()
+        x = np.stack(inputs)
+        scores = model.score(x)
+        probabilities[start : start + len(batch)] = scores.probabilities
+        ood = model.ood.refusals(x, scores.features)
+        refusals += [check or (o.check if o else None) for check, o in zip(checks, ood, strict=True)]
+    return probabilities, refusals
+
+
+def _write_plots(
+    folder: Path, y: np.ndarray, p: np.ndarray, model: LoadedModel, report: dict[str, Any]
+) -> dict[str, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{model.bundle.name} {model.bundle.version}, {report['split']} (n={report['n']})"
+    auc_ci = report["auc_ci"]
+    roc = roc_plot_png(
+        y,
+        p,
+        title=f"ROC: {name}",
+        threshold=model.threshold,
+        auc_ci=(auc_ci[0], auc_ci[1]) if None not in auc_ci else None,
+    )
+    reliability = reliability_plot_png(y, p, title=f"Reliability: {name}", ece=report["ece"])
+    return {
+        "roc": str(write_bytes(folder / "roc.png", roc)),
+        "reliability": str(write_bytes(folder / "reliability.png", reliability)),
+    }
+
+
+def _round(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), 4)
