@@ -37,7 +37,13 @@ def _facts(header: InstanceHeader) -> dict[str, object]:
     plans, _ = plan_images([header])
     fields["meta"] = [_meta(plan) for plan in plans]
     pixels = header.parsed
-    fields["pixels"] = (pixels.pixel_offset, pixels.pixel_length, pixels.encapsulated, pixels.truncated)
+    fields["pixels"] = (
+        pixels.pixel_offset,
+        pixels.pixel_length,
+        pixels.pixel_vr,
+        pixels.encapsulated,
+        pixels.truncated,
+    )
     return fields
 
 

@@ -83,6 +83,8 @@ def _decode_from_offset(header: InstanceHeader, decoder: Decoder) -> tuple[NDArr
         "photometric_interpretation": header.photometric,
         "number_of_frames": header.frames,
         "planar_configuration": header.planar_configuration,
+        "pixel_keyword": "PixelData",
+        "pixel_vr": header.parsed.pixel_vr or "OW",  # big-endian OW: 8-bit samples come swapped in pairs
     }
     with header.member.open() as stream:
         stream.seek(offset)

@@ -132,6 +132,7 @@ class ParsedFile:
         pixel_offset: byte offset of the Pixel Data value (native or encapsulated), or
             None when the element is absent.
         pixel_length: declared length of that value in bytes (None: undefined, encapsulated).
+        pixel_vr: the VR the Pixel Data element names (None: implicit VR).
         encapsulated: True when Pixel Data is present in encapsulated (compressed) form.
         has_pixels: True when a Pixel Data element follows the header.
         truncated: True when the declared pixel data runs past the end of the file.
@@ -144,6 +145,7 @@ class ParsedFile:
         "has_pixels",
         "pixel_length",
         "pixel_offset",
+        "pixel_vr",
         "transfer_syntax",
         "truncated",
         "values",
@@ -157,6 +159,7 @@ class ParsedFile:
         pixel_offset: int | None,
         pixel_length: int | None,
         file_size: int,
+        pixel_vr: str | None = None,
         dataset: Dataset | None = None,
         reparse: Callable[[], Dataset] | None = None,
     ) -> None:
@@ -165,6 +168,7 @@ class ParsedFile:
         self.has_pixels = pixel_offset is not None
         self.pixel_offset = pixel_offset
         self.pixel_length = pixel_length
+        self.pixel_vr = pixel_vr
         self.encapsulated = self.has_pixels and pixel_length is None
         self.truncated = pixel_offset is not None and pixel_offset + (pixel_length or 0) > file_size
         self._dataset = dataset
@@ -239,6 +243,7 @@ def _from_walk(walked: Walked, member: Member) -> ParsedFile:
         walked.transfer_syntax,
         pixel_offset=walked.pixel_offset,
         pixel_length=walked.pixel_length,
+        pixel_vr=walked.pixel_vr,
         file_size=member.size,
         reparse=reparse,
     )
@@ -286,9 +291,10 @@ def _locate_pixels(stream: BinaryIO, dataset: FileDataset, at: int, file_size: i
         return absent
     # Trust the bytes over the header: some writers switch VR encoding mid-file, and
     # an explicit-VR element always names one of these VRs right after its tag.
+    vr: str | None = None
     if head[4:6] in _PIXEL_VRS and len(head) == 12:
         (length,) = struct.unpack(endian + "L", head[8:12])
-        value_at = at + 12
+        value_at, vr = at + 12, head[4:6].decode("latin-1")
     else:
         (length,) = struct.unpack(endian + "L", head[4:8])
         value_at = at + 8
@@ -298,5 +304,6 @@ def _locate_pixels(stream: BinaryIO, dataset: FileDataset, at: int, file_size: i
         pixel_offset=value_at,
         pixel_length=None if length == 0xFFFFFFFF else length,
         file_size=file_size,
+        pixel_vr=vr,
         dataset=dataset,
     )

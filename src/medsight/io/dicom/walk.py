@@ -94,6 +94,7 @@ class Walked:
     Attributes:
         pixel_offset: offset in the file of the Pixel Data value (None: no pixel data).
         pixel_length: its declared length (None: undefined, i.e. encapsulated).
+        pixel_vr: its VR as written (None in implicit VR): big-endian OW swaps 8-bit samples.
     """
 
     meta: Elements
@@ -101,6 +102,7 @@ class Walked:
     transfer_syntax: str
     pixel_offset: int | None
     pixel_length: int | None
+    pixel_vr: str | None
 
 
 def walk_stream(stream: BinaryIO, size: int) -> Walked:
@@ -132,7 +134,7 @@ def _walk_buffer(buffer: bytes, *, complete: bool) -> Walked:
     walker = _Walker(buffer, implicit, little, complete)
     walker.check_first(start)
     entries, stop = walker.elements(start, stop_at_pixels=True)
-    pixels = walker.pixel_value(stop) if stop < len(buffer) else (None, None)
+    pixels = walker.pixel_value(stop) if stop < len(buffer) else (None, None, None)
     # Keep only the header: a series holds every slice's header until it is decoded.
     header = buffer[:stop] if stop < len(buffer) else buffer
     return Walked(Elements(header, meta, False, True), Elements(header, entries, implicit, little), syntax, *pixels)
@@ -273,19 +275,20 @@ class _Walker:
             found.append(entries)
         return found
 
-    def pixel_value(self, pos: int) -> tuple[int, int | None]:
-        """(value offset, declared length or None when undefined) of the Pixel Data element at ``pos``."""
+    def pixel_value(self, pos: int) -> tuple[int, int | None, str | None]:
+        """(value offset, declared length or None when undefined, VR) of the Pixel Data element at ``pos``."""
         buffer = self.buffer
         if pos + 8 > len(buffer):
             raise self.short()
         # Trust the bytes over the declared encoding: some writers switch mid-file, and an
         # explicit-VR element always names one of these VRs right after its tag.
-        if buffer[pos + 4 : pos + 6] in (b"OB", b"OW", b"OF", b"OD", b"OV", b"UN"):
+        vr: str | None = buffer[pos + 4 : pos + 6].decode("latin-1")
+        if vr in ("OB", "OW", "OF", "OD", "OV", "UN"):
             if pos + 12 > len(buffer):
                 raise self.short()
             (length,) = self.ulong.unpack_from(buffer, pos + 8)
             at = pos + 12
         else:
             (length,) = self.ulong.unpack_from(buffer, pos + 4)
-            at = pos + 8
-        return at, None if length == _UNDEFINED else length
+            at, vr = pos + 8, None
+        return at, None if length == _UNDEFINED else length, vr
