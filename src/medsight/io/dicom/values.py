@@ -29,6 +29,8 @@ __all__ = ["DatasetValues", "HeaderValues", "RawValues"]
 # struct codes of the binary VRs (PS3.5 6.2); OB and UN stay bytes.
 _BINARY = {b"US": "H", b"SS": "h", b"UL": "L", b"SL": "l", b"FL": "f", b"FD": "d", b"SV": "q", b"UV": "Q"}
 _BINARY |= {b"OW": "H", b"OL": "L", b"OF": "f", b"OD": "d"}
+_SIZES = {code: struct.calcsize(code) for code in _BINARY.values()}
+_INTEGER_CODES = frozenset("HhLlqQ")
 _DECIMAL_STRINGS = (b"DS", b"IS")
 # VRs whose text follows Specific Character Set (PS3.5 6.1.2.3); the rest are ASCII.
 _CHARSET_VRS = frozenset((b"SH", b"LO", b"ST", b"LT", b"UC", b"UT", b"PN"))
@@ -82,18 +84,19 @@ class RawValues:
         code = _BINARY.get(vr)
         try:
             if code is not None:
-                count = len(value) // struct.calcsize(code)
+                size = _SIZES[code]
                 order = "<" if self._elements.little else ">"
-                numbers = struct.unpack(f"{order}{count}{code}", value[: count * struct.calcsize(code)])
+                numbers = struct.unpack(f"{order}{len(value) // size}{code}", value[: len(value) - len(value) % size])
             elif vr in _DECIMAL_STRINGS:
-                numbers = tuple(float(part) for part in value.decode("ascii").split("\\"))
+                numbers = tuple(map(float, value.decode("ascii").split("\\")))
             else:
                 return None
         except (ValueError, UnicodeDecodeError, struct.error):
             return None
-        if not numbers or not all(math.isfinite(n) for n in numbers):
+        # Integers are always finite; floats must be (NaN and infinity are not positions).
+        if not numbers or (code not in _INTEGER_CODES and not all(map(math.isfinite, numbers))):
             return None
-        return tuple(float(n) for n in numbers)
+        return numbers if code is None else tuple(map(float, numbers))
 
     def number(self, tag: int) -> float | None:
         numbers = self.numbers(tag)
