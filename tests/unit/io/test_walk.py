@@ -11,6 +11,7 @@ import pydicom
 import pytest
 
 from medsight.errors import MedsightError
+from medsight.io import read_image
 from medsight.io.dicom.header import InstanceHeader, read_header
 from medsight.io.dicom.parse import parse_member
 from medsight.io.dicom.series import _meta, _study_context, plan_images
@@ -113,3 +114,14 @@ def test_a_long_header_is_read_in_more_than_one_go(tmp_path: Path, pydicom_test_
     assert headers is not None
     assert headers[0].parsed.values.text(0x00204000) == "x" * 200_000
     assert _facts(headers[0]) == _facts(headers[1])
+
+
+def test_a_value_pydicom_cannot_convert_is_absent_not_a_crash(tmp_path: Path, pydicom_test_files: Path) -> None:
+    # An unknown VR on Study ID: the walker leaves the file to pydicom, whose conversion
+    # of that value raises NotImplementedError when the study context asks for it.
+    data = (pydicom_test_files / "CT_small.dcm").read_bytes()
+    at = data.index(b"\x20\x00\x10\x00SH")
+    (tmp_path / "odd.dcm").write_bytes(data[: at + 4] + b"SI" + data[at + 6 :])
+    image = read_image(tmp_path / "odd.dcm", LIMITS)
+    assert "StudyID" not in image.study
+    assert image.shape == (128, 128)

@@ -215,5 +215,10 @@ class DatasetValues:
         return None if value in (None, "") else value
 
     def _value(self, tag: int) -> Any:
-        element = self._ds.get(tag)
+        try:
+            element = self._ds.get(tag)
+        # pydicom converts on access and its error surface is open-ended (an unknown VR
+        # raises NotImplementedError); a value it cannot convert is malformed: None.
+        except Exception:
+            return None
         return None if element is None else element.value
