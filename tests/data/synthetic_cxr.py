@@ -41,3 +41,57 @@ def write_npz(path: Path, *, size: int = 28, n_train: int = 96, n_val: int = 48,
         arrays[f"{split}_labels"] = labels[:, None]
     np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
     return path
+
+
+def write_dx_dicom(
+    path: Path,
+    display: NDArray[np.uint8],
+    *,
+    monochrome1: bool = False,
+    bits: int = 16,
+    window: bool = True,
+    modality: str = "DX",
+    body_part: str | None = "CHEST",
+    view: str | None = "PA",
+    upscale: int = 1,
+) -> Path:
+    """A Digital X-Ray (for presentation) DICOM whose display is ``display``.
+
+    The 8-bit display values are stored at ``bits`` (x257 for 16 bits), inverted for
+    MONOCHROME1, with a window covering the full range when ``window`` is true, and the
+    image enlarged ``upscale`` times (as a detector's 2k-3k pixels would be).
+    """
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
+
+    sop_class = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
+    big = np.kron(display, np.ones((upscale, upscale), dtype=np.uint8)) if upscale > 1 else display
+    full = (1 << bits) - 1
+    stored = big.astype(np.uint32) * full // 255
+    if monochrome1:
+        stored = full - stored
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, ds.file_meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality = modality
+    ds.PatientName, ds.PatientID = "FAKE^CXR", "FAKE-CXR-1"
+    if body_part:
+        ds.BodyPartExamined = body_part
+    if view:
+        ds.ViewPosition = view
+    ds.Rows, ds.Columns = big.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME1" if monochrome1 else "MONOCHROME2"
+    ds.BitsAllocated = 16 if bits > 8 else 8
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, bits - 1, 0
+    ds.PixelSpacing = [0.14, 0.14]
+    if window:
+        ds.WindowCenter, ds.WindowWidth = (full + 1) / 2, full + 1
+    ds.PixelData = stored.astype(np.uint16 if bits > 8 else np.uint8).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-__all__ = ["progress_bar", "stderr_console"]
+__all__ = ["progress_bar", "stderr_console", "stdout_console"]
 
 
 def stderr_console() -> Console:
@@ -28,3 +28,8 @@ def progress_bar(enabled: bool = True) -> AbstractContextManager[Progress]:
         disable=not enabled or not sys.stderr.isatty(),
         transient=False,
     )
+
+
+def stdout_console() -> Console:
+    """A console on stdout; piped output (logs) is not folded at 80 columns."""
+    return Console(width=None if sys.stdout.isatty() else 200)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from medsight.cli._progress import stdout_console
 from medsight.errors import NoImagesFoundError
 from medsight.settings import get_settings
 
@@ -57,10 +57,9 @@ def analyze(
 
 
 def _render(records: list[dict[str, Any]], root: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    console = stdout_console()
     table = Table(title_justify="left")
     for column in ("input", "result", "probability", "uncertainty", "heatmap / reason"):
         table.add_column(column, overflow="fold")

@@ -24,6 +24,7 @@ from medsight.cli import convert as convert_cmd
 from medsight.cli import demo as demo_cmd
 from medsight.cli import evaluate as evaluate_cmd
 from medsight.cli import info as info_cmd
+from medsight.cli import refusals as refusals_cmd
 from medsight.cli import tasks as tasks_cmd
 from medsight.cli import train as train_cmd
 from medsight.errors import MedsightError, exit_code_for
@@ -44,6 +45,7 @@ app.command("tasks")(tasks_cmd.tasks)
 app.command("analyze")(analyze_cmd.analyze)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("train")(train_cmd.train)
+app.command("refusals")(refusals_cmd.refusals)
 app.command("demo")(demo_cmd.demo)
 
 _state = {"debug": False}

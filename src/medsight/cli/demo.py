@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from medsight.cli._progress import stdout_console
+
 __all__ = ["demo"]
 
 
@@ -20,7 +22,6 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Score validation chest X-rays with heatmaps, and show non-chest inputs refused with reasons."""
-    from rich.console import Console
 
     from medsight.cli.analyze import _render
     from medsight.services.demo import TASK, run_demo
@@ -36,7 +37,7 @@ def demo(
         }
         typer.echo(json.dumps(out, indent=2))
         return
-    console = Console()
+    console = stdout_console()
     console.print(f"[bold]medsight demo[/]: inputs in {inputs.folder}; chest X-rays from {inputs.chest_source}")
     for model, report in reports.items():
         console.print(f"\n[bold]{model}[/]: {report.counts}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from medsight.cli._progress import stdout_console
 from medsight.settings import get_settings
 
 __all__ = ["evaluate"]
@@ -56,10 +56,9 @@ def evaluate(
 
 
 def _render(report: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    console = stdout_console()
     m = report["model"]
     title = (
         f"{m['name']} {m['version']} on {report['data']['path']} [{report['split']}]: n={report['n']}, "

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from medsight.errors import MedsightError, UsageError
+from medsight.errors import FileNotFoundInputError, MedsightError, UsageError
 from medsight.imaging import Image, heatmap_overlay
 from medsight.inference import Analysis, Analyzer, LoadedModel, saliency_on_display
 from medsight.io import scan
@@ -80,7 +80,9 @@ def analyze_path(
         ModelNotFoundError, WeightsMismatchError: the model cannot be used.
     """
     task = get_task(options.task)
-    # The model first: a wrong name or tampered weights should fail before a long scan.
+    if not path.exists():
+        raise FileNotFoundInputError(f"{path} does not exist")
+    # The model before the scan: a wrong name or tampered weights should fail before a long scan.
     model = model or load_model(task, options.model, resolution=None, backend=options.backend)
     found = scan(path, options.limits)
     items: list[tuple[str, Callable[[ReadLimits], Image]]] = [(plan.label, plan.load) for plan in found.planned]

@@ -268,3 +268,20 @@ def test_failed_png_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest
         write_png(Image(np.zeros((2, 2), np.float32)), target)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["old.png"]
+
+
+def test_a_folder_of_png_files_lists_and_reads_each_one(tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+
+    from medsight.io import read, scan
+    from medsight.settings import ReadLimits
+
+    for i in range(3):
+        PILImage.fromarray(np.full((8, 12), i * 50, dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    found = scan(tmp_path, ReadLimits())
+    assert len(found.pending) == 3
+    assert len(found.summaries(ReadLimits())) == 3
+    images, failures = read(tmp_path, ReadLimits())
+    assert sorted(float(i.pixels.max()) for i in images) == [0.0, 50.0, 100.0]
+    assert not failures
