@@ -101,6 +101,7 @@ def write_bundle(
         raise OutputError(f"{out} exists and is not a model bundle; refusing to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a bundle holds no patient data and is shared
     try:
         _write_files(staging, task, result, options, provenance, plots or {}, command)
         if out.exists():

@@ -98,9 +98,13 @@ class FitResult:
 
 
 def default_network(resolution: int) -> NetworkConfig:
-    """The architecture chosen by measurement for each input size (see docs/models.md)."""
+    """The architecture chosen by measurement for each input size (see docs/models.md).
+
+    At 28 px, widths 16-128 matched widths 32-256 on val AUC (within a CI width of 0.003)
+    at a quarter of the size and twice the speed; 32-256 would not fit the 20 MB bundle.
+    """
     if resolution <= 64:
-        return NetworkConfig(widths=(32, 64, 128, 256), stem="small")
+        return NetworkConfig(widths=(16, 32, 64, 128), stem="small")
     return NetworkConfig(widths=(16, 32, 64, 128), stem="large")
 
 

@@ -40,7 +40,7 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         "## Not for",
         "",
         *[f"- {limit}" for limit in task.limitations],
-        f"- Inputs other than {task.acceptance.description}: they are refused with a reason, never scored.",
+        f"- Anything but {task.acceptance.description}: such inputs are refused with a reason, never scored.",
         "",
         "## Model",
         "",
@@ -67,8 +67,8 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         f"- Split sizes: {_counts(training.get('split_sizes', {}))}; classes per split: "
         + "; ".join(f"{k} {_counts(v)}" for k, v in training.get("class_counts", {}).items())
         + ".",
-        "- Validation is split by patient from training (no patient in both); the official test split "
-        "was never used for training, selection or calibration.",
+        f"- Validation: {_validation_note(data)} The official test split was never used for training, "
+        "model selection, calibration or the threshold.",
         f"- Training: seed {training.get('seed')}, best epoch {training.get('best_epoch')} of at most "
         f"{training.get('epochs_max')}, {training.get('seconds', 0) / 60:.1f} min on "
         f"{training.get('platform', {}).get('threads', '?')} CPU threads.",
@@ -88,6 +88,17 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
     if plots:
         lines += ["## Plots", "", *[f"![{p}]({p})" for p in plots], ""]
     return "\n".join(lines)
+
+
+def _validation_note(data: dict[str, Any]) -> str:
+    if data.get("layout") == "npz":
+        return (
+            "the MedMNIST `val` split, which MedMNIST drew from the source's training images without "
+            "documenting a patient-level split: val may share patients with train and flatter the figures below."
+        )
+    if data.get("layout") == "labels_csv":
+        return "the `val` rows of labels.csv (the shared copy splits by patient id: no patient is in both)."
+    return "the `val` folder of the class-folder layout."
 
 
 def _network(network: dict[str, Any]) -> str:
