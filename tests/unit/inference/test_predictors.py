@@ -54,6 +54,6 @@ def test_noise_and_a_gradient_are_refused_by_the_distribution_check(tiny_bundle:
     ramp = Image(pixels=np.tile(np.linspace(0, 255, 28, dtype=np.float32), (28, 1)), meta=ImageMeta(bits_stored=8))
     for result in Analyzer(model).analyze_many([noise, ramp]):
         assert result.refused is not None
-        assert result.refused.check in ("pixel_statistics", "features")
+        assert result.refused.check in ("noise", "pixel_statistics", "features")
         assert result.probability is None
         assert "probability" not in result.to_dict()

@@ -61,7 +61,26 @@ def test_colour_blank_and_multi_frame_inputs_fail_the_pixel_gates() -> None:
         assert refusal.check == check
 
 
+@pytest.mark.parametrize("kind", ["uniform", "gaussian"])
+def test_noise_fails_the_noise_gate_at_any_size(kind: str) -> None:
+    rng = np.random.default_rng(3)
+    for size in (28, 300, 2048):
+        pixels = rng.integers(0, 256, (size, size)) if kind == "uniform" else rng.normal(128, 40, (size, size))
+        refusal = pixel_refusal(Image(pixels=pixels.astype(np.float32)), RULE.description)
+        assert refusal is not None
+        assert refusal.check == "noise"
+
+
+def test_a_smooth_image_passes_the_noise_gate() -> None:
+    from tests.data.synthetic_cxr import chest_like
+
+    image = Image(pixels=chest_like(28, True, np.random.default_rng(4)).astype(np.float32))
+    assert pixel_refusal(image, RULE.description) is None
+
+
 def test_a_grey_image_stored_as_rgb_passes_the_colour_gate() -> None:
-    grey = np.random.default_rng(2).integers(0, 256, (32, 32)).astype(np.float32)
+    from tests.data.synthetic_cxr import chest_like
+
+    grey = chest_like(32, False, np.random.default_rng(2)).astype(np.float32)
     rgb = Image(pixels=np.repeat(grey[..., None], 3, axis=-1))
     assert pixel_refusal(rgb, RULE.description) is None
