@@ -73,6 +73,12 @@ def _render(report: dict[str, Any]) -> None:
         interval = "" if None in ci else f"[{ci[0]:.4f}, {ci[1]:.4f}]"
         table.add_row(key, shown, interval)
     console.print(table)
+    unc = report["uncertainty"]
+    console.print(
+        f"conformal sets at {unc['coverage_target']:.0%}: coverage {unc['coverage']}, "
+        f"ambiguous {unc['ambiguous_rate']:.1%}",
+        highlight=False,
+    )
     refused = report["refused"]
     console.print(f"would be refused by analyze: {refused['n']} ({refused['rate']:.1%}) {refused['by_check']}")
     for name, file in report.get("plots", {}).items():

@@ -95,9 +95,26 @@ def evaluate(
         "rate": round(sum(by_check.values()) / max(1, len(y)), 4),
         "by_check": dict(sorted(by_check.items())),
     }
+    report["uncertainty"] = _uncertainty(model, y, probabilities)
     if options.plots is not None:
         report["plots"] = _write_plots(options.plots, y, probabilities, model, report)
     return report
+
+
+def _uncertainty(model: LoadedModel, y: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
+    """How the conformal sets behaved: coverage per class (target: ``coverage``), ambiguity."""
+    sets = model.conformal.prediction_sets(probabilities)
+    singleton = sets.sum(axis=1) == 1
+    coverage = {}
+    for label, name in enumerate(model.task.classes):
+        members = y == label
+        coverage[name] = round(float(sets[members, label].mean()), 4) if members.any() else None
+    return {
+        "method": "conformal",
+        "coverage_target": model.conformal.coverage,
+        "coverage": coverage,
+        "ambiguous_rate": round(float(1.0 - singleton.mean()), 4) if len(y) else None,
+    }
 
 
 def _resolution(data: LabelledSet) -> int:

@@ -95,6 +95,8 @@ def test_evaluate_reports_every_metric_with_a_ci_and_writes_plots(
     for plot in report["plots"].values():
         assert Path(plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert set(report["refused"]) == {"n", "rate", "by_check"}
+    assert set(report["uncertainty"]["coverage"]) == {"normal", "pneumonia"}
+    assert 0.0 <= report["uncertainty"]["ambiguous_rate"] <= 1.0
     assert (
         evaluate(
             EvaluateOptions(
