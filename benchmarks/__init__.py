@@ -1,5 +1,6 @@
-"""Benchmarks of medsight's readers against pydicom and SimpleITK.
+"""Benchmarks of medsight's readers (against pydicom and SimpleITK) and of its models.
 
 Run ``python -m benchmarks.run`` from the repository root; it measures everything and
-writes BENCHMARKS.md. Nothing here is imported by medsight or by its tests.
+writes BENCHMARKS.md. medsight never imports this package; ``tests/unit/benchmarks``
+runs the model benchmarks once on a tiny bundle, so that they keep working.
 """

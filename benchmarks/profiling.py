@@ -1,4 +1,4 @@
-"""Where the time of ``medsight.io.read_image`` goes: cProfile's top cumulative entries.
+"""Where the time of ``medsight.io.read_image`` (or any call) goes: cProfile's top entries.
 
 Also runnable alone: ``python -m benchmarks.profiling PATH [--workers N] [--top N]``.
 cProfile sees the calling thread only: profile with one worker to see the decoding.
@@ -13,6 +13,7 @@ import pstats
 import site
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,9 @@ from benchmarks.timing import Timing, interleaved
 from medsight.io import read_image, scan
 from medsight.settings import ReadLimits
 
-__all__ = ["profile_read", "stage_split"]
+__all__ = ["profile_calls", "profile_read", "stage_split"]
 
-_HARNESS = ("benchmarks/profiling.py", "{method 'disable' of '_lsprof.Profiler' objects}")
+_HARNESS = ("benchmarks/profiling.py", "benchmarks/models.py", "{method 'disable' of '_lsprof.Profiler' objects}")
 
 
 def profile_read(path: Path, *, workers: int = 1, top: int = 10, min_seconds: float = 0.5) -> str:
@@ -34,24 +35,40 @@ def profile_read(path: Path, *, workers: int = 1, top: int = 10, min_seconds: fl
         functions by own time.
     """
     limits = ReadLimits()
-    read_image(path, limits, workers)  # warm-up: lazy imports and caches are not the point
+    return profile_calls(
+        lambda: read_image(path, limits, workers),
+        what=f"reads of `{path.name}`, workers={workers}; seconds per read",
+        top=top,
+        min_seconds=min_seconds,
+    )
+
+
+def profile_calls(func: Callable[[], object], *, what: str, top: int = 10, min_seconds: float = 0.5) -> str:
+    """Profile repeated calls of ``func`` (after a warm-up) as :func:`profile_read` shows them.
+
+    Args:
+        func: the call to profile.
+        what: completes "N ..." in the header, e.g. "reads of `x.dcm`; seconds per read".
+        top: entries per table.
+        min_seconds: least profiled duration (the call count is calibrated to it).
+    """
+    func()  # warm-up: lazy imports and caches are not the point
     start = time.perf_counter()
-    read_image(path, limits, workers)
-    reads = max(1, math.ceil(min_seconds / max(time.perf_counter() - start, 1e-6)))
+    func()
+    calls = max(1, math.ceil(min_seconds / max(time.perf_counter() - start, 1e-6)))
     profiler = cProfile.Profile()
     profiler.enable()
-    for _ in range(reads):
-        read_image(path, limits, workers)
+    for _ in range(calls):
+        func()
     profiler.disable()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    header = f"{reads} reads of `{path.name}`, workers={workers}; seconds per read"
     ours = {key: value for key, value in stats.items() if "/medsight/" in key[0]}
     return "\n\n".join(
         [
-            f"{header} (cProfile overhead included: Python-heavy code looks slower).",
-            "Top by cumulative time:\n\n" + _table(stats, 3, reads, top),
-            "medsight's functions by cumulative time:\n\n" + _table(ours, 3, reads, top + 5),
-            "Top by own time:\n\n" + _table(stats, 2, reads, top),
+            f"{calls} {what} (cProfile overhead included: Python-heavy code looks slower).",
+            "Top by cumulative time:\n\n" + _table(stats, 3, calls, top),
+            "medsight's functions by cumulative time:\n\n" + _table(ours, 3, calls, top + 5),
+            "Top by own time:\n\n" + _table(stats, 2, calls, top),
         ]
     )
 

@@ -3,15 +3,20 @@
 Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
+        [--model BUNDLE ...] [--reference BUNDLE]
 
 Every figure is measured by this run; nothing is carried over. Targets:
 
 * decode: medsight's files/s at least pydicom's on every sample (ratio >= 1.0);
 * series: medsight at least 2x as fast as SimpleITK's ImageSeriesReader;
-* memory: medsight's peak RSS increase at most 1.5x the float32 volume.
+* memory: medsight's peak RSS increase at most 1.5x the float32 volume;
+* models (:mod:`benchmarks.models`, on the shipped bundles unless ``--model`` names
+  others): ``analyze`` of a 2048 x 2048 DICOM with its heatmap at p50 <= 50 ms; >= 1,000
+  images/s batched at 28 px; peak RSS of one ``analyze`` process <= 1 GB.
 
 When a target is missed, the run profiles ``medsight.io.read_image`` on the case that
-missed it (cProfile, one worker) and adds the top entries to the report.
+missed it (cProfile, one worker) and adds the top entries to the report; it also profiles
+``analyze`` on the 2048 x 2048 DICOM with each model.
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks.decode import DecodeResult, find_samples, measure_decode
+from benchmarks.models import FULL_EFFORT, QUICK_EFFORT, ModelsResult, measure_models
+from benchmarks.models_report import models_section, models_targets
 from benchmarks.profiling import profile_read, stage_split
 from benchmarks.series import REPO_ROOT, SeriesResult, SeriesRow, measure_series
+from medsight.models.bundle import shipped_bundles
 
 __all__ = ["main"]
 
@@ -65,12 +73,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--profile",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="profile the cases that miss a target (default: on, off with --quick)",
+        help="profile the cases that miss a target and analyze per model (default: on, off with --quick)",
     )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        help="a model bundle to measure (repeatable; default: every shipped bundle)",
+    )
+    parser.add_argument("--reference", type=Path, default=REPO_ROOT / "var/reference/resnet18-28")
     args = parser.parse_args(argv)
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = shlex.join(["python", "-m", "benchmarks.run", *arguments])
     mode = QUICK if args.quick else FULL
+    profile = args.profile or (args.profile is None and not args.quick)
     started = time.perf_counter()
     sections: list[str] = [_header(command, mode)]
     with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
@@ -82,13 +98,28 @@ def main(argv: Sequence[str] | None = None) -> None:
         _progress(f"series assembly ({mode.slices} slices)")
         series = measure_series(workdir, slices=mode.slices, repeats=mode.repeats)
         sections.append(_series_section(series))
-        sections.append(_summary(decoded, series))
-        if args.profile or (args.profile is None and not args.quick):
+        _progress("models")
+        models = _measure_models(args, workdir, mode, profile)
+        sections.append(models_section(models))
+        sections.append(_summary(decoded, series, models))
+        if profile:
             _progress("profiling the misses")
             sections.append(_profiles(decoded, series, workdir / "series", mode))
     sections.append(f"_Whole run: {time.perf_counter() - started:.0f} s._\n")
     args.out.write_text("\n".join(sections), encoding="utf-8")
     _progress(f"wrote {args.out}")
+
+
+def _measure_models(args: argparse.Namespace, workdir: Path, mode: Mode, profile: bool) -> ModelsResult:
+    bundles = args.model or list(shipped_bundles().values())
+    return measure_models(
+        bundles,
+        shared=args.shared if args.shared.is_dir() else None,
+        workdir=workdir / "models",
+        effort=QUICK_EFFORT if mode is QUICK else FULL_EFFORT,
+        reference_dir=args.reference,
+        profile=profile,
+    )
 
 
 def _progress(message: str) -> None:
@@ -107,6 +138,7 @@ def _header(command: str, mode: Mode) -> str:
         ("Python", platform.python_version()),
         *[(name, _version(name)) for name in ("medsight", "numpy", "pydicom", "SimpleITK")],
         *[(name, _version(name)) for name in ("pylibjpeg-libjpeg", "pylibjpeg-openjpeg")],
+        *[(name, _version(name)) for name in ("torch", "monai", "onnxruntime")],
     ]
     table = "\n".join(f"| {key} | {value} |" for key, value in rows)
     return (
@@ -181,7 +213,7 @@ def _series_section(series: SeriesResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _summary(decoded: list[DecodeResult], series: SeriesResult) -> str:
+def _summary(decoded: list[DecodeResult], series: SeriesResult, models: ModelsResult) -> str:
     slow = [r.sample.label for r in decoded if r.ratio is None or r.ratio < DECODE_TARGET]
     lines = ["## Targets\n"]
     lines.append(
@@ -197,6 +229,7 @@ def _summary(decoded: list[DecodeResult], series: SeriesResult) -> str:
             f" ({_verdict(memory <= MEMORY_TARGET)})"
         )
     lines.append(f"- volume correct: {_verdict(all(series.checks.values()))}")
+    lines += models_targets(models)
     return "\n".join(lines) + "\n"
 
 

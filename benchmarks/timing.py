@@ -1,4 +1,5 @@
-"""Repeated wall-clock timing: calibrated loops, interleaved rounds, best and median."""
+"""Repeated wall-clock timing: calibrated loops, interleaved rounds, best and median;
+per-call latency percentiles."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Timing", "interleaved"]
+__all__ = ["Latency", "Timing", "interleaved", "latencies"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,28 @@ class Timing:
     median: float
     calls: int
     rounds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Seconds of single calls: what one request waits, not an average over a loop.
+
+    Attributes:
+        p50: median call, seconds.
+        p95: 95th percentile call, seconds (nearest rank).
+        calls: calls measured.
+    """
+
+    p50: float
+    p95: float
+    calls: int
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Latency:
+        """Percentiles of measured call durations."""
+        ordered = sorted(seconds)
+        rank = max(0, math.ceil(0.95 * len(ordered)) - 1)
+        return cls(p50=statistics.median(ordered), p95=ordered[rank], calls=len(ordered))
 
 
 def interleaved(
@@ -60,3 +83,28 @@ def _calls_per_round(func: Callable[[], object], min_seconds: float) -> int:
     func()
     once = max(time.perf_counter() - start, 1e-6)
     return max(1, math.ceil(min_seconds / once))
+
+
+def latencies(funcs: Sequence[Callable[[], object]], *, calls: int, warmup: int = 2, block: int = 1) -> list[Latency]:
+    """Time ``calls`` single calls of each function, taking turns between them.
+
+    Taking turns puts every function under the same drift (another process, thermal
+    state), so their ratio stays fair on a shared machine. Each function is first called
+    ``warmup`` times (lazy imports, allocator and kernel caches are not the point).
+    With ``block`` > 1, a turn is one untimed call and then ``block`` timed calls in a row:
+    ONNX Runtime's worker threads spin for a while after each run and would slow down a
+    torch call that follows at once, a cost of mixing runtimes, not of either one.
+    """
+    for func in funcs:
+        for _ in range(warmup):
+            func()
+    samples: list[list[float]] = [[] for _ in funcs]
+    for _ in range(math.ceil(calls / block)):
+        for func, times in zip(funcs, samples, strict=True):
+            if block > 1:
+                func()
+            for _ in range(block):
+                start = time.perf_counter()
+                func()
+                times.append(time.perf_counter() - start)
+    return [Latency.of(times[:calls]) for times in samples]
