@@ -23,12 +23,14 @@ The tree, with each class's code and CLI exit code::
         - NoImagesFoundError             input.no_images           3
         - SeriesGeometryError            input.series_geometry     3
         - InvalidDatasetError            input.invalid_dataset     3
+        - StoredInstanceNotFoundError    store.not_found           3
       + ModelError                       model.error               1
         - ModelNotFoundError             model.not_found           2
         - InvalidBundleError             model.invalid_bundle      1
       + PrivacyError                     privacy.error             4
       + IntegrityError                   integrity.error           5
         - WeightsMismatchError           model.weights_mismatch    5
+        - StoredObjectCorruptError       store.object_corrupt      5
       + OutputError                      output.error              1
 
 The exit codes follow the table in ``docs/architecture.md``: 2 usage, 3 input,
@@ -59,6 +61,8 @@ __all__ = [
     "PrivacyError",
     "ResourceLimitError",
     "SeriesGeometryError",
+    "StoredInstanceNotFoundError",
+    "StoredObjectCorruptError",
     "UnsupportedFormatError",
     "UnsupportedTransferSyntaxError",
     "UsageError",
@@ -167,6 +171,12 @@ class InvalidDatasetError(InputError):
     code = "input.invalid_dataset"
 
 
+class StoredInstanceNotFoundError(InputError):
+    """No instance (or series, study) with the UID asked for is in the store."""
+
+    code = "store.not_found"
+
+
 class ModelError(MedsightError):
     """A model could not be found, loaded or run."""
 
@@ -203,6 +213,12 @@ class WeightsMismatchError(IntegrityError):
     code = "model.weights_mismatch"
 
 
+class StoredObjectCorruptError(IntegrityError):
+    """A stored DICOM object is missing or its bytes no longer match their sha256."""
+
+    code = "store.object_corrupt"
+
+
 class OutputError(MedsightError):
     """A result could not be written (no space, no permission, bad destination)."""
 
@@ -226,12 +242,14 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     NoImagesFoundError: 3,
     SeriesGeometryError: 3,
     InvalidDatasetError: 3,
+    StoredInstanceNotFoundError: 3,
     ModelError: 1,
     ModelNotFoundError: 2,
     InvalidBundleError: 1,
     PrivacyError: 4,
     IntegrityError: 5,
     WeightsMismatchError: 5,
+    StoredObjectCorruptError: 5,
     OutputError: 1,
 }
 

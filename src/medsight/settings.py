@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ReadLimits", "Settings", "get_settings"]
+__all__ = ["ReadLimits", "Settings", "StoreSettings", "get_settings"]
 
 _MIB = 1024 * 1024
 
@@ -35,6 +36,25 @@ class ReadLimits(BaseSettings):
     max_archive_bytes: int = Field(default=8192 * _MIB, gt=0)
     max_archive_members: int = Field(default=100_000, gt=0)
     max_compression_ratio: float = Field(default=200.0, gt=1.0)
+
+
+class StoreSettings(BaseSettings):
+    """Where the study store keeps its database and DICOM objects.
+
+    Attributes:
+        data_dir: the store's folder (``MEDSIGHT_DATA_DIR``): the SQLite database
+            ``medsight.db`` and the content-addressed ``objects/`` live here.
+        database_url: a SQLAlchemy URL (``MEDSIGHT_DATABASE_URL``), for example
+            ``postgresql+psycopg://user@host/db``; None keeps SQLite in ``data_dir``.
+            A secret: it may hold a password, so it never shows in a repr or a log.
+        max_object_bytes: largest DICOM object the store accepts.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MEDSIGHT_", frozen=True)
+
+    data_dir: Path = Path("./var")
+    database_url: SecretStr | None = None
+    max_object_bytes: int = Field(default=1024 * _MIB, gt=0)
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,146 @@
+"""Content-addressed files: each object lives at ``objects/ab/cdef...``, named by its sha256.
+
+A write goes to a temporary file in the destination folder, is fsynced and renamed
+(:func:`medsight.io._atomic.atomic_write`), then the folder is fsynced so the name
+survives a power cut too; files are 0600. Every read hashes the bytes again: a file
+that changed on disk is a :class:`~medsight.errors.StoredObjectCorruptError`, never
+bytes handed on as if they were the object that was stored.
+
+Two ingests of the same bytes, or an ingest and the removal of an orphan, must not
+interleave (one could remove the file the other has just recorded). :meth:`BlobStore.lock`
+serialises them per object: a thread lock, and an advisory file lock (``flock``) for
+other processes sharing the folder where the platform has one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from medsight.errors import OutputError, StoredObjectCorruptError
+from medsight.io._atomic import atomic_write
+
+if sys.platform != "win32":
+    import fcntl
+
+__all__ = ["BlobStore", "sha256_hex"]
+
+_STRIPES = 256  # one lock per first byte of the hash: enough to keep unrelated writes apart
+
+
+def sha256_hex(data: bytes) -> str:
+    """The sha256 of ``data`` as 64 lowercase hex digits."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class BlobStore:
+    """Objects by sha256 under ``root``.
+
+    Args:
+        root: the ``objects`` folder; created on first write.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._locks = [threading.Lock() for _ in range(_STRIPES)]
+
+    def path(self, sha256: str) -> Path:
+        """Where the object with this hash lives."""
+        if not _is_digest(sha256):
+            raise ValueError("not a sha256 hex digest")
+        return self.root / sha256[:2] / sha256[2:]
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def put(self, data: bytes, sha256: str) -> bool:
+        """Store ``data`` under its hash (already computed); hold :meth:`lock` around it.
+
+        Returns:
+            True when the file was written now, False when it was already there.
+
+        Raises:
+            OutputError: the folder cannot be created or written.
+        """
+        target = self.path(sha256)
+        if target.is_file():
+            return False
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise OutputError(f"cannot create the object folder: {exc.strerror or type(exc).__name__}") from exc
+
+        def write(stream: BinaryIO) -> None:
+            stream.write(data)
+
+        atomic_write(target, write)
+        _fsync_folder(target.parent)
+        return True
+
+    def get(self, sha256: str) -> bytes:
+        """The object's bytes, checked against its hash.
+
+        Raises:
+            StoredObjectCorruptError: the file is missing, unreadable, or its bytes
+                do not hash to ``sha256``.
+        """
+        try:
+            data = self.path(sha256).read_bytes()
+        except OSError as exc:
+            raise StoredObjectCorruptError(f"stored object {sha256[:12]}... is missing or unreadable") from exc
+        if sha256_hex(data) != sha256:
+            raise StoredObjectCorruptError(f"stored object {sha256[:12]}... does not match its sha256")
+        return data
+
+    def remove(self, sha256: str) -> None:
+        """Delete the object if present (hold :meth:`lock`); a missing file is not an error."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path(sha256).unlink()
+
+    def iter_hashes(self) -> Iterator[str]:
+        """The hash of every object file under the root (temporary files skipped)."""
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for file in sorted(folder.iterdir()):
+                if _is_digest(folder.name + file.name):
+                    yield folder.name + file.name
+
+    @contextlib.contextmanager
+    def lock(self, sha256: str) -> Iterator[None]:
+        """Hold the lock of one object (shared by all objects with its first byte)."""
+        stripe = int(sha256[:2], 16)
+        with self._locks[stripe]:
+            if sys.platform == "win32":  # pragma: no cover - no flock: threads of one process only
+                yield
+                return
+            lock_dir = self.root / ".locks"
+            lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(lock_dir / sha256[:2], os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the flock
+
+
+def _is_digest(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def _fsync_folder(folder: Path) -> None:
+    # The rename is durable only once the folder's entry is on disk (POSIX).
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

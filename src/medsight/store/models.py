@@ -1,0 +1,113 @@
+"""The store's tables: the DICOM information model's four query levels (PS3.4 C.6.1).
+
+Patient -> Study -> Series -> Instance, each holding the attributes QIDO-RS matches on
+and returns (PS3.18 10.6.1.2, Table 10.6.1-5). ModalitiesInStudy and the study's and
+series' instance counts are derived from the rows below at query time, never stored,
+so two concurrent ingests cannot leave them stale.
+
+Patient names are stored twice: as written (``FAMILY^GIVEN``) and case-folded
+(``*_search``), so that case-insensitive wildcard matching is a plain ``LIKE`` that
+behaves alike on SQLite and PostgreSQL and can use an index.
+
+The migrations in ``migrations/versions`` must describe exactly these tables;
+``tests/unit/store/test_store_migrations.py`` compares them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = ["Base", "Instance", "Patient", "Series", "Study"]
+
+UID = String(64)  # UI: at most 64 characters (PS3.5 6.2)
+
+# Named constraints, so migrations can refer to them on every backend.
+_NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+class Patient(Base):
+    """A patient, identified by Patient ID within its issuer ("" when either is absent)."""
+
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("patient_id", "issuer_of_patient_id"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[str] = mapped_column(String, index=True)
+    issuer_of_patient_id: Mapped[str] = mapped_column(String)
+    patient_name: Mapped[str | None] = mapped_column(String)
+    patient_name_search: Mapped[str | None] = mapped_column(String, index=True)
+    patient_birth_date: Mapped[str | None] = mapped_column(String(8))
+    patient_sex: Mapped[str | None] = mapped_column(String(16))
+
+    studies: Mapped[list[Study]] = relationship(back_populates="patient")
+
+
+class Study(Base):
+    """A study (General Study module, PS3.3 C.7.2.1)."""
+
+    __tablename__ = "studies"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.pk", ondelete="RESTRICT"), index=True)
+    study_instance_uid: Mapped[str] = mapped_column(UID, unique=True)
+    study_date: Mapped[str | None] = mapped_column(String(8), index=True)
+    study_time: Mapped[str | None] = mapped_column(String(16))
+    study_id: Mapped[str | None] = mapped_column(String)
+    accession_number: Mapped[str | None] = mapped_column(String, index=True)
+    study_description: Mapped[str | None] = mapped_column(String)
+    referring_physician_name: Mapped[str | None] = mapped_column(String)
+    referring_physician_name_search: Mapped[str | None] = mapped_column(String)
+
+    patient: Mapped[Patient] = relationship(back_populates="studies")
+    series: Mapped[list[Series]] = relationship(back_populates="study")
+
+
+class Series(Base):
+    """A series (General Series module, PS3.3 C.7.3.1)."""
+
+    __tablename__ = "series"
+    # ModalitiesInStudy matching is "a series of this study has this modality".
+    __table_args__ = (Index("ix_series_study_pk_modality", "study_pk", "modality"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_pk: Mapped[int] = mapped_column(ForeignKey("studies.pk", ondelete="RESTRICT"))
+    series_instance_uid: Mapped[str] = mapped_column(UID, unique=True)
+    modality: Mapped[str | None] = mapped_column(String(16), index=True)
+    series_number: Mapped[int | None] = mapped_column(Integer)
+    series_description: Mapped[str | None] = mapped_column(String)
+    body_part_examined: Mapped[str | None] = mapped_column(String)
+
+    study: Mapped[Study] = relationship(back_populates="series")
+    instances: Mapped[list[Instance]] = relationship(back_populates="series")
+
+
+class Instance(Base):
+    """A stored SOP instance and the blob that holds its bytes."""
+
+    __tablename__ = "instances"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series_pk: Mapped[int] = mapped_column(ForeignKey("series.pk", ondelete="RESTRICT"), index=True)
+    sop_instance_uid: Mapped[str] = mapped_column(UID, unique=True)
+    sop_class_uid: Mapped[str | None] = mapped_column(UID, index=True)
+    instance_number: Mapped[int | None] = mapped_column(Integer)
+    transfer_syntax_uid: Mapped[str] = mapped_column(UID)
+    rows: Mapped[int | None] = mapped_column(Integer)
+    columns: Mapped[int | None] = mapped_column(Integer)
+    number_of_frames: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+    series: Mapped[Series] = relationship(back_populates="instances")

@@ -1,0 +1,229 @@
+"""The study store: DICOM objects in content-addressed files, their index in a database.
+
+Ingest order is what makes an object visible only whole (docs/architecture.md, "Store"):
+
+1. parse the header (:func:`medsight.io.dicom.index.index_record`), before anything is written;
+2. write the file (temporary, fsync, rename) under its sha256;
+3. write the rows in one transaction and commit.
+
+Readers find objects through rows only, and a row is committed only after its file is
+on disk, so a reader never sees a row without its file. When step 3 fails, the file
+written in step 2 is removed before the error propagates, so a failure leaves neither.
+(A process killed between 2 and 3 leaves an unreferenced file that no reader can
+reach; :meth:`Store.remove_orphans` sweeps those.)
+
+Logs carry statuses, sizes and hash prefixes only: never a UID or an attribute value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, exists, select
+from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
+from medsight.errors import OutputError, ResourceLimitError, StoredInstanceNotFoundError
+from medsight.io.dicom.index import IndexRecord, index_record
+from medsight.settings import StoreSettings
+from medsight.store import migrate
+from medsight.store.blobs import BlobStore, sha256_hex
+from medsight.store.database import DATABASE_FILE, database_url, make_engine, write_session
+from medsight.store.models import Instance, Series, Study
+from medsight.store.query import (
+    InstanceQuery,
+    InstanceResult,
+    SeriesQuery,
+    SeriesResult,
+    StudyQuery,
+    StudyResult,
+    instance_result,
+    search_instances,
+    search_series,
+    search_studies,
+)
+from medsight.store.rows import IngestStatus, write_rows
+
+__all__ = ["IngestResult", "Store"]
+
+_log = logging.getLogger(__name__)
+_ATTEMPTS = 3  # concurrent first instances of one study race on its unique UID: retry
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The outcome of storing one object (UIDs kept out of the repr)."""
+
+    status: IngestStatus
+    sop_instance_uid: str = field(repr=False)
+    series_instance_uid: str = field(repr=False)
+    study_instance_uid: str = field(repr=False)
+    sop_class_uid: str | None
+    sha256: str
+    size: int
+
+
+class Store:
+    """Ingest, query and retrieve DICOM instances.
+
+    Args:
+        engine: the database (migrated: see :meth:`open` and :func:`medsight.store.migrate.upgrade`).
+        objects: the folder of content-addressed files.
+        max_object_bytes: largest object :meth:`ingest` accepts.
+    """
+
+    def __init__(self, engine: Engine, objects: Path, *, max_object_bytes: int) -> None:
+        self.engine = engine
+        self.blobs = BlobStore(objects)
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.max_object_bytes = max_object_bytes
+
+    @classmethod
+    def open(cls, settings: StoreSettings, *, upgrade: bool = True) -> Store:
+        """Open (and by default create or migrate) the store that ``settings`` describe."""
+        data_dir = Path(settings.data_dir)
+        # Owner only: the database and the objects hold patient data.
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (data_dir / "objects").mkdir(exist_ok=True, mode=0o700)
+        url = database_url(settings)
+        if settings.database_url is None:
+            _create_private(data_dir / DATABASE_FILE)
+        engine = make_engine(url)
+        if upgrade:
+            migrate.upgrade(engine)
+        return cls(engine, data_dir / "objects", max_object_bytes=settings.max_object_bytes)
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.engine.dispose()
+
+    def ingest(self, data: bytes) -> IngestResult:
+        """Store one DICOM object (a PS3.10 file's bytes); idempotent per SOP Instance UID.
+
+        Raises:
+            ResourceLimitError: the object is larger than ``max_object_bytes``.
+            InvalidDicomError: not DICOM, or a required UID is missing.
+            OutputError: the file or the rows could not be written; nothing was stored.
+        """
+        if len(data) > self.max_object_bytes:
+            raise ResourceLimitError(f"object of {len(data)} bytes, more than the limit of {self.max_object_bytes}")
+        record = index_record(data)
+        sha256 = sha256_hex(data)
+        with self.blobs.lock(sha256):
+            created = self.blobs.put(data, sha256)
+            try:
+                status, replaced = self._commit_rows(record, sha256, len(data))
+            except BaseException:
+                if created:  # the rows never committed: nothing may refer to this file
+                    self.blobs.remove(sha256)
+                raise
+        if replaced is not None:
+            self._remove_if_unreferenced(replaced)
+        _log.info("ingest %s: object %s... (%d bytes)", status, sha256[:12], len(data))
+        return IngestResult(
+            status=status,
+            sop_instance_uid=record.sop_instance_uid,
+            series_instance_uid=record.series_instance_uid,
+            study_instance_uid=record.study_instance_uid,
+            sop_class_uid=record.sop_class_uid,
+            sha256=sha256,
+            size=len(data),
+        )
+
+    def _commit_rows(self, record: IndexRecord, sha256: str, size: int) -> tuple[IngestStatus, str | None]:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with write_session(self.sessions) as session:
+                    return write_rows(session, record, sha256, size)
+            except DatabaseIntegrityError as exc:
+                # Another writer created the same patient, study, series or instance
+                # first; a new transaction sees its row.
+                if attempt == _ATTEMPTS:
+                    raise OutputError(f"database write failed ({type(exc.orig).__name__})") from exc
+            except SQLAlchemyError as exc:
+                raise OutputError(f"database write failed ({type(exc).__name__})") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _remove_if_unreferenced(self, sha256: str) -> None:
+        with self.blobs.lock(sha256), self.sessions() as session:
+            if not session.scalar(select(exists().where(Instance.sha256 == sha256))):
+                self.blobs.remove(sha256)
+
+    def open_instance(self, sop_instance_uid: str) -> bytes:
+        """The stored bytes of one instance, checked against their sha256.
+
+        Raises:
+            StoredInstanceNotFoundError: no instance with this UID is stored.
+            StoredObjectCorruptError: its file is missing or altered.
+        """
+        with self.sessions() as session:
+            sha256 = session.scalar(select(Instance.sha256).where(Instance.sop_instance_uid == sop_instance_uid))
+        if sha256 is None:
+            raise StoredInstanceNotFoundError("no stored instance has that SOP Instance UID")
+        return self.blobs.get(sha256)
+
+    def iter_instances(
+        self, study_instance_uid: str, series_instance_uid: str | None = None
+    ) -> Iterator[tuple[InstanceResult, bytes]]:
+        """Each instance of a study (or one of its series) with its checked bytes, in query order.
+
+        Raises:
+            StoredInstanceNotFoundError: the study (or series) holds no stored instance.
+            StoredObjectCorruptError: a file is missing or altered (raised when reached).
+        """
+        query = InstanceQuery(study_instance_uid=study_instance_uid, series_instance_uid=series_instance_uid)
+        found = self.instances(query)
+        if not found:
+            raise StoredInstanceNotFoundError("no stored instance in that study or series")
+        for instance in found:
+            yield instance, self.blobs.get(instance.sha256)
+
+    def studies(self, query: StudyQuery) -> list[StudyResult]:
+        """Studies matching ``query`` (:func:`medsight.store.query.search_studies`)."""
+        with self.sessions() as session:
+            return search_studies(session, query)
+
+    def series(self, query: SeriesQuery) -> list[SeriesResult]:
+        """Series matching ``query`` (:func:`medsight.store.query.search_series`)."""
+        with self.sessions() as session:
+            return search_series(session, query)
+
+    def instances(self, query: InstanceQuery) -> list[InstanceResult]:
+        """Instances matching ``query`` (:func:`medsight.store.query.search_instances`)."""
+        with self.sessions() as session:
+            return search_instances(session, query)
+
+    def instance(self, sop_instance_uid: str) -> InstanceResult:
+        """The index entry of one instance.
+
+        Raises:
+            StoredInstanceNotFoundError: no instance with this UID is stored.
+        """
+        with self.sessions() as session:
+            statement = select(Instance, Series.series_instance_uid, Study.study_instance_uid)
+            statement = statement.join(Instance.series).join(Series.study)
+            row = session.execute(statement.where(Instance.sop_instance_uid == sop_instance_uid)).one_or_none()
+        if row is None:
+            raise StoredInstanceNotFoundError("no stored instance has that SOP Instance UID")
+        return instance_result(*row)
+
+    def remove_orphans(self) -> int:
+        """Delete files no instance refers to (left by a crash mid-ingest); return how many."""
+        removed = 0
+        for sha256 in list(self.blobs.iter_hashes()):
+            with self.blobs.lock(sha256), self.sessions() as session:
+                if not session.scalar(select(exists().where(Instance.sha256 == sha256))):
+                    self.blobs.remove(sha256)
+                    removed += 1
+        return removed
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty file with mode 0600 (SQLite gives its -wal and -shm files the same)."""
+    if not path.exists():
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
