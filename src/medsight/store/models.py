@@ -38,13 +38,18 @@ class Base(DeclarativeBase):
 
 
 class Patient(Base):
-    """A patient, identified by Patient ID within its issuer ("" when either is absent)."""
+    """A patient, identified by Patient ID within its issuer ("" when no issuer is named).
+
+    An object without a Patient ID gets a patient of its own study (``patient_id`` NULL:
+    unique constraints treat NULLs as distinct), so that two anonymous patients never
+    merge into one and show each other's names.
+    """
 
     __tablename__ = "patients"
     __table_args__ = (UniqueConstraint("patient_id", "issuer_of_patient_id"),)
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
-    patient_id: Mapped[str] = mapped_column(String, index=True)
+    patient_id: Mapped[str | None] = mapped_column(String, index=True)
     issuer_of_patient_id: Mapped[str] = mapped_column(String)
     patient_name: Mapped[str | None] = mapped_column(String)
     patient_name_search: Mapped[str | None] = mapped_column(String, index=True)

@@ -98,7 +98,7 @@ class StudyResult:
     """One study, with its patient and the derived attributes of PS3.18 Table 10.6.3-2."""
 
     study_instance_uid: str = field(repr=False)
-    patient_id: str = field(repr=False)
+    patient_id: str | None = field(repr=False)
     patient_name: str | None = field(repr=False)
     patient_birth_date: str | None = field(repr=False)
     patient_sex: str | None = field(repr=False)

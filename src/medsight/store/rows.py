@@ -60,12 +60,16 @@ def write_rows(session: Session, record: IndexRecord, sha256: str, size: int) ->
 
 
 def _patient(session: Session, record: IndexRecord) -> Patient:
-    patient_id, issuer = record.patient_id or "", record.issuer_of_patient_id or ""
-    patient = session.scalars(
-        select(Patient).where(Patient.patient_id == patient_id, Patient.issuer_of_patient_id == issuer)
-    ).one_or_none()
+    issuer = record.issuer_of_patient_id or ""
+    if record.patient_id is None:  # no identity to share: the study's own patient
+        statement = select(Patient).join(Patient.studies).where(Study.study_instance_uid == record.study_instance_uid)
+    else:
+        statement = select(Patient).where(
+            Patient.patient_id == record.patient_id, Patient.issuer_of_patient_id == issuer
+        )
+    patient = session.scalars(statement).one_or_none()
     if patient is None:
-        patient = Patient(patient_id=patient_id, issuer_of_patient_id=issuer)
+        patient = Patient(patient_id=record.patient_id, issuer_of_patient_id=issuer)
         session.add(patient)
     _fill(patient, "patient_name", record.patient_name)
     _fill(patient, "patient_name_search", fold(record.patient_name))

@@ -273,3 +273,35 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
     assert settings.data_dir == tmp_path
     assert settings.database_url is not None
     assert "secret" not in repr(settings)
+
+
+def test_patients_without_an_id_are_never_merged(store: Store, ct_series: list[bytes], variant: Variant) -> None:
+    for n, name in enumerate(["FIRST^ANON", "SECOND^ANON"], 1):
+        for k in (1, 2):  # two instances of each study share that study's patient
+            store.ingest(
+                variant(
+                    ct_series[0],
+                    PatientID=None,
+                    PatientName=name,
+                    StudyInstanceUID=f"1.2.826.0.1.77.{n}",
+                    SeriesInstanceUID=f"1.2.826.0.1.77.{n}.1",
+                    SOPInstanceUID=f"1.2.826.0.1.77.{n}.1.{k}",
+                )
+            )
+    found = {s.study_instance_uid: (s.patient_id, s.patient_name) for s in store.studies(StudyQuery())}
+    assert found == {"1.2.826.0.1.77.1": (None, "FIRST^ANON"), "1.2.826.0.1.77.2": (None, "SECOND^ANON")}
+    assert _count(store, Patient) == 2
+    assert store.studies(StudyQuery(patient_id="*")) != []  # universal matching includes them
+    assert store.studies(StudyQuery(patient_id="?*")) == []
+
+
+def test_sqlite_writes_begin_immediate(tmp_path: Path, ct_series: list[bytes]) -> None:
+    store = Store.open(StoreSettings(data_dir=tmp_path / "var"))
+    begun: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: begun.append(args[2]))
+    try:
+        store.ingest(ct_series[0])
+        store.studies(StudyQuery())
+    finally:
+        store.close()
+    assert [s for s in begun if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE", "BEGIN"]

@@ -20,7 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "patients",
         sa.Column("pk", sa.Integer(), nullable=False),
-        sa.Column("patient_id", sa.String(), nullable=False),
+        sa.Column("patient_id", sa.String(), nullable=True),
         sa.Column("issuer_of_patient_id", sa.String(), nullable=False),
         sa.Column("patient_name", sa.String(), nullable=True),
         sa.Column("patient_name_search", sa.String(), nullable=True),
