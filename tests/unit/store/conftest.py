@@ -41,23 +41,37 @@ def _postgres_answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def postgres_engine() -> Iterator[Engine]:
-    """An engine on a fresh, migrated schema of the test database, dropped afterwards."""
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema in the test database, dropped (with all it holds) afterwards."""
     if not _postgres_answers(POSTGRES_URL):
         pytest.skip(f"no PostgreSQL answers at {make_url(POSTGRES_URL).host}:{make_url(POSTGRES_URL).port}")
     schema = f"medsight_test_{secrets.token_hex(6)}"
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield schema
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_schema: str) -> str:
+    """A ``MEDSIGHT_DATABASE_URL`` whose connections work in the session's schema."""
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{postgres_schema}"
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """An engine on the session's schema, migrated."""
+    engine = make_engine(postgres_url)
     try:
         upgrade(engine)
         yield engine
     finally:
         engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -305,3 +305,17 @@ def test_sqlite_writes_begin_immediate(tmp_path: Path, ct_series: list[bytes]) -
     finally:
         store.close()
     assert [s for s in begun if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE", "BEGIN"]
+
+
+def test_a_database_url_selects_postgresql(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ct_series: list[bytes]
+) -> None:
+    monkeypatch.setenv("MEDSIGHT_DATABASE_URL", postgres_url)
+    store = Store.open(StoreSettings(data_dir=tmp_path / "var"))
+    try:
+        assert store.engine.dialect.name == "postgresql"
+        sop_uid = store.ingest(ct_series[2]).sop_instance_uid
+        assert store.open_instance(sop_uid) == ct_series[2]
+        assert not (tmp_path / "var" / "medsight.db").exists()
+    finally:
+        store.close()  # the rows stay in the session's schema: each store test truncates first
