@@ -1,15 +1,21 @@
 """Saliency maps: where in the image the model's evidence for the positive class lies.
 
-Grad-CAM (Selvaraju et al., ICCV 2017) through MONAI's implementation, on the last
-residual stage. The map answers "which regions raised the pneumonia logit", not "where
-is the pneumonia": the model card and the viewer say so.
+Grad-CAM (Selvaraju et al., ICCV 2017) on the last residual stage: the stage's
+activations weighted by the spatial mean of the logit's gradient with respect to them,
+summed over channels, rectified, upsampled to the input and scaled to ``[0, 1]`` per
+image. It is MONAI's ``GradCAM`` computation (a test checks the two agree) with one
+difference that matters on a CPU: only the gradient at the explained stage is computed
+(``torch.autograd.grad``), not every weight's, which makes it several times faster.
+
+The map answers "which regions raised the pneumonia logit", not "where is the
+pneumonia": the model card and the viewer say so.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from monai.visualize.class_activation_maps import GradCAM
+import torch.nn.functional as F  # noqa: N812 (torch's own convention)
 from numpy.typing import NDArray
 
 from medsight.models.networks import Classifier
@@ -25,13 +31,28 @@ class Saliency:
 
     def __init__(self, model: Classifier) -> None:
         self.model = model.eval()
-        self.cam = GradCAM(nn_module=self.model, target_layers=TARGET_LAYER)
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)  # no weight gradients: only the stage's
+        self.stage = self.model.get_submodule(TARGET_LAYER)
 
     def __call__(self, inputs: NDArray[np.float32]) -> NDArray[np.float32]:
         """Maps ``(n, H, W)`` for inputs ``(n, 1, H, W)`` (same spatial size)."""
         x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
-        with torch.enable_grad():
-            maps = self.cam(x=x, class_idx=0)  # one logit: its gradient is the positive class's
-        out: NDArray[np.float32] = maps.detach().numpy()[:, 0].astype(np.float32)
-        # MONAI scales each map to [0, 1]; a flat map (no evidence) comes back as NaN or 0.
-        return np.nan_to_num(out, nan=0.0)
+        captured: list[torch.Tensor] = []
+        hook = self.stage.register_forward_hook(lambda module, args, out: captured.append(out))
+        try:
+            with torch.enable_grad():
+                x.requires_grad_(True)  # so that the graph reaches the stage without weight grads
+                logits = self.model(x)[:, 0]
+                (activations,) = captured
+                (gradients,) = torch.autograd.grad(logits.sum(), activations)
+        finally:
+            hook.remove()
+        with torch.no_grad():
+            weights = gradients.mean(dim=(2, 3), keepdim=True)
+            cam = F.relu((weights * activations).sum(dim=1, keepdim=True))
+            cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+            low = cam.amin(dim=(1, 2), keepdim=True)
+            span = cam.amax(dim=(1, 2), keepdim=True) - low
+            scaled = torch.where(span > 0, (cam - low) / span.clamp_min(1e-12), torch.zeros_like(cam))
+        return scaled.numpy().astype(np.float32)

@@ -41,6 +41,7 @@ __all__ = [
     "presets_for",
     "resolve_preset",
     "select_plane",
+    "unit_array",
 ]
 
 #: Name of the window computed from the pixels' percentiles; valid for every modality.
@@ -261,6 +262,15 @@ def display_plane(image: Image, preset: str | None = None, *, index: int | None 
         ``(rows, columns)`` for greyscale, ``(rows, columns, 3)`` for RGB.
     """
     return display_array(select_plane(image, index), preset)
+
+
+def unit_array(image: Image, preset: str | None = None) -> NDArray[np.float32]:
+    """Greyscale display values in ``[0, 1]``, float32: :func:`display_array` before rounding.
+
+    Raises:
+        UsageError: ``preset`` is not a preset of the image's modality.
+    """
+    return _unit_values(image, preset)
 
 
 def _unit_values(image: Image, preset: str | None) -> NDArray[np.float32]:

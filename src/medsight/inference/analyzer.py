@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from medsight.imaging import Image
+from medsight.imaging.overlay import resize_bilinear
 from medsight.inference.model import LoadedModel
 from medsight.tasks import Prepared, Refusal, pixel_refusal, prepare
 
@@ -172,13 +172,24 @@ class Analyzer:
         return out
 
 
-def saliency_on_display(saliency: NDArray[np.float32], prepared: Prepared) -> NDArray[np.float32]:
-    """The saliency map laid over the whole original plane (zero outside the cropped box)."""
-    rows, cols = prepared.display.shape
+def saliency_on_display(
+    saliency: NDArray[np.float32], prepared: Prepared, shape: tuple[int, int] | None = None
+) -> NDArray[np.float32]:
+    """The saliency map laid over the whole original plane, zero outside the cropped box.
+
+    Args:
+        saliency: the map at the model's input resolution, in ``[0, 1]``.
+        prepared: what the map was computed on (its crop box on the original plane).
+        shape: the grid to lay it on: the original plane's, or a preview's of the same
+            aspect (the box is scaled to it). Default: the original plane's.
+    """
+    rows, cols = prepared.unit.shape
+    out_rows, out_cols = shape or (rows, cols)
+    fr, fc = out_rows / rows, out_cols / cols
     r0, c0, r1, c1 = prepared.box
-    zoom = ((r1 - r0) / saliency.shape[0], (c1 - c0) / saliency.shape[1])
-    scaled = ndimage.zoom(saliency, zoom, order=1, grid_mode=True, mode="nearest")
-    full = np.zeros((rows, cols), dtype=np.float32)
-    h, w = min(r1 - r0, scaled.shape[0]), min(c1 - c0, scaled.shape[1])
-    full[r0 : r0 + h, c0 : c0 + w] = np.clip(scaled[:h, :w], 0.0, 1.0)
+    top, left = round(r0 * fr), round(c0 * fc)
+    height, width = max(1, round(r1 * fr) - top), max(1, round(c1 * fc) - left)
+    full = np.zeros((out_rows, out_cols), dtype=np.float32)
+    scaled = resize_bilinear(saliency, (height, width))
+    full[top : top + height, left : left + width] = np.clip(scaled, 0.0, 1.0)[: out_rows - top, : out_cols - left]
     return full

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from medsight.tasks.acceptance import Refusal
-from medsight.tasks.preprocess import resize_area
+from medsight.tasks.preprocess import resize_area_batch
 
 __all__ = ["GaussianDistance", "OodDetector", "pixel_statistics"]
 
@@ -39,14 +39,14 @@ _PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 def pixel_statistics(inputs: NDArray[np.float32]) -> NDArray[np.float64]:
     """``(n, 73)``: per model input ``(1, H, W)``, its 8 x 8 thumbnail, 7 intensity
     percentiles, and the mean absolute first differences along rows and columns."""
-    rows = []
-    for x in inputs:
-        plane = x[0].astype(np.float64)
-        thumb = resize_area(x[0], (THUMBNAIL, THUMBNAIL)).ravel()
-        levels = np.percentile(plane, _PERCENTILES)
-        detail = [np.abs(np.diff(plane, axis=0)).mean(), np.abs(np.diff(plane, axis=1)).mean()]
-        rows.append(np.concatenate([thumb, levels, detail]))
-    return np.asarray(rows, dtype=np.float64)
+    planes = np.asarray(inputs[:, 0], dtype=np.float32)
+    n = len(planes)
+    thumbs = resize_area_batch(planes, (THUMBNAIL, THUMBNAIL)).reshape(n, -1)
+    levels = np.percentile(planes.reshape(n, -1), _PERCENTILES, axis=1).T
+    detail = np.stack(
+        [np.abs(np.diff(planes, axis=1)).mean(axis=(1, 2)), np.abs(np.diff(planes, axis=2)).mean(axis=(1, 2))], axis=1
+    )
+    return np.concatenate([thumbs, levels, detail], axis=1).astype(np.float64)
 
 
 @dataclass(frozen=True)

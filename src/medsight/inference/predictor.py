@@ -83,6 +83,9 @@ class OnnxPredictor:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3  # errors only: its warnings are not for our users
+        # Idle worker threads otherwise spin after each run and slow the torch Grad-CAM that
+        # follows on the same two cores (measured: 7.5 -> 3.6 ms for the call after).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = onnxruntime.InferenceSession(
                 str(bundle.weights_file("model.onnx")), options, providers=["CPUExecutionProvider"]

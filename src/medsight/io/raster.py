@@ -32,14 +32,14 @@ from numpy.typing import NDArray
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-from medsight.errors import FileNotFoundInputError, InvalidImageError, ResourceLimitError
+from medsight.errors import FileNotFoundInputError, InvalidImageError, ResourceLimitError, UsageError
 from medsight.imaging.geometry import Geometry
 from medsight.imaging.image import Image, ImageMeta, Layout
 from medsight.imaging.window import display_array, select_plane
 from medsight.io._atomic import PathLike, atomic_write
 from medsight.settings import ReadLimits
 
-__all__ = ["PIL_ERRORS", "read_raster", "write_png"]
+__all__ = ["PIL_ERRORS", "read_raster", "write_png", "write_rgb_png"]
 
 #: Every foreign error a raster read may raise (besides the bomb check); each becomes
 #: InvalidImageError.
@@ -121,6 +121,26 @@ def write_png(image: Image, path: PathLike, preset: str | None = None, *, index:
 
     def write(stream: BinaryIO) -> None:
         pil.save(stream, format="PNG", **options)
+
+    return atomic_write(path, write)
+
+
+def write_rgb_png(pixels: NDArray[np.uint8], path: PathLike, *, compress_level: int = 1) -> Path:
+    """Write an ``(H, W, 3)`` or ``(H, W)`` uint8 array as a PNG, at once or not at all.
+
+    For previews (heatmap overlays): zlib level 1 writes a 2048 px overlay about three
+    times faster than the default level 6 for files about a third larger.
+
+    Raises:
+        UsageError: not a 2D or RGB uint8 array.
+        OutputError: the file cannot be written.
+    """
+    if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):
+        raise UsageError(f"write_rgb_png needs (H, W) or (H, W, 3) uint8, got {pixels.shape} {pixels.dtype}")
+    pil = PILImage.fromarray(np.ascontiguousarray(pixels))
+
+    def write(stream: BinaryIO) -> None:
+        pil.save(stream, format="PNG", compress_level=compress_level)
 
     return atomic_write(path, write)
 

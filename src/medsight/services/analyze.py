@@ -21,14 +21,17 @@ from medsight.errors import FileNotFoundInputError, MedsightError, UsageError
 from medsight.imaging import Image, heatmap_overlay
 from medsight.inference import Analysis, Analyzer, LoadedModel, saliency_on_display
 from medsight.io import scan
-from medsight.io.raster import write_png
+from medsight.io.raster import write_rgb_png
 from medsight.services.models import load_model
 from medsight.settings import ReadLimits
 from medsight.tasks import get_task
+from medsight.tasks.preprocess import resize_area
 
 __all__ = ["AnalyzeOptions", "AnalyzeReport", "analyze_path", "write_heatmap"]
 
 _CHUNK = 32
+#: Longest side of a heatmap preview, px (see :func:`write_heatmap`).
+HEATMAP_MAX_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -113,14 +116,25 @@ def analyze_path(
     return AnalyzeReport(records=records, model=model.bundle.identity())
 
 
-def write_heatmap(analysis: Analysis, target: Path, label: str, single: bool) -> Path:
-    """Write the saliency overlay of ``analysis`` over its original image as a PNG."""
+def write_heatmap(
+    analysis: Analysis, target: Path, label: str, single: bool, max_side: int = HEATMAP_MAX_SIDE
+) -> Path:
+    """Write the saliency overlay of ``analysis`` over its original image as a PNG preview.
+
+    The preview keeps the whole image and its aspect, at most ``max_side`` px on its long
+    side: Grad-CAM's own resolution is the network's last stage (7 x 7 cells at 224 px),
+    so a full 2048 px overlay would add only time (half a second) and file size, no detail.
+    """
     assert analysis.saliency is not None
     assert analysis.prepared is not None
-    full = saliency_on_display(analysis.saliency, analysis.prepared)
-    rgb = heatmap_overlay(analysis.prepared.display, full, alpha=0.45)
+    unit = analysis.prepared.unit
+    scale = min(1.0, max_side / max(unit.shape))
+    shape = (max(1, round(unit.shape[0] * scale)), max(1, round(unit.shape[1] * scale)))
+    base = unit if shape == unit.shape else resize_area(unit, shape)
+    heat = saliency_on_display(analysis.saliency, analysis.prepared, shape)
+    rgb = heatmap_overlay(np.rint(base * np.float32(255.0)).astype(np.uint8), heat, alpha=0.45)
     out = target if single else target / f"{_safe_name(label)}.heatmap.png"
-    return write_png(Image(pixels=rgb.astype(np.float32)), out)
+    return write_rgb_png(rgb, out)
 
 
 def _heatmap_target(heatmap: Path | None, single: bool) -> Path | None:

@@ -104,7 +104,8 @@ def pixel_refusal(image: Image, description: str) -> Refusal | None:
         if spread > _COLOUR_LIMIT:
             return Refusal("colour", f"a colour image is not {description}")
     pixels = image.pixels if image.channels == 1 else image.pixels.mean(axis=-1)
-    finite = pixels[np.isfinite(pixels)]
+    # Decoded pixels are finite; only fall back to a masked copy when they are not.
+    finite = pixels if np.isfinite(pixels.min()) and np.isfinite(pixels.max()) else pixels[np.isfinite(pixels)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     if high <= low or float(finite.std()) / (high - low) < _BLANK_LIMIT:
         return Refusal("blank", "the image is blank or nearly uniform")

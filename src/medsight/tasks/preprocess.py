@@ -9,7 +9,7 @@ with the :class:`Preprocessing` stored in the model's bundle. The steps:
 2. greyscale: RGB is averaged (the acceptance check refuses real colour);
 3. unit values in ``[0, 1]``: an 8/16-bit raster (PNG, JPEG, TIFF, an npz array) is divided
    by its full scale, as the training images were stored; a DICOM image goes through its
-   own VOI LUT or window, else the 1st..99th percentile window (``display_array``), which
+   own VOI LUT or window, else the 1st..99th percentile window (``unit_array``), which
    also makes 8- and 16-bit, MONOCHROME1 and MONOCHROME2 sources look alike;
 4. optional center crop to a square (MedMNIST's own recipe), then an anti-aliased
    resize to ``size`` x ``size``: integer block means, then bilinear to the exact size.
@@ -27,8 +27,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from medsight.imaging import Image, display_array
-from medsight.imaging.window import select_plane
+from medsight.imaging import Image
+from medsight.imaging.window import select_plane, unit_array
 
 __all__ = ["Crop", "Prepared", "Preprocessing", "prepare", "resize_area", "unit_values"]
 
@@ -76,13 +76,19 @@ class Prepared:
 
     Attributes:
         input: float32 ``(1, size, size)`` in ``[0, 1]``.
-        display: uint8 ``(rows, columns)`` of the whole original plane, for overlays.
-        box: ``(row0, col0, row1, col1)`` of the region of ``display`` the input shows.
+        unit: float32 ``(rows, columns)`` of the whole original plane in ``[0, 1]``, for overlays.
+        box: ``(row0, col0, row1, col1)`` of the region of ``unit`` the input shows.
     """
 
     input: NDArray[np.float32]
-    display: NDArray[np.uint8]
+    unit: NDArray[np.float32]
     box: tuple[int, int, int, int]
+
+    @property
+    def display(self) -> NDArray[np.uint8]:
+        """The whole original plane as 8-bit display values (computed on demand: it is big)."""
+        display: NDArray[np.uint8] = np.rint(self.unit * np.float32(255.0)).astype(np.uint8)
+        return display
 
 
 def prepare(image: Image, preprocessing: Preprocessing) -> Prepared:
@@ -91,8 +97,7 @@ def prepare(image: Image, preprocessing: Preprocessing) -> Prepared:
     box = _crop_box(unit.shape, preprocessing.crop)
     r0, c0, r1, c1 = box
     small = resize_area(unit[r0:r1, c0:c1], (preprocessing.size, preprocessing.size))
-    display = np.rint(unit * np.float32(255.0)).astype(np.uint8)
-    return Prepared(input=small[np.newaxis], display=display, box=box)
+    return Prepared(input=small[np.newaxis], unit=unit, box=box)
 
 
 def unit_values(image: Image) -> NDArray[np.float32]:
@@ -105,7 +110,7 @@ def unit_values(image: Image) -> NDArray[np.float32]:
         full_scale = float(2 ** (plane.meta.bits_stored or 8) - 1)
         unit: NDArray[np.float32] = np.clip(plane.pixels / np.float32(full_scale), 0.0, 1.0)
         return unit.astype(np.float32, copy=False)
-    return display_array(plane).astype(np.float32) / np.float32(255.0)
+    return unit_array(plane)
 
 
 def resize_area(plane: NDArray[np.float32], shape: tuple[int, int]) -> NDArray[np.float32]:
@@ -114,23 +119,29 @@ def resize_area(plane: NDArray[np.float32], shape: tuple[int, int]) -> NDArray[n
     Downsampling by block means first keeps a 2048 px radiograph to a few milliseconds
     and averages every source pixel; the bilinear step then only bridges a factor < 2.
     """
-    rows, cols = plane.shape
+    resized: NDArray[np.float32] = resize_area_batch(plane[np.newaxis], shape)[0]
+    return resized
+
+
+def resize_area_batch(planes: NDArray[np.float32], shape: tuple[int, int]) -> NDArray[np.float32]:
+    """:func:`resize_area` of each plane of ``(n, rows, columns)``, in one pass."""
+    n, rows, cols = planes.shape
     fr, fc = max(1, rows // shape[0]), max(1, cols // shape[1])
     if fr > 1 or fc > 1:
-        trimmed = plane[: rows - rows % fr, : cols - cols % fc]
-        plane = trimmed.reshape(trimmed.shape[0] // fr, fr, trimmed.shape[1] // fc, fc).mean(axis=(1, 3))
-    if plane.shape == shape:
-        return np.ascontiguousarray(plane, dtype=np.float32)
-    zoom = (shape[0] / plane.shape[0], shape[1] / plane.shape[1])
-    out = ndimage.zoom(plane.astype(np.float32, copy=False), zoom, order=1, mode="nearest", grid_mode=True)
+        trimmed = planes[:, : rows - rows % fr, : cols - cols % fc]
+        planes = trimmed.reshape(n, trimmed.shape[1] // fr, fr, trimmed.shape[2] // fc, fc).mean(axis=(2, 4))
+    if planes.shape[1:] == shape:
+        return np.ascontiguousarray(planes, dtype=np.float32)
+    zoom = (1.0, shape[0] / planes.shape[1], shape[1] / planes.shape[2])
+    out = ndimage.zoom(planes.astype(np.float32, copy=False), zoom, order=1, mode="nearest", grid_mode=True)
     # zoom may be off by one on awkward ratios; pad/crop to the exact shape.
-    fixed = np.zeros(shape, dtype=np.float32)
-    r, c = min(shape[0], out.shape[0]), min(shape[1], out.shape[1])
-    fixed[:r, :c] = out[:r, :c]
+    fixed = np.zeros((n, *shape), dtype=np.float32)
+    r, c = min(shape[0], out.shape[1]), min(shape[1], out.shape[2])
+    fixed[:, :r, :c] = out[:, :r, :c]
     if r < shape[0]:
-        fixed[r:, :c] = out[r - 1 : r, :c]
+        fixed[:, r:, :c] = out[:, r - 1 : r, :c]
     if c < shape[1]:
-        fixed[:, c:] = fixed[:, c - 1 : c]
+        fixed[:, :, c:] = fixed[:, :, c - 1 : c]
     return fixed
 
 
