@@ -20,15 +20,16 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, exists, select
 from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from medsight.errors import OutputError, ResourceLimitError, StoredInstanceNotFoundError
+from medsight.errors import MedsightError, OutputError, ResourceLimitError, StoredInstanceNotFoundError
 from medsight.io.dicom.index import IndexRecord, index_record
 from medsight.settings import StoreSettings
 from medsight.store import migrate
@@ -95,8 +96,21 @@ class Store:
             _create_private(data_dir / DATABASE_FILE)
         engine = make_engine(url)
         if upgrade:
-            migrate.upgrade(engine)
+            try:
+                migrate.upgrade(engine)
+            except SQLAlchemyError as exc:
+                engine.dispose()
+                raise MedsightError(f"cannot open the store's database ({type(exc).__name__})") from exc
         return cls(engine, data_dir / "objects", max_object_bytes=settings.max_object_bytes)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A session whose database errors become a MedsightError naming only their class."""
+        try:
+            with self.sessions() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise MedsightError(f"database query failed ({type(exc).__name__})") from exc
 
     def close(self) -> None:
         """Close the database connections."""
@@ -123,7 +137,10 @@ class Store:
                     self.blobs.remove(sha256)
                 raise
         if replaced is not None:
-            self._remove_if_unreferenced(replaced)
+            try:
+                self._remove_if_unreferenced(replaced)
+            except (MedsightError, OSError) as exc:  # stored all the same: remove_orphans() sweeps it
+                _log.warning("replaced object %s... not removed (%s)", replaced[:12], type(exc).__name__)
         _log.info("ingest %s: object %s... (%d bytes)", status, sha256[:12], len(data))
         return IngestResult(
             status=status,
@@ -150,7 +167,7 @@ class Store:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _remove_if_unreferenced(self, sha256: str) -> None:
-        with self.blobs.lock(sha256), self.sessions() as session:
+        with self.blobs.lock(sha256), self._reading() as session:
             if not session.scalar(select(exists().where(Instance.sha256 == sha256))):
                 self.blobs.remove(sha256)
 
@@ -161,7 +178,7 @@ class Store:
             StoredInstanceNotFoundError: no instance with this UID is stored.
             StoredObjectCorruptError: its file is missing or altered.
         """
-        with self.sessions() as session:
+        with self._reading() as session:
             sha256 = session.scalar(select(Instance.sha256).where(Instance.sop_instance_uid == sop_instance_uid))
         if sha256 is None:
             raise StoredInstanceNotFoundError("no stored instance has that SOP Instance UID")
@@ -185,17 +202,17 @@ class Store:
 
     def studies(self, query: StudyQuery) -> list[StudyResult]:
         """Studies matching ``query`` (:func:`medsight.store.query.search_studies`)."""
-        with self.sessions() as session:
+        with self._reading() as session:
             return search_studies(session, query)
 
     def series(self, query: SeriesQuery) -> list[SeriesResult]:
         """Series matching ``query`` (:func:`medsight.store.query.search_series`)."""
-        with self.sessions() as session:
+        with self._reading() as session:
             return search_series(session, query)
 
     def instances(self, query: InstanceQuery) -> list[InstanceResult]:
         """Instances matching ``query`` (:func:`medsight.store.query.search_instances`)."""
-        with self.sessions() as session:
+        with self._reading() as session:
             return search_instances(session, query)
 
     def instance(self, sop_instance_uid: str) -> InstanceResult:
@@ -204,7 +221,7 @@ class Store:
         Raises:
             StoredInstanceNotFoundError: no instance with this UID is stored.
         """
-        with self.sessions() as session:
+        with self._reading() as session:
             statement = select(Instance, Series.series_instance_uid, Study.study_instance_uid)
             statement = statement.join(Instance.series).join(Series.study)
             row = session.execute(statement.where(Instance.sop_instance_uid == sop_instance_uid)).one_or_none()
@@ -216,7 +233,7 @@ class Store:
         """Delete files no instance refers to (left by a crash mid-ingest); return how many."""
         removed = 0
         for sha256 in list(self.blobs.iter_hashes()):
-            with self.blobs.lock(sha256), self.sessions() as session:
+            with self.blobs.lock(sha256), self._reading() as session:
                 if not session.scalar(select(exists().where(Instance.sha256 == sha256))):
                     self.blobs.remove(sha256)
                     removed += 1

@@ -319,3 +319,20 @@ def test_a_database_url_selects_postgresql(
         assert not (tmp_path / "var" / "medsight.db").exists()
     finally:
         store.close()  # the rows stay in the session's schema: each store test truncates first
+
+
+def test_database_errors_are_translated_and_leave_no_file(tmp_path: Path, ct_series: list[bytes]) -> None:
+    from medsight.errors import OutputError
+
+    store = Store.open(StoreSettings(data_dir=tmp_path / "var"), upgrade=False)  # no tables
+    try:
+        with pytest.raises(OutputError, match="database write failed") as written:
+            store.ingest(ct_series[0])
+        with pytest.raises(MedsightError, match="database query failed") as read:
+            store.studies(StudyQuery(patient_name=PLANTED["PatientName"]))
+        assert _files(store) == []
+        for error in (written.value, read.value):
+            assert "SELECT" not in error.message
+            assert PLANTED["PatientName"].casefold() not in str(error.__cause__).casefold()
+    finally:
+        store.close()
