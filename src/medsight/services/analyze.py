@@ -116,9 +116,7 @@ def analyze_path(
     return AnalyzeReport(records=records, model=model.bundle.identity())
 
 
-def write_heatmap(
-    analysis: Analysis, target: Path, label: str, single: bool, max_side: int = HEATMAP_MAX_SIDE
-) -> Path:
+def write_heatmap(analysis: Analysis, target: Path, label: str, single: bool, max_side: int = HEATMAP_MAX_SIDE) -> Path:
     """Write the saliency overlay of ``analysis`` over its original image as a PNG preview.
 
     The preview keeps the whole image and its aspect, at most ``max_side`` px on its long
