@@ -70,7 +70,9 @@ def expected_pixels(path: Path) -> np.ndarray:
     array = ds.pixel_array
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
     if photometric == "PALETTE COLOR":
-        return apply_color_lut(array, ds).astype(np.float32)
+        # medsight keeps RGB on the 0-255 scale: 16-bit palette entries are divided by 256.
+        bits = int(ds.RedPaletteColorLookupTableDescriptor[2])
+        return apply_color_lut(array, ds).astype(np.float32) / np.float32(256.0 if bits == 16 else 1.0)
     if int(ds.get("SamplesPerPixel", 1)) == 3:
         return array.astype(np.float32)
     values = apply_modality_lut(array, ds).astype(np.float32)
@@ -137,6 +139,7 @@ def test_palette_and_ybr_become_rgb(samples_dir: Path) -> None:
     palette = read_image(samples_dir / "us" / "examples_palette.dcm", LIMITS)
     ybr = read_image(samples_dir / "us" / "examples_ybr_color.dcm", LIMITS)
     assert palette.channels == 3
+    assert 200 < float(palette.pixels.max()) <= 256.0  # 8-bit scale, not 16-bit: displays are not washed out
     assert ybr.channels == 3
     assert ybr.layout is Layout.CINE
     assert ybr.frames == 30

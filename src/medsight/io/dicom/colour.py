@@ -1,5 +1,11 @@
 """Colour to RGB float32: palette lookup (PS3.3 C.7.6.3.1.5) and YBR_FULL conversion.
 
+RGB samples are on the 0-255 scale of 8-bit colour, whatever the source: a palette with
+16-bit entries (the common case, PS3.3 C.7.6.3.1.5 scales them to the full 16 bits) is
+divided by 256, which gives back the 8-bit value for both usual encodings (``v * 256``
+and ``v * 257``, the latter with a fraction below 1). Left at 16 bits, every display and
+writer, which treat RGB as 8-bit, would saturate them to white.
+
 Both write straight into the caller's float32 array, frame by frame, so the frames
 stay in cache and no full-size intermediate array is made: the RGB output is four
 times the size of 8-bit stored values, and most of the cost is writing it.
@@ -44,6 +50,9 @@ def apply_palette(header: InstanceHeader, stored: NDArray[Any], out: NDArray[np.
     palette = _palette(header)
     if palette is None:  # segmented or unusual: pydicom's implementation reads those
         out[...] = apply_color_lut(stored.reshape(out.shape[:-1]), header.dataset).reshape(out.shape)
+        descriptor = header.values.numbers(t.PALETTE_DESCRIPTORS[0])
+        if descriptor is not None and len(descriptor) == 3 and int(descriptor[2]) == 16:
+            out *= np.float32(1.0 / 256.0)
         return
     lut, first = palette
     indices = stored.reshape(out.shape[0], -1)
@@ -68,7 +77,9 @@ def _expand_8bit(indices: NDArray[np.uint8], lut: NDArray[np.float32], first: in
 
     # Every index 0..255 mapped through first-value offset and clipping: a 256-entry table.
     table = lut[np.clip(np.arange(256) - first, 0, len(lut) - 1)]
-    scale = next((s for s in (1.0, 256.0, 257.0) if _is_8bit(table / s)), None)
+    # Tables are on the 0-255 scale already (see the module docstring); 16-bit entries
+    # written as v * 257 come out as v * 257/256.
+    scale = next((s for s in (1.0, 257.0 / 256.0) if _is_8bit(table / s)), None)
     if scale is None:
         return False
     palette = (table / scale).astype(np.uint8).tobytes()
@@ -107,5 +118,5 @@ def _palette(header: InstanceHeader) -> tuple[NDArray[np.float32], int] | None:
             table = np.frombuffer(data, "<u2")
         else:
             return None
-        channels.append(table.astype(np.float32))
+        channels.append(table.astype(np.float32) / np.float32(256.0 if bits == 16 else 1.0))
     return np.stack(channels, axis=1), first
