@@ -273,7 +273,7 @@ def _stages(model: LoadedModel, path: Path, heatmap: Path, calls: int) -> dict[s
         checks_and_prepare,
         score,
         explain,
-        lambda analysis: write_heatmap(analysis, heatmap, path.name, single=True),
+        lambda analysis: write_heatmap(analysis, heatmap),
     ]
     try:
         stages = _pipeline(dict(zip(STAGES, steps, strict=True)), calls)

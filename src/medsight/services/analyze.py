@@ -95,6 +95,7 @@ def analyze_path(
     heatmaps = _heatmap_target(options.heatmap, single)
     analyzer = Analyzer(model, saliency=heatmaps is not None)
     records: list[dict[str, Any]] = []
+    names: set[str] = set()
     on_start(len(items) + len(found.failures))
     for failure in found.failures:
         records.append({"path": failure.label, "error": {"code": failure.code, "message": failure.message}})
@@ -110,13 +111,14 @@ def analyze_path(
         for (label, _image), analysis in zip(loaded, analyzer.analyze_many([i for _, i in loaded]), strict=True):
             record = {"path": label, **analysis.to_dict()}
             if "probability" in record:
-                record["heatmap"] = str(write_heatmap(analysis, heatmaps, label, single)) if heatmaps else None
+                target = None if heatmaps is None else heatmaps if single else heatmaps / _unique(label, names)
+                record["heatmap"] = str(write_heatmap(analysis, target)) if target else None
             records.append(record)
             on_record(record)
     return AnalyzeReport(records=records, model=model.bundle.identity())
 
 
-def write_heatmap(analysis: Analysis, target: Path, label: str, single: bool, max_side: int = HEATMAP_MAX_SIDE) -> Path:
+def write_heatmap(analysis: Analysis, target: Path, max_side: int = HEATMAP_MAX_SIDE) -> Path:
     """Write the saliency overlay of ``analysis`` over its original image as a PNG preview.
 
     The preview keeps the whole image and its aspect, at most ``max_side`` px on its long
@@ -131,8 +133,7 @@ def write_heatmap(analysis: Analysis, target: Path, label: str, single: bool, ma
     base = unit if shape == unit.shape else resize_area(unit, shape)
     heat = saliency_on_display(analysis.saliency, analysis.prepared, shape)
     rgb = heatmap_overlay(np.rint(base * np.float32(255.0)).astype(np.uint8), heat, alpha=0.45)
-    out = target if single else target / f"{_safe_name(label)}.heatmap.png"
-    return write_rgb_png(rgb, out)
+    return write_rgb_png(rgb, target)
 
 
 def _heatmap_target(heatmap: Path | None, single: bool) -> Path | None:
@@ -146,6 +147,17 @@ def _heatmap_target(heatmap: Path | None, single: bool) -> Path | None:
         raise UsageError("--heatmap must name a folder when the input holds several images")
     heatmap.mkdir(parents=True, exist_ok=True)
     return heatmap
+
+
+def _unique(label: str, used: set[str]) -> str:
+    """``<name>.heatmap.png`` for ``label``, numbered when two inputs would share a name."""
+    base = _safe_name(label)
+    name, number = f"{base}.heatmap.png", 1
+    while name in used:
+        number += 1
+        name = f"{base}.{number}.heatmap.png"
+    used.add(name)
+    return name
 
 
 def _safe_name(label: str) -> str:

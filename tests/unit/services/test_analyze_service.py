@@ -107,3 +107,16 @@ def test_evaluate_reports_every_metric_with_a_ci_and_writes_plots(
     )
     with pytest.raises(InvalidDatasetError, match="test"):
         evaluate(EvaluateOptions(task="cxr-pneumonia", data=synthetic_npz, split="test", model=str(tiny_bundle)))
+
+
+def test_inputs_with_the_same_name_get_their_own_heatmaps(tiny_bundle: Path, tmp_path: Path) -> None:
+    for sub in ("a", "b"):
+        (tmp_path / "in" / sub / "x").mkdir(parents=True)
+    image = chest_like(28, True, np.random.default_rng(7))
+    # Same last two path parts (x/img.png) under different parents.
+    PILImage.fromarray(image).save(tmp_path / "in" / "a" / "x" / "img.png")
+    PILImage.fromarray(image).save(tmp_path / "in" / "b" / "x" / "img.png")
+    options = AnalyzeOptions(task="cxr-pneumonia", model=str(tiny_bundle), heatmap=tmp_path / "heat")
+    heatmaps = [r["heatmap"] for r in analyze_path(tmp_path / "in", options).records if r.get("heatmap")]
+    assert len(heatmaps) == 2
+    assert len(set(heatmaps)) == 2
