@@ -63,12 +63,19 @@ def check_n_bins(n_bins: int) -> int:
     return int(n_bins)
 
 
+def bin_edges(n_bins: int) -> NDArray[np.float64]:
+    """The ``n_bins + 1`` equal-width edges ``k / n_bins`` from 0 to 1."""
+    return np.arange(n_bins + 1, dtype=np.float64) / n_bins
+
+
 def bin_index(prob: NDArray[np.float64], n_bins: int) -> NDArray[np.intp]:
     """Equal-width bin of each probability: bin k holds [k/n, (k+1)/n), the last also 1.0.
 
-    The edges are those of ``np.linspace(0, 1, n_bins + 1)``, so the index agrees with the
-    edges that :func:`medsight.metrics.reliability_table` reports.
+    The edges are :func:`bin_edges`, ``k / n`` computed as that division, so a probability
+    that equals ``k / n`` in floating point (0.15 with 20 bins) falls in bin ``k`` as the
+    definition says; ``np.linspace`` would put its edge a rounding error above it. The
+    index agrees with the edges that :func:`medsight.metrics.reliability_table` reports.
     """
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    edges = bin_edges(n_bins)
     index = np.searchsorted(edges, prob, side="right") - 1
     return np.clip(index, 0, n_bins - 1)

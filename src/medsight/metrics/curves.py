@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from medsight.metrics._checks import bin_index, check_binary, check_n_bins
+from medsight.metrics._checks import bin_edges, bin_index, check_binary, check_n_bins
 from medsight.metrics.classification import DEFAULT_ECE_BINS
 
 __all__ = ["ReliabilityTable", "reliability_table", "roc_curve"]
@@ -78,7 +78,7 @@ def reliability_table(y: ArrayLike, prob: ArrayLike, n_bins: int = DEFAULT_ECE_B
     observed = np.full(bins, np.nan)
     mean_predicted[filled] = sum_p[filled] / counts[filled]
     observed[filled] = sum_y[filled] / counts[filled]
-    arrays = (np.linspace(0.0, 1.0, bins + 1), mean_predicted, observed, counts)
+    arrays = (bin_edges(bins), mean_predicted, observed, counts)
     for array in arrays:
         array.setflags(write=False)
     return ReliabilityTable(*arrays)

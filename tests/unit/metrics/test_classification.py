@@ -155,3 +155,10 @@ def test_invalid_bins(n_bins: object) -> None:
 def test_invalid_threshold() -> None:
     with pytest.raises(UsageError, match="threshold"):
         binary_metrics([1, 0], [0.5, 0.5], float("nan"))
+
+
+def test_a_probability_on_a_bin_edge_falls_in_the_bin_it_starts() -> None:
+    # 0.15 == 3 / 20 in floating point; np.linspace(0, 1, 21)[3] is 0.15000000000000002.
+    # Found by hypothesis: bin 2 (linspace) against bin 3 (the definition).
+    y, p = np.array([0, 1]), np.array([0.15, 0.125])
+    assert expected_calibration_error(y, p, 20) == pytest.approx(_loop_ece(y, p, 20), abs=1e-12)
