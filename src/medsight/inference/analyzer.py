@@ -166,7 +166,9 @@ class Analyzer:
                     label=classes[1] if p >= model.threshold else classes[0],
                     uncertainty=uncertainty,
                     saliency=saliency,
-                    prepared=prepared,
+                    # The full-size plane is kept only to draw the heatmap: it is the
+                    # largest array here, and a folder of 2k radiographs adds up.
+                    prepared=prepared if self.want_saliency else None,
                 )
             )
         return out

@@ -29,7 +29,9 @@ from medsight.tasks.preprocess import resize_area
 
 __all__ = ["AnalyzeOptions", "AnalyzeReport", "analyze_path", "write_heatmap"]
 
-_CHUNK = 32
+# Images decoded and held at once: 8 radiographs of 2048 x 2048 are ~0.3 GB with their
+# display planes, within the 1 GB one analyze process may take.
+_CHUNK = 8
 #: Longest side of a heatmap preview, px (see :func:`write_heatmap`).
 HEATMAP_MAX_SIDE = 512
 
