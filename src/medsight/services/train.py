@@ -12,7 +12,7 @@ from medsight.plots import reliability_plot_png, roc_plot_png
 from medsight.settings import ReadLimits
 from medsight.tasks import get_task
 from medsight.training import FitOptions, FitProgress, fit_classifier
-from medsight.training.export import write_bundle
+from medsight.training.export import BundleSource, write_bundle
 
 __all__ = ["TrainRequest", "train"]
 
@@ -56,5 +56,5 @@ def train(request: TrainRequest, progress: FitProgress | None = None, limits: Re
         ),
     }
     provenance: dict[str, Any] = {**data.provenance, "path_name": request.data.name}
-    write_bundle(request.out, task, result, request.options, provenance, plots=plots, command=request.command)
+    write_bundle(request.out, BundleSource(task, result, request.options, provenance, request.command, plots))
     return load_bundle(request.out)

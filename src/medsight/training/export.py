@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from medsight.tasks import Preprocessing, TaskSpec
 from medsight.training.fit import FitOptions, FitResult, platform_summary
 from medsight.training.model_card import render_model_card
 
-__all__ = ["ONNX_TOLERANCE", "export_onnx", "write_bundle"]
+__all__ = ["ONNX_TOLERANCE", "BundleSource", "export_onnx", "write_bundle"]
 
 #: Largest absolute difference of logits and features between ONNX Runtime and torch.
 ONNX_TOLERANCE = 1e-4
@@ -82,17 +83,29 @@ def export_onnx(model: Classifier, size: int, path: Path) -> None:
         raise ModelError(f"ONNX output differs from torch by {gap:.2e} (> {ONNX_TOLERANCE:g})")
 
 
-def write_bundle(
-    out: Path,
-    task: TaskSpec,
-    result: FitResult,
-    options: FitOptions,
-    provenance: dict[str, Any],
-    *,
-    plots: dict[str, bytes] | None = None,
-    command: str = "",
-) -> Path:
-    """Write the bundle for ``result`` at ``out`` (replacing an existing bundle there).
+@dataclass(frozen=True)
+class BundleSource:
+    """Everything a bundle is written from.
+
+    Attributes:
+        task: the task the model serves.
+        result: the fitted model, calibration and validation figures.
+        options: the options it was fitted with.
+        provenance: the training data's identity (layout, file, sha256).
+        command: the command line that trained it, for the model card.
+        plots: PNG files for ``docs/``, by name.
+    """
+
+    task: TaskSpec
+    result: FitResult
+    options: FitOptions
+    provenance: dict[str, Any]
+    command: str = ""
+    plots: dict[str, bytes] = field(default_factory=dict)
+
+
+def write_bundle(out: Path, source: BundleSource) -> Path:
+    """Write the bundle for ``source`` at ``out`` (replacing an existing bundle there).
 
     Raises:
         OutputError: ``out`` exists and is not a bundle, or cannot be written.
@@ -103,7 +116,7 @@ def write_bundle(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a bundle holds no patient data and is shared
     try:
-        _write_files(staging, task, result, options, provenance, plots or {}, command)
+        _write_files(staging, source)
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)
@@ -115,38 +128,27 @@ def write_bundle(
     return out
 
 
-def _write_files(
-    root: Path,
-    task: TaskSpec,
-    result: FitResult,
-    options: FitOptions,
-    provenance: dict[str, Any],
-    plots: dict[str, bytes],
-    command: str,
-) -> None:
+def _write_files(root: Path, source: BundleSource) -> None:
+    result, options = source.result, source.options
     models = root / "models"
     models.mkdir(parents=True)
     torch.save(result.model.state_dict(), models / "model.pt")
     export_onnx(result.model, options.resolution, models / "model.onnx")
     result.ood.save(models / "ood.npz")
     weights = {name: file_sha256(models / name) for name in ("model.pt", "model.onnx", "ood.npz")}
-    metadata = _metadata(task, result, options, provenance, weights, command)
+    metadata = _metadata(source, weights)
     write_metadata(root, metadata)
     docs = root / "docs"
     docs.mkdir()
-    for name, png in plots.items():
+    for name, png in source.plots.items():
         (docs / name).write_bytes(png)
-    (docs / "model_card.md").write_text(render_model_card(metadata, task, sorted(plots)), encoding="utf-8")
+    card = render_model_card(metadata, source.task, sorted(source.plots))
+    (docs / "model_card.md").write_text(card, encoding="utf-8")
 
 
-def _metadata(
-    task: TaskSpec,
-    result: FitResult,
-    options: FitOptions,
-    provenance: dict[str, Any],
-    weights: dict[str, str],
-    command: str,
-) -> BundleMetadata:
+def _metadata(source: BundleSource, weights: dict[str, str]) -> BundleMetadata:
+    task, result, options, provenance = source.task, source.result, source.options, source.provenance
+    command = source.command
     size = options.resolution
     preprocessing = task.preprocessing_for(size)
     versions = platform_summary()
