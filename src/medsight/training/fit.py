@@ -154,15 +154,7 @@ def fit_classifier(task: TaskSpec, data: LabelledSet, options: FitOptions, progr
     false_refusal = float(np.mean(ood.scores(x_val, val_features).max(axis=1) > 1.0))
     progress.on_step()
 
-    point = binary_metrics(y_val, p_val, choice.threshold)
-    ci = bootstrap_ci(y_val, p_val, choice.threshold, n_boot=options.bootstrap, seed=options.train.seed)
-    val_metrics: dict[str, Any] = {"n": len(y_val)}
-    for key, value in point.items():
-        if key == "n":
-            continue
-        val_metrics[key] = round(float(value), 4)
-        if key in ci:
-            val_metrics[f"{key}_ci"] = [round(float(v), 4) for v in ci[key]]
+    val_metrics = _metrics_with_ci(y_val, p_val, choice.threshold, options)
     progress.on_step()
     class_counts = {
         name: {task.classes[k]: int(v) for k, v in part.class_counts().items()} for name, part in splits.items()
@@ -187,6 +179,22 @@ def fit_classifier(task: TaskSpec, data: LabelledSet, options: FitOptions, progr
         val_probabilities=p_val,
         val_labels=y_val,
     )
+
+
+def _metrics_with_ci(
+    y: NDArray[np.int64], probabilities: NDArray[np.float64], threshold: float, options: FitOptions
+) -> dict[str, Any]:
+    """Every binary metric at ``threshold``, rounded, each with its 95% bootstrap CI."""
+    point = binary_metrics(y, probabilities, threshold)
+    ci = bootstrap_ci(y, probabilities, threshold, n_boot=options.bootstrap, seed=options.train.seed)
+    metrics: dict[str, Any] = {"n": len(y)}
+    for key, value in point.items():
+        if key == "n":
+            continue
+        metrics[key] = round(float(value), 4)
+        if key in ci:
+            metrics[f"{key}_ci"] = [round(float(v), 4) for v in ci[key]]
+    return metrics
 
 
 def _features(model: Any, inputs: NDArray[np.float32], batch_size: int = 256) -> NDArray[np.float32]:
