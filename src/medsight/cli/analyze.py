@@ -30,7 +30,10 @@ def analyze(
     ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")] = False,
 ) -> None:
-    """Calibrated probability, label at the model's threshold, uncertainty and (optionally) a heatmap.
+    """Score images with a task's model, or refuse them with a reason.
+
+    Calibrated probability, label at the model's threshold, uncertainty and (optionally)
+    a Grad-CAM heatmap.
 
     Inputs the model was not made for (another modality, body part or view, colour,
     blank, or unlike its training images) are refused with a reason instead of scored.

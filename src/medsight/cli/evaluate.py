@@ -29,8 +29,10 @@ def evaluate(
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=100, help="Bootstrap resamples for the CIs.")] = 2000,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
-    """Score every case of a split and report AUC, accuracy, sensitivity, specificity, PPV, NPV,
-    F1, ECE and Brier score, each with a 95% stratified bootstrap CI, at the model's stored threshold.
+    """Score a model on a labelled split, with 95% bootstrap CIs.
+
+    Every case is scored; AUC, accuracy, sensitivity, specificity, PPV, NPV, F1, ECE and
+    Brier score each come with a 95% stratified bootstrap CI, at the model's stored threshold.
     """
     from medsight.cli._progress import progress_bar
     from medsight.services.evaluate import EvaluateOptions

@@ -25,8 +25,10 @@ def refusals(
     per_group: Annotated[int, typer.Option("--per-group", min=10, help="Most images per group.")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
-    """Refusal rates (95% Wilson CIs) per kind of input: the model's own val chest X-rays, other
-    chest X-rays, DICOM of other modalities with and without metadata, ultrasound, MRI, synthetic.
+    """Refusal rates per kind of input, with 95% Wilson CIs.
+
+    The model's own val chest X-rays (false refusals), other chest X-rays, DICOM of other
+    modalities with and without metadata, ultrasound, MRI, and synthetic inputs.
     """
     from rich.table import Table
 

@@ -64,8 +64,10 @@ def train(
     threads: Annotated[int, typer.Option("--threads", min=1, help="torch threads (fixed for reproducibility).")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print the bundle's metadata as JSON.")] = False,
 ) -> None:
-    """Train with MONAI augmentation and early stopping on val AUC; calibrate on val (temperature,
-    Youden threshold, conformal sets); fit the distribution check on train; write a MONAI-layout
+    """Train, calibrate and bundle a model for a task.
+
+    MONAI augmentation, early stopping on val AUC; calibration on val (temperature, Youden
+    threshold, conformal sets); the distribution check fitted on train; a MONAI-layout
     bundle with ONNX export, model card and val metrics with 95% bootstrap CIs.
     """
     from medsight.cli._progress import progress_bar, stderr_console
