@@ -64,7 +64,22 @@ class HeaderValues(Protocol):
         """A value as pydicom would give it, for the study context a writer copies."""
 
 
-class RawValues:
+class _SingleValues:
+    """``number`` and ``integer`` derived from ``numbers``, the same for every backend."""
+
+    def numbers(self, tag: int) -> tuple[float, ...] | None:
+        raise NotImplementedError
+
+    def number(self, tag: int) -> float | None:
+        numbers = self.numbers(tag)
+        return numbers[0] if numbers is not None and len(numbers) == 1 else None
+
+    def integer(self, tag: int) -> int | None:
+        number = self.number(tag)
+        return int(number) if number is not None else None
+
+
+class RawValues(_SingleValues):
     """:class:`HeaderValues` over walked elements."""
 
     __slots__ = ("_elements", "_encodings")
@@ -97,14 +112,6 @@ class RawValues:
         if not numbers or (code not in _INTEGER_CODES and not all(map(math.isfinite, numbers))):
             return None
         return numbers if code is None else tuple(map(float, numbers))
-
-    def number(self, tag: int) -> float | None:
-        numbers = self.numbers(tag)
-        return numbers[0] if numbers is not None and len(numbers) == 1 else None
-
-    def integer(self, tag: int) -> int | None:
-        number = self.number(tag)
-        return int(number) if number is not None else None
 
     def text(self, tag: int) -> str | None:
         found = self._raw(tag)
@@ -164,7 +171,7 @@ def _dictionary_vr(tag: int) -> bytes:
         return b"UN"
 
 
-class DatasetValues:
+class DatasetValues(_SingleValues):
     """:class:`HeaderValues` over a pydicom data set (pydicom converts, we normalise)."""
 
     __slots__ = ("_ds",)
@@ -185,14 +192,6 @@ class DatasetValues:
         except (TypeError, ValueError):
             return None
         return numbers if numbers and all(math.isfinite(n) for n in numbers) else None
-
-    def number(self, tag: int) -> float | None:
-        numbers = self.numbers(tag)
-        return numbers[0] if numbers is not None and len(numbers) == 1 else None
-
-    def integer(self, tag: int) -> int | None:
-        number = self.number(tag)
-        return int(number) if number is not None else None
 
     def text(self, tag: int) -> str | None:
         value = self._value(tag)
