@@ -24,6 +24,7 @@ The tree, with each class's code and CLI exit code::
         - SeriesGeometryError            input.series_geometry     3
         - InvalidDatasetError            input.invalid_dataset     3
         - StoredInstanceNotFoundError    store.not_found           3
+        - UnknownResourceError           resource.not_found        3
       + ModelError                       model.error               1
         - ModelNotFoundError             model.not_found           2
         - InvalidBundleError             model.invalid_bundle      1
@@ -32,9 +33,13 @@ The tree, with each class's code and CLI exit code::
         - WeightsMismatchError           model.weights_mismatch    5
         - StoredObjectCorruptError       store.object_corrupt      5
       + OutputError                      output.error              1
+      + AccessError                      access.error              6
+        - AuthenticationError            access.unauthenticated    6
+        - PermissionDeniedError          access.forbidden          6
 
 The exit codes follow the table in ``docs/architecture.md``: 2 usage, 3 input,
-4 privacy, 5 integrity, 1 anything else. :data:`EXIT_CODES` is that table.
+4 privacy, 5 integrity, 6 access, 1 anything else. The service maps the same classes
+to HTTP statuses in one table (``medsight.server.problems.HTTP_STATUS``). :data:`EXIT_CODES` is that table.
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ from typing import ClassVar
 
 __all__ = [
     "EXIT_CODES",
+    "AccessError",
     "ArchiveError",
+    "AuthenticationError",
     "FileNotFoundInputError",
     "InputError",
     "IntegrityError",
@@ -57,12 +64,14 @@ __all__ = [
     "ModelNotFoundError",
     "NoImagesFoundError",
     "OutputError",
+    "PermissionDeniedError",
     "PixelDecodeError",
     "PrivacyError",
     "ResourceLimitError",
     "SeriesGeometryError",
     "StoredInstanceNotFoundError",
     "StoredObjectCorruptError",
+    "UnknownResourceError",
     "UnsupportedFormatError",
     "UnsupportedTransferSyntaxError",
     "UsageError",
@@ -177,6 +186,12 @@ class StoredInstanceNotFoundError(InputError):
     code = "store.not_found"
 
 
+class UnknownResourceError(InputError):
+    """No job, token, user or report with the identifier asked for."""
+
+    code = "resource.not_found"
+
+
 class ModelError(MedsightError):
     """A model could not be found, loaded or run."""
 
@@ -225,6 +240,24 @@ class OutputError(MedsightError):
     code = "output.error"
 
 
+class AccessError(MedsightError):
+    """A request without valid credentials, or with credentials that do not allow it."""
+
+    code = "access.error"
+
+
+class AuthenticationError(AccessError):
+    """No bearer token, or one that is unknown, expired or revoked (HTTP 401)."""
+
+    code = "access.unauthenticated"
+
+
+class PermissionDeniedError(AccessError):
+    """A valid token whose role does not allow the action (HTTP 403)."""
+
+    code = "access.forbidden"
+
+
 #: Exit code of the CLI for each error class; the most specific class listed wins.
 EXIT_CODES: dict[type[MedsightError], int] = {
     MedsightError: 1,
@@ -243,6 +276,7 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     SeriesGeometryError: 3,
     InvalidDatasetError: 3,
     StoredInstanceNotFoundError: 3,
+    UnknownResourceError: 3,
     ModelError: 1,
     ModelNotFoundError: 2,
     InvalidBundleError: 1,
@@ -251,6 +285,9 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     WeightsMismatchError: 5,
     StoredObjectCorruptError: 5,
     OutputError: 1,
+    AccessError: 6,
+    AuthenticationError: 6,
+    PermissionDeniedError: 6,
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ReadLimits", "Settings", "StoreSettings", "get_settings"]
+__all__ = ["ReadLimits", "ServiceSettings", "Settings", "StoreSettings", "get_settings"]
 
 _MIB = 1024 * 1024
 
@@ -55,6 +55,30 @@ class StoreSettings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: SecretStr | None = None
     max_object_bytes: int = Field(default=1024 * _MIB, gt=0)
+
+
+class ServiceSettings(StoreSettings):
+    """The imaging service (``medsight serve``): the store's settings plus the server's.
+
+    Attributes:
+        host: address to listen on; loopback unless a deployment says otherwise.
+        port: TCP port.
+        max_upload_bytes: largest request body STOW-RS accepts (413 above it).
+        analysis_workers: threads that run analysis jobs (each holds a model in memory).
+        job_lease_s: how long a running job stays claimed without a heartbeat before
+            another worker (after a crash, a restarted server) takes it over.
+        routing_rules: a JSON file of rules that start analyses on arrival; None uses
+            the built-in rules (CR/DX chest images to ``cxr-pneumonia``).
+        auto_analyze: whether arriving studies are routed at all.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_upload_bytes: int = Field(default=2048 * _MIB, gt=0)
+    analysis_workers: int = Field(default=1, ge=0, le=64)
+    job_lease_s: float = Field(default=60.0, gt=0)
+    routing_rules: Path | None = None
+    auto_analyze: bool = True
 
 
 class Settings(BaseSettings):

@@ -68,3 +68,11 @@ def test_all_is_exact() -> None:
     exported = {n for n in public if isinstance(getattr(errors, n), type) or n in {"EXIT_CODES", "exit_code_for"}}
     exported -= {"ClassVar"}
     assert set(errors.__all__) == exported
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_every_error_class_has_an_http_status(cls: type[MedsightError]) -> None:
+    from medsight.server.problems import HTTP_STATUS
+
+    assert cls in HTTP_STATUS, f"{cls.__name__} is missing from server.problems.HTTP_STATUS"
+    assert 400 <= HTTP_STATUS[cls] <= 599

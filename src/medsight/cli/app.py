@@ -19,12 +19,14 @@ from typing import Annotated
 import typer
 
 from medsight import __version__
+from medsight.cli import access as access_cmd
 from medsight.cli import analyze as analyze_cmd
 from medsight.cli import convert as convert_cmd
 from medsight.cli import demo as demo_cmd
 from medsight.cli import evaluate as evaluate_cmd
 from medsight.cli import info as info_cmd
 from medsight.cli import refusals as refusals_cmd
+from medsight.cli import serve as serve_cmd
 from medsight.cli import tasks as tasks_cmd
 from medsight.cli import train as train_cmd
 from medsight.errors import MedsightError, exit_code_for
@@ -47,6 +49,9 @@ app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("train")(train_cmd.train)
 app.command("refusals")(refusals_cmd.refusals)
 app.command("demo")(demo_cmd.demo)
+app.command("serve")(serve_cmd.serve)
+app.add_typer(access_cmd.tokens_app, name="tokens")
+app.add_typer(access_cmd.users_app, name="users")
 
 _state = {"debug": False}
 

@@ -9,16 +9,21 @@ Patient names are stored twice: as written (``FAMILY^GIVEN``) and case-folded
 (``*_search``), so that case-insensitive wildcard matching is a plain ``LIKE`` that
 behaves alike on SQLite and PostgreSQL and can use an index.
 
+Beside them, the service's access tables: users, their hashed bearer tokens, and who
+sent each study (a referrer reads only results of studies it sent).
+
 The migrations in ``migrations/versions`` must describe exactly these tables;
 ``tests/unit/store/test_store_migrations.py`` compares them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Instance", "Patient", "Series", "Study"]
+__all__ = ["Base", "Instance", "Patient", "Series", "Study", "StudySubmitter", "Token", "User"]
 
 UID = String(64)  # UI: at most 64 characters (PS3.5 6.2)
 
@@ -116,3 +121,44 @@ class Instance(Base):
     size: Mapped[int] = mapped_column(BigInteger)
 
     series: Mapped[Series] = relationship(back_populates="instances")
+
+
+class User(Base):
+    """A person or system that holds tokens; its role is the role of its tokens."""
+
+    __tablename__ = "users"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Token(Base):
+    """A bearer token: its public id and the sha256 of its value, never the value."""
+
+    __tablename__ = "tokens"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(16), unique=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    user_pk: Mapped[int | None] = mapped_column(ForeignKey("users.pk", ondelete="RESTRICT"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User | None] = relationship()
+
+
+class StudySubmitter(Base):
+    """One actor sent (part of) one study: what "its own results" means for a referrer."""
+
+    __tablename__ = "study_submitters"
+    __table_args__ = (UniqueConstraint("study_instance_uid", "actor"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_instance_uid: Mapped[str] = mapped_column(UID)
+    actor: Mapped[str] = mapped_column(String(160), index=True)

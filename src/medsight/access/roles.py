@@ -1,0 +1,85 @@
+"""Roles and the scopes each one holds.
+
+A route asks for one :class:`Scope`; a token carries one :class:`Role`; :data:`ROLE_SCOPES`
+is the whole policy, in one table a reviewer can read:
+
+=============  ==================================================================
+role           may
+=============  ==================================================================
+admin          everything, including users and tokens
+radiologist    send, query and retrieve studies; run and read analyses; reports
+referrer       send studies; run and read analyses and reports of studies it sent
+device         send studies, nothing else (a modality, a probe, a gateway)
+auditor        read who holds access (users, tokens): no images, no results
+=============  ==================================================================
+
+"Of studies it sent" is checked per request (:attr:`Principal.own_studies_only`), not by
+a scope, so one route serves radiologists and referrers alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["ROLE_SCOPES", "Principal", "Role", "Scope"]
+
+
+class Role(StrEnum):
+    """What a token's holder is."""
+
+    ADMIN = "admin"
+    RADIOLOGIST = "radiologist"
+    REFERRER = "referrer"
+    DEVICE = "device"
+    AUDITOR = "auditor"
+
+
+class Scope(StrEnum):
+    """One kind of action a route performs."""
+
+    STUDIES_WRITE = "studies:write"  # STOW-RS
+    STUDIES_READ = "studies:read"  # QIDO-RS, WADO-RS
+    ANALYSES_WRITE = "analyses:write"  # start an analysis
+    ANALYSES_READ = "analyses:read"  # job status, results, heatmaps, FHIR reports
+    ACCESS_READ = "access:read"  # list users and tokens (no secrets)
+    ACCESS_ADMIN = "access:admin"  # create and revoke users and tokens
+
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.ADMIN: frozenset(Scope),
+    Role.RADIOLOGIST: frozenset({Scope.STUDIES_WRITE, Scope.STUDIES_READ, Scope.ANALYSES_WRITE, Scope.ANALYSES_READ}),
+    Role.REFERRER: frozenset({Scope.STUDIES_WRITE, Scope.ANALYSES_WRITE, Scope.ANALYSES_READ}),
+    Role.DEVICE: frozenset({Scope.STUDIES_WRITE}),
+    Role.AUDITOR: frozenset({Scope.ACCESS_READ}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of one request.
+
+    Attributes:
+        actor: the stable name logs and ownership records use: the user's name, or
+            ``token:<id>`` for a token issued to no user. Never a secret.
+        role: the token's role.
+        token_id: the public id of the token used.
+    """
+
+    actor: str
+    role: Role
+    token_id: str
+
+    @property
+    def scopes(self) -> frozenset[Scope]:
+        """What this caller may do."""
+        return ROLE_SCOPES[self.role]
+
+    def allows(self, scope: Scope) -> bool:
+        """Whether this caller's role holds ``scope``."""
+        return scope in self.scopes
+
+    @property
+    def own_studies_only(self) -> bool:
+        """Whether reads are limited to studies this caller sent (referrers)."""
+        return self.role is Role.REFERRER

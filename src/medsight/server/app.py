@@ -1,0 +1,69 @@
+"""The FastAPI application: ``create_app(settings)`` and nothing at import time.
+
+Routes stay thin (parse, call a service, render); the service context opens at start-up
+in the lifespan and closes at shutdown. Tests pass their own context (a store in a
+temporary folder) or settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from medsight import __version__
+from medsight.server.problems import install_problem_handlers
+from medsight.server.requestlog import RequestLogMiddleware
+from medsight.server.routes import access, health
+from medsight.services.context import ServiceContext
+from medsight.settings import ServiceSettings
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """
+The medsight imaging service: studies in over DICOMweb (STOW-RS), queried and retrieved
+over QIDO-RS and WADO-RS, analysed by medsight's models, results out as JSON, DICOM SR
+and FHIR.
+
+Every route except `/health` needs `Authorization: Bearer <token>`; tokens come from
+`medsight tokens create`. Errors are `application/problem+json` with `code`, `message`
+and `request_id`.
+"""
+
+
+def create_app(settings: ServiceSettings | None = None, *, context: ServiceContext | None = None) -> FastAPI:
+    """Build the application.
+
+    Args:
+        settings: the service's settings (read from the environment when omitted).
+        context: an already open context to serve (tests); when omitted, one is opened
+            from ``settings`` at start-up and closed at shutdown.
+    """
+    settings = settings or (context.settings if context is not None else ServiceSettings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = context is None
+        app.state.context = context if context is not None else ServiceContext.open(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.context.close()
+
+    app = FastAPI(
+        title="medsight",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    if context is not None:  # available before start-up too, for TestClient without a lifespan
+        app.state.context = context
+    install_problem_handlers(app)
+    app.add_middleware(RequestLogMiddleware)
+    app.include_router(health.router)
+    app.include_router(access.router)
+    return app

@@ -1,0 +1,59 @@
+"""Dependencies every route declares: the service context, the caller, the scope it needs.
+
+``Allow(scope)`` is the one way a route states what it needs; the route-by-role test
+(``tests/integration/server/test_route_matrix.py``) reads those declarations from the app, so a
+new route is covered the moment it is added.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from medsight.access import Principal, Scope
+from medsight.services.accounts import AccessService
+from medsight.services.context import ServiceContext
+
+__all__ = ["Allow", "ContextDep", "PrincipalDep", "get_context", "get_principal"]
+
+# auto_error=False: a missing header is answered by our own 401 problem, not FastAPI's 403.
+_bearer = HTTPBearer(auto_error=False, description="A token from `medsight tokens create`.")
+
+
+def get_context(request: Request) -> ServiceContext:
+    """The service context the app was started with."""
+    context: ServiceContext = request.app.state.context
+    return context
+
+
+ContextDep = Annotated[ServiceContext, Depends(get_context)]
+
+
+def get_principal(
+    request: Request,
+    context: ContextDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The authenticated caller (401 problem otherwise)."""
+    principal = context.access.authenticate(request.headers.get("authorization"))
+    request.state.actor = principal.actor  # for the access log
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+class Allow:
+    """A dependency that admits callers whose role holds ``scope`` (403 problem otherwise)."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def __call__(self, principal: PrincipalDep) -> Principal:
+        AccessService.require(principal, self.scope)
+        return principal
+
+    def __repr__(self) -> str:
+        return f"Allow({self.scope.value})"

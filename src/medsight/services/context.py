@@ -1,0 +1,56 @@
+"""Everything one running service holds open: settings, the store, the access service.
+
+The server builds one :class:`ServiceContext` at start-up and hands it to every request
+through a dependency; the CLI commands that touch the service's state (``tokens``,
+``users``) open the same context on the same ``--data-dir``, so both see one database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from medsight.access import Principal
+from medsight.errors import MedsightError
+from medsight.services.accounts import AccessService
+from medsight.settings import ServiceSettings
+from medsight.store import IngestResult, Store
+from medsight.store.accounts import Accounts
+
+__all__ = ["IngestListener", "ServiceContext"]
+
+_log = logging.getLogger(__name__)
+
+#: Called after instances were stored, with what was stored and who sent it (routing rules).
+IngestListener = Callable[[Sequence[IngestResult], Principal], None]
+
+
+@dataclass
+class ServiceContext:
+    """The open resources of one medsight service."""
+
+    settings: ServiceSettings
+    store: Store
+    access: AccessService
+    ingest_listeners: list[IngestListener] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, settings: ServiceSettings) -> ServiceContext:
+        """Open (creating or migrating) the store that ``settings`` name."""
+        store = Store.open(settings)
+        return cls(settings=settings, store=store, access=AccessService(Accounts(store.sessions)))
+
+    def notify_ingested(self, results: Sequence[IngestResult], principal: Principal) -> None:
+        """Tell every listener what was just stored; a listener's failure never undoes the store."""
+        if not results:
+            return
+        for listener in self.ingest_listeners:
+            try:
+                listener(results, principal)
+            except MedsightError as exc:
+                _log.warning("after-ingest step failed: %s (%s)", exc.code, type(exc).__name__)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.store.close()
