@@ -26,6 +26,7 @@ from medsight.settings import StoreSettings
 from medsight.store import Store
 from medsight.store.database import make_engine
 from medsight.store.migrate import upgrade
+from medsight.store.models import Base
 
 POSTGRES_URL = os.environ.get("MEDSIGHT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MAX_OBJECT_BYTES = 1024 * 1024
@@ -82,7 +83,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     else:
         engine: Engine = request.getfixturevalue("postgres_engine")
         with engine.begin() as connection:
-            connection.execute(text("TRUNCATE instances, series, studies, patients RESTART IDENTITY CASCADE"))
+            # Every table the models know, so tables added later start empty too.
+            tables = ", ".join(f'"{name}"' for name in Base.metadata.tables)
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         opened = Store(engine, tmp_path / "objects", max_object_bytes=MAX_OBJECT_BYTES)
     yield opened
     if request.param == "sqlite":
