@@ -10,7 +10,8 @@ Patient names are stored twice: as written (``FAMILY^GIVEN``) and case-folded
 behaves alike on SQLite and PostgreSQL and can use an index.
 
 Beside them, the service's access tables: users, their hashed bearer tokens, and who
-sent each study (a referrer reads only results of studies it sent).
+sent each study (a referrer reads only results of studies it sent); and the analysis
+jobs (:class:`Job`).
 
 The migrations in ``migrations/versions`` must describe exactly these tables;
 ``tests/unit/store/test_store_migrations.py`` compares them.
@@ -20,10 +21,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Instance", "Patient", "Series", "Study", "StudySubmitter", "Token", "User"]
+__all__ = ["Base", "Instance", "Job", "Patient", "Series", "Study", "StudySubmitter", "Token", "User"]
 
 UID = String(64)  # UI: at most 64 characters (PS3.5 6.2)
 
@@ -162,3 +163,42 @@ class StudySubmitter(Base):
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_instance_uid: Mapped[str] = mapped_column(UID)
     actor: Mapped[str] = mapped_column(String(160), index=True)
+
+
+class Job(Base):
+    """An analysis job: what to analyse, its state, its lease while running, its result.
+
+    ``key`` makes submission idempotent: the sha256 of the sorted instance sha256s, the
+    task and the model's name and version. ``inputs`` and ``result`` are JSON text.
+    A running job is leased to one worker until ``lease_expires_at``; an expired lease
+    puts it back in the queue (a worker died, a server was killed).
+    """
+
+    __tablename__ = "jobs"
+    # Workers claim the oldest queued job; the janitor looks for expired running ones.
+    __table_args__ = (Index("ix_jobs_status_pk", "status", "pk"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(32), unique=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    task: Mapped[str] = mapped_column(String(64))
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(64))
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    study_instance_uid: Mapped[str] = mapped_column(UID, index=True)
+    series_instance_uid: Mapped[str | None] = mapped_column(UID)
+    inputs: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(160))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(String(512))
+    heatmap_sha256: Mapped[str | None] = mapped_column(String(64))
+    sr_series_instance_uid: Mapped[str | None] = mapped_column(UID)
+    sr_sop_instance_uid: Mapped[str | None] = mapped_column(UID)
