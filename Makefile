@@ -28,10 +28,11 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	@touch $(STAMP)
 
-# The main job until the service lands: analyse a demo set with the shipped models
-# (validation chest X-rays scored with heatmaps; other modalities refused with reasons).
+# The main job: the imaging service on embedded defaults (SQLite and files in ./var, the
+# shipped models), loaded with the demo studies; prints the URL and a new admin token.
+# `medsight demo` still runs the offline batch demo (analyse, score, refuse) without a server.
 run: $(STAMP)
-	$(VENV)/bin/medsight demo --work var/demo --shared $(SHARED)
+	$(VENV)/bin/medsight serve --demo --shared $(SHARED)
 
 LINTED := $(wildcard src tests benchmarks tools)
 

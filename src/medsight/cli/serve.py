@@ -9,15 +9,19 @@ workers (a job that cannot finish in time goes back to the queue).
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from medsight.access import Role
 from medsight.cli._service import DataDirOption, service_settings
+from medsight.services.context import ServiceContext
 
 __all__ = ["serve"]
 
+_DEMO_TOKEN = "demo-admin"
 _LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 
 
@@ -28,6 +32,12 @@ def serve(
     routing_rules: Annotated[
         Path | None, typer.Option("--routing-rules", help="JSON rules that start analyses on arrival.")
     ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo studies and print a new admin token (make run).")
+    ] = False,
+    shared: Annotated[
+        Path | None, typer.Option("--shared", help="With --demo: the shared data folder (chest X-rays, samples).")
+    ] = None,
 ) -> None:
     """Serve DICOMweb, analyses and reports on HOST:PORT (docs at /docs)."""
     import uvicorn
@@ -37,7 +47,8 @@ def serve(
 
     settings = service_settings(data_dir, host=host, port=port, routing_rules=routing_rules)
     _configure_logging(RequestIdFilter())
-    app = create_app(settings)
+    hooks = [partial(_load_demo, shared=shared, url=f"http://{host}:{port}")] if demo else []
+    app = create_app(settings, on_startup=hooks)
     typer.echo(f"medsight serving on http://{host}:{port} (API docs at /docs); data in {settings.data_dir}", err=True)
     uvicorn.run(
         app,
@@ -48,6 +59,27 @@ def serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
+
+
+def _load_demo(context: ServiceContext, *, shared: Path | None, url: str) -> None:
+    """Replace the previous demo admin token, load the demo studies, say where to go."""
+    from medsight.services.demo_studies import demo_objects, seed_demo_studies
+
+    for token in context.access.tokens():
+        if token.name == _DEMO_TOKEN and token.state == "active":
+            context.access.revoke_token(token.token_id)
+    issued = context.access.issue_token(role=Role.ADMIN, name=_DEMO_TOKEN)
+    principal = context.access.authenticate(f"Bearer {issued.value}")
+    report = seed_demo_studies(context, demo_objects(shared), principal)
+    typer.echo(
+        f"demo: {report.stored} objects stored, {report.already_stored} already there, "
+        f"{report.failed} failed, in {report.studies} studies"
+    )
+    if shared is None or not (shared / "datasets").is_dir():
+        typer.echo("demo: no chest X-rays (give --shared with the shared datasets); samples only")
+    typer.echo(f"medsight is at {url}  (API docs: {url}/docs)")
+    typer.echo("admin token (shown once; the previous demo token is revoked):")
+    typer.echo(issued.value)
 
 
 def _configure_logging(request_ids: logging.Filter) -> None:

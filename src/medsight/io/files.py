@@ -1,13 +1,29 @@
-"""Whole-file writes for results (plots, reports, JSON), atomic like every medsight writer."""
+"""Whole-file reads and writes: writes atomic like every medsight writer, reads with typed errors."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import BinaryIO
 
+from medsight.errors import FileNotFoundInputError, InputError
 from medsight.io._atomic import PathLike, atomic_write
 
-__all__ = ["write_bytes", "write_text"]
+__all__ = ["read_bytes", "write_bytes", "write_text"]
+
+
+def read_bytes(path: PathLike) -> bytes:
+    """The whole content of ``path``.
+
+    Raises:
+        FileNotFoundInputError: it does not exist.
+        InputError: it cannot be read (a folder, no permission).
+    """
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise FileNotFoundInputError(f"{path} does not exist") from exc
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read ({type(exc).__name__})") from exc
 
 
 def write_bytes(path: PathLike, data: bytes) -> Path:

@@ -7,7 +7,7 @@ temporary folder) or settings.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -32,13 +32,20 @@ and `request_id`.
 """
 
 
-def create_app(settings: ServiceSettings | None = None, *, context: ServiceContext | None = None) -> FastAPI:
+def create_app(
+    settings: ServiceSettings | None = None,
+    *,
+    context: ServiceContext | None = None,
+    on_startup: Sequence[Callable[[ServiceContext], None]] = (),
+) -> FastAPI:
     """Build the application.
 
     Args:
         settings: the service's settings (read from the environment when omitted).
         context: an already open context to serve (tests); when omitted, one is opened
             from ``settings`` at start-up and closed at shutdown.
+        on_startup: run with the context once everything else has started, before the
+            first request is served (``medsight serve --demo`` loads its studies here).
     """
     settings = settings or (context.settings if context is not None else ServiceSettings())
 
@@ -47,6 +54,8 @@ def create_app(settings: ServiceSettings | None = None, *, context: ServiceConte
         owned = context is None
         app.state.context = context if context is not None else ServiceContext.open(settings)
         try:
+            for hook in on_startup:
+                hook(app.state.context)
             yield
         finally:
             if owned:
