@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from medsight import __version__
 from medsight.server.problems import install_problem_handlers
 from medsight.server.requestlog import RequestLogMiddleware
-from medsight.server.routes import access, health
+from medsight.server.routes import access, dicomweb, health
 from medsight.services.context import ServiceContext
 from medsight.settings import ServiceSettings
 
@@ -75,4 +75,5 @@ def create_app(
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health.router)
     app.include_router(access.router)
+    app.include_router(dicomweb.router)
     return app

@@ -1,0 +1,308 @@
+"""DICOMweb routes (PS3.18): STOW-RS, QIDO-RS and WADO-RS under ``/dicomweb``.
+
+Thin: parse the request, call :mod:`medsight.services.dicomweb` or
+:mod:`medsight.services.qido`, render. Blocking work (the store, decoding) runs in the
+threadpool: QIDO and WADO routes are plain ``def``; STOW-RS reads its body
+asynchronously, counting bytes as they arrive so that an upload above
+``max_upload_bytes`` is refused (413) before it is held whole, then stores it in the
+threadpool. WADO-RS bodies stream, one instance or frame at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from medsight.access import Principal, Scope
+from medsight.errors import ResourceLimitError, UnsupportedFormatError, UsageError
+from medsight.io.dicom.rendered import RenderFormat
+from medsight.server.deps import Allow, ContextDep
+from medsight.server.multipart import (
+    check_boundary,
+    closing_delimiter,
+    multipart_content_type,
+    new_boundary,
+    parse_media_type,
+    parse_multipart,
+)
+from medsight.services import dicomweb
+from medsight.services.context import ServiceContext
+from medsight.services.qido import Level, parse_qido, search
+from medsight.store import InstanceResult
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/dicomweb", tags=["dicomweb"])
+
+DICOM_JSON = "application/dicom+json"
+_EXPLICIT_LE = "1.2.840.10008.1.2.1"
+Writer = Annotated[Principal, Depends(Allow(Scope.STUDIES_WRITE))]
+Reader = Annotated[Principal, Depends(Allow(Scope.STUDIES_READ))]
+FrameNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + router.prefix
+
+
+# STOW-RS ------------------------------------------------------------------------------
+
+
+@router.post("/studies", summary="STOW-RS: store instances")
+async def store_instances(request: Request, context: ContextDep, principal: Writer) -> Response:
+    """Store the parts of a ``multipart/related; type="application/dicom"`` body."""
+    return await _stow(request, context, principal, None)
+
+
+@router.post("/studies/{study}", summary="STOW-RS: store instances of one study")
+async def store_study_instances(study: str, request: Request, context: ContextDep, principal: Writer) -> Response:
+    """Store the parts; objects of another study than ``study`` fail."""
+    return await _stow(request, context, principal, study)
+
+
+async def _stow(request: Request, context: ServiceContext, principal: Principal, study: str | None) -> Response:
+    media, params = parse_media_type(request.headers.get("content-type", ""))
+    part_type = parse_media_type(params.get("type", dicomweb.DICOM_MEDIA_TYPE))[0]
+    if media != "multipart/related" or part_type != dicomweb.DICOM_MEDIA_TYPE:
+        raise UnsupportedFormatError('STOW-RS takes multipart/related; type="application/dicom"')
+    boundary = check_boundary(params.get("boundary"))
+    body = await _read_body(request, context.settings.max_upload_bytes)
+    parts = await run_in_threadpool(parse_multipart, body, boundary)
+    del body
+    if not parts:
+        raise UsageError("malformed multipart body: no parts")
+    stow_parts = [dicomweb.StowPart(part.media_type, part.body) for part in parts]
+    del parts
+    outcome = await run_in_threadpool(
+        dicomweb.store_parts, context, stow_parts, principal, base_url=_base_url(request), study=study
+    )
+    return JSONResponse(outcome.body, status_code=outcome.status, media_type=DICOM_JSON)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ResourceLimitError(f"request body of {int(declared)} bytes, more than the limit of {limit}")
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > limit:
+            raise ResourceLimitError(f"request body larger than the limit of {limit} bytes")
+    return bytes(received)
+
+
+# QIDO-RS ------------------------------------------------------------------------------
+
+
+def _search(request: Request, context: ServiceContext, level: Level, **path: str) -> Response:
+    query = parse_qido(request.query_params.multi_items(), level)
+    result = search(context.store, level, query, base_url=_base_url(request), **path)
+    headers = {}
+    if result.ignored:  # PS3.18 8.3.4.1: say which attributes were not matched on
+        fields = ", ".join(result.ignored)
+        headers["Warning"] = f'299 medsight "The fields: {fields} were not supported for matching and were ignored"'
+    return JSONResponse(result.matches, media_type=DICOM_JSON, headers=headers)
+
+
+@router.get("/studies", summary="QIDO-RS: search for studies")
+def search_studies(request: Request, context: ContextDep, _principal: Reader) -> Response:
+    """Studies matching the query parameters, as DICOM JSON."""
+    return _search(request, context, Level.STUDY)
+
+
+@router.get("/series", summary="QIDO-RS: search for series")
+def search_series(request: Request, context: ContextDep, _principal: Reader) -> Response:
+    """Series matching the query parameters."""
+    return _search(request, context, Level.SERIES)
+
+
+@router.get("/studies/{study}/series", summary="QIDO-RS: search for series of a study")
+def search_study_series(study: str, request: Request, context: ContextDep, _principal: Reader) -> Response:
+    """Series of one study matching the query parameters."""
+    return _search(request, context, Level.SERIES, study=study)
+
+
+@router.get("/instances", summary="QIDO-RS: search for instances")
+def search_instances(request: Request, context: ContextDep, _principal: Reader) -> Response:
+    """Instances matching the query parameters."""
+    return _search(request, context, Level.INSTANCE)
+
+
+@router.get("/studies/{study}/instances", summary="QIDO-RS: search for instances of a study")
+def search_study_instances(study: str, request: Request, context: ContextDep, _principal: Reader) -> Response:
+    """Instances of one study matching the query parameters."""
+    return _search(request, context, Level.INSTANCE, study=study)
+
+
+@router.get("/studies/{study}/series/{series}/instances", summary="QIDO-RS: search for instances of a series")
+def search_series_instances(
+    study: str, series: str, request: Request, context: ContextDep, _principal: Reader
+) -> Response:
+    """Instances of one series matching the query parameters."""
+    return _search(request, context, Level.INSTANCE, study=study, series=series)
+
+
+# WADO-RS ------------------------------------------------------------------------------
+
+
+def _check_accept(request: Request, part_type: str) -> None:
+    """406 unless the Accept header allows a multipart/related body of ``part_type`` parts."""
+    accept = request.headers.get("accept")
+    if not accept:
+        return
+    for entry in accept.split(","):
+        media, params = parse_media_type(entry)
+        if media in ("*/*", "multipart/*"):
+            return
+        if media == "multipart/related" and parse_media_type(params.get("type", part_type))[0] in (part_type, "*/*"):
+            return
+    raise HTTPException(406, f'this resource is multipart/related; type="{part_type}"')
+
+
+def _multipart(bodies: Iterable[tuple[bytes, str]], boundary: str) -> Iterator[bytes]:
+    """Each body as a part, streamed: delimiter and headers, then the body itself (no copy)."""
+    for body, content_type in bodies:
+        yield f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n".encode("ascii")
+        yield body
+        yield b"\r\n"
+    yield closing_delimiter(boundary)
+
+
+def _retrieve(
+    request: Request, context: ServiceContext, study: str, series: str | None, instance: str | None
+) -> Response:
+    _check_accept(request, dicomweb.DICOM_MEDIA_TYPE)
+    found = dicomweb.find_instances(context.store, study, series, instance)
+    bodies = zip(dicomweb.iter_instance_bytes(context.store, found), _dicom_types(found), strict=True)
+    boundary = new_boundary()
+    media_type = multipart_content_type(dicomweb.DICOM_MEDIA_TYPE, boundary)
+    return StreamingResponse(_multipart(bodies, boundary), media_type=media_type)
+
+
+def _dicom_types(found: Iterable[InstanceResult]) -> Iterator[str]:
+    for instance in found:
+        yield f"{dicomweb.DICOM_MEDIA_TYPE}; transfer-syntax={instance.transfer_syntax_uid}"
+
+
+@router.get("/studies/{study}", summary="WADO-RS: retrieve a study")
+def retrieve_study(study: str, request: Request, context: ContextDep, _principal: Reader) -> Response:
+    """Every instance of the study, ``multipart/related; type="application/dicom"``."""
+    return _retrieve(request, context, study, None, None)
+
+
+@router.get("/studies/{study}/series/{series}", summary="WADO-RS: retrieve a series")
+def retrieve_series(study: str, series: str, request: Request, context: ContextDep, _principal: Reader) -> Response:
+    """Every instance of the series."""
+    return _retrieve(request, context, study, series, None)
+
+
+@router.get("/studies/{study}/series/{series}/instances/{instance}", summary="WADO-RS: retrieve an instance")
+def retrieve_instance(
+    study: str, series: str, instance: str, request: Request, context: ContextDep, _principal: Reader
+) -> Response:
+    """The instance, as the single part of a multipart body."""
+    return _retrieve(request, context, study, series, instance)
+
+
+def _metadata(context: ServiceContext, study: str, series: str | None, instance: str | None) -> Response:
+    found = dicomweb.find_instances(context.store, study, series, instance)
+    return JSONResponse(dicomweb.metadata(context.store, found), media_type=DICOM_JSON)
+
+
+@router.get("/studies/{study}/metadata", summary="WADO-RS: metadata of a study")
+def retrieve_study_metadata(study: str, context: ContextDep, _principal: Reader) -> Response:
+    """DICOM JSON of every instance of the study, bulk data left out."""
+    return _metadata(context, study, None, None)
+
+
+@router.get("/studies/{study}/series/{series}/metadata", summary="WADO-RS: metadata of a series")
+def retrieve_series_metadata(study: str, series: str, context: ContextDep, _principal: Reader) -> Response:
+    """DICOM JSON of every instance of the series."""
+    return _metadata(context, study, series, None)
+
+
+@router.get(
+    "/studies/{study}/series/{series}/instances/{instance}/metadata", summary="WADO-RS: metadata of an instance"
+)
+def retrieve_instance_metadata(
+    study: str, series: str, instance: str, context: ContextDep, _principal: Reader
+) -> Response:
+    """DICOM JSON of the instance (a list of one)."""
+    return _metadata(context, study, series, instance)
+
+
+@router.get("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}", summary="WADO-RS: frames")
+def retrieve_frames(
+    study: str, series: str, instance: str, frames: str, request: Request, context: ContextDep, _principal: Reader
+) -> Response:
+    """Frames (``1,3``) as native little-endian pixel bytes, one part each."""
+    _check_accept(request, "application/octet-stream")
+    (found,) = dicomweb.find_instances(context.store, study, series, instance)
+    pixels = dicomweb.instance_frames(context.store, found, frames)
+    part_type = f"application/octet-stream; transfer-syntax={_EXPLICIT_LE}"
+    boundary = new_boundary()
+    media_type = multipart_content_type("application/octet-stream", boundary, transfer_syntax=_EXPLICIT_LE)
+    return StreamingResponse(_multipart(((frame, part_type) for frame in pixels), boundary), media_type=media_type)
+
+
+def _render_format(request: Request) -> RenderFormat:
+    """PNG or JPEG by the Accept header, in the order listed; JPEG when any image will do."""
+    accept = request.headers.get("accept")
+    if not accept:
+        return RenderFormat.JPEG
+    for entry in accept.split(","):
+        media = parse_media_type(entry)[0]
+        if media == RenderFormat.PNG.value:
+            return RenderFormat.PNG
+        if media in (RenderFormat.JPEG.value, "image/*", "*/*"):
+            return RenderFormat.JPEG
+    raise HTTPException(406, "rendered images are image/png or image/jpeg")
+
+
+def _rendered(
+    request: Request, context: ServiceContext, ids: tuple[str, str, str], frame: int | None, window: str | None
+) -> Response:
+    media_type = _render_format(request)
+    (found,) = dicomweb.find_instances(context.store, *ids)
+    content = dicomweb.rendered(context.store, found, media_type, frame=frame, window=window)
+    return Response(content, media_type=media_type.value)
+
+
+WindowParam = Annotated[str | None, Query(description="center,width[,function] (PS3.18 8.3.5.1.4)")]
+
+
+@router.get("/studies/{study}/series/{series}/instances/{instance}/rendered", summary="WADO-RS: rendered instance")
+def retrieve_rendered(
+    study: str,
+    series: str,
+    instance: str,
+    request: Request,
+    context: ContextDep,
+    _principal: Reader,
+    window: WindowParam = None,
+) -> Response:
+    """The instance's first frame as PNG or JPEG (Accept), windowed by ``window`` or its own VOI."""
+    return _rendered(request, context, (study, series, instance), None, window)
+
+
+@router.get(
+    "/studies/{study}/series/{series}/instances/{instance}/frames/{frame}/rendered",
+    summary="WADO-RS: rendered frame",
+)
+def retrieve_rendered_frame(
+    study: str,
+    series: str,
+    instance: str,
+    frame: FrameNumber,
+    request: Request,
+    context: ContextDep,
+    _principal: Reader,
+    window: WindowParam = None,
+) -> Response:
+    """One frame as PNG or JPEG."""
+    return _rendered(request, context, (study, series, instance), frame, window)

@@ -1,0 +1,249 @@
+"""DICOMweb use cases on the study store: STOW-RS (PS3.18 10.5) and WADO-RS (PS3.18 10.4).
+
+STOW-RS stores each part of an upload on its own (:meth:`medsight.store.Store.ingest`
+is atomic per object), so a mixed upload keeps its valid objects and reports the rest,
+and nothing is ever stored in part. The response follows PS3.18 10.5.3: a
+ReferencedSOPSequence of what is stored (with a WarningReason where an object replaced
+another under its SOP Instance UID), a FailedSOPSequence with a FailureReason for
+each part that was not, and the HTTP status 200 (all stored), 202 (some failed, or
+warnings) or 409 (none stored).
+
+WADO-RS looks instances up in one query and reads their bytes only as the response
+streams. Metadata, frames and renderings are made by :mod:`medsight.io`.
+
+Logs carry counts and sizes, never a UID.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from medsight.access import Principal
+from medsight.errors import (
+    InvalidDicomError,
+    MedsightError,
+    OutputError,
+    ResourceLimitError,
+    StoredInstanceNotFoundError,
+)
+from medsight.io.dicom.dicomjson import DicomJson, element, instance_metadata
+from medsight.io.dicom.frames import iter_frames, parse_frame_list
+from medsight.io.dicom.index import index_record
+from medsight.io.dicom.rendered import RenderFormat, parse_window, render_instance
+from medsight.services.context import ServiceContext
+from medsight.store import IngestResult, IngestStatus, InstanceQuery, InstanceResult, Store
+
+__all__ = [
+    "FailureReason",
+    "StowPart",
+    "StowResponse",
+    "find_instances",
+    "instance_frames",
+    "iter_instance_bytes",
+    "metadata",
+    "rendered",
+    "store_parts",
+]
+
+_log = logging.getLogger(__name__)
+
+DICOM_MEDIA_TYPE = "application/dicom"
+_RETRIEVE_URL, _REFERENCED_SOP_SEQUENCE, _FAILED_SOP_SEQUENCE = 0x00081190, 0x00081199, 0x00081198
+_SOP_CLASS, _SOP_INSTANCE = 0x00081150, 0x00081155
+_FAILURE_REASON, _WARNING_REASON = 0x00081197, 0x00081196
+
+
+class FailureReason:
+    """STOW-RS FailureReason and WarningReason values (PS3.18 Table 10.5.3-2, PS3.4 Annex B.2.3)."""
+
+    PROCESSING_FAILURE = 0x0110  # also: the object belongs to another study than the URL's
+    OUT_OF_RESOURCES = 0xA700  # larger than the store accepts, or the store could not write it
+    CANNOT_UNDERSTAND = 0xC000  # not DICOM, not application/dicom, or a required UID missing
+    # PS3.18 has no warning for "replaced an object under the same SOP Instance UID";
+    # Coercion of Data Elements is the closest: what is stored differs from what was.
+    COERCION = 0xB000
+
+
+@dataclass(frozen=True)
+class StowPart:
+    """One part of a STOW-RS request: its media type (None when it stated none) and bytes."""
+
+    media_type: str | None
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    reason: int
+    sop_class_uid: str | None = field(default=None, repr=False)
+    sop_instance_uid: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class StowResponse:
+    """The answer to a STOW-RS request: HTTP status and DICOM JSON body."""
+
+    status: int
+    body: DicomJson = field(repr=False)
+    stored: tuple[IngestResult, ...]
+    failed: int
+
+
+def store_parts(
+    context: ServiceContext,
+    parts: Sequence[StowPart],
+    principal: Principal,
+    *,
+    base_url: str,
+    study: str | None = None,
+) -> StowResponse:
+    """Store each part; record the submitter of each study; tell the listeners once.
+
+    Args:
+        context: the service.
+        parts: the request's body parts.
+        principal: who sent them.
+        base_url: the DICOMweb root, for RetrieveURL.
+        study: the Study Instance UID of the URL (``POST /studies/{study}``): objects of
+            another study fail.
+    """
+    stored: list[IngestResult] = []
+    failures: list[_Failure] = []
+    for part in parts:
+        outcome = _store_part(context.store, part, study)
+        (stored if isinstance(outcome, IngestResult) else failures).append(outcome)  # type: ignore[arg-type]
+    for study_uid in dict.fromkeys(result.study_instance_uid for result in stored):
+        context.access.accounts.record_submitter(study_uid, principal.actor)
+    context.notify_ingested(stored, principal)
+    replaced = sum(result.status is IngestStatus.REPLACED for result in stored)
+    _log.info(
+        "stow: %d part(s), %d stored (%d replaced), %d failed, %d bytes",
+        len(parts),
+        len(stored),
+        replaced,
+        len(failures),
+        sum(len(part.body) for part in parts),
+    )
+    status = 409 if not stored else (202 if failures or replaced else 200)
+    return StowResponse(status, _stow_body(stored, failures, base_url), tuple(stored), len(failures))
+
+
+def _store_part(store: Store, part: StowPart, study: str | None) -> IngestResult | _Failure:
+    if part.media_type not in (None, DICOM_MEDIA_TYPE):
+        return _Failure(FailureReason.CANNOT_UNDERSTAND)
+    try:
+        if study is not None:
+            record = index_record(part.body)
+            if record.study_instance_uid != study:
+                return _Failure(FailureReason.PROCESSING_FAILURE, record.sop_class_uid, record.sop_instance_uid)
+        return store.ingest(part.body)
+    except ResourceLimitError:
+        return _Failure(FailureReason.OUT_OF_RESOURCES)
+    except InvalidDicomError:
+        return _Failure(FailureReason.CANNOT_UNDERSTAND)
+    except OutputError as exc:
+        _log.warning("stow: a part was not stored: %s (%s)", exc.code, type(exc).__name__)
+        return _Failure(FailureReason.OUT_OF_RESOURCES)
+
+
+def _stow_body(stored: Sequence[IngestResult], failures: Sequence[_Failure], base_url: str) -> DicomJson:
+    body: DicomJson = {}
+    studies = {result.study_instance_uid for result in stored}
+    if len(studies) == 1:
+        body[f"{_RETRIEVE_URL:08X}"] = element(_RETRIEVE_URL, f"{base_url}/studies/{next(iter(studies))}")
+    if stored:
+        body[f"{_REFERENCED_SOP_SEQUENCE:08X}"] = {"vr": "SQ", "Value": [_referenced(r, base_url) for r in stored]}
+    if failures:
+        body[f"{_FAILED_SOP_SEQUENCE:08X}"] = {"vr": "SQ", "Value": [_failed(f) for f in failures]}
+    return body
+
+
+def _referenced(result: IngestResult, base_url: str) -> DicomJson:
+    url = (
+        f"{base_url}/studies/{result.study_instance_uid}/series/{result.series_instance_uid}"
+        f"/instances/{result.sop_instance_uid}"
+    )
+    item: DicomJson = {
+        f"{_SOP_CLASS:08X}": element(_SOP_CLASS, result.sop_class_uid),
+        f"{_SOP_INSTANCE:08X}": element(_SOP_INSTANCE, result.sop_instance_uid),
+        f"{_RETRIEVE_URL:08X}": element(_RETRIEVE_URL, url),
+    }
+    if result.status is IngestStatus.REPLACED:
+        item[f"{_WARNING_REASON:08X}"] = element(_WARNING_REASON, FailureReason.COERCION)
+    return item
+
+
+def _failed(failure: _Failure) -> DicomJson:
+    item: DicomJson = {}
+    if failure.sop_class_uid is not None:
+        item[f"{_SOP_CLASS:08X}"] = element(_SOP_CLASS, failure.sop_class_uid)
+    if failure.sop_instance_uid is not None:
+        item[f"{_SOP_INSTANCE:08X}"] = element(_SOP_INSTANCE, failure.sop_instance_uid)
+    item[f"{_FAILURE_REASON:08X}"] = element(_FAILURE_REASON, failure.reason)
+    return item
+
+
+def find_instances(
+    store: Store, study: str, series: str | None = None, instance: str | None = None
+) -> list[InstanceResult]:
+    """The stored instances of a study, series or one instance, in query order.
+
+    Raises:
+        StoredInstanceNotFoundError: nothing stored there (also for an instance whose
+            study or series differs from the path's).
+    """
+    if instance is not None:
+        found = store.instance(instance)
+        if found.study_instance_uid != study or (series is not None and found.series_instance_uid != series):
+            raise StoredInstanceNotFoundError("no stored instance at that study, series and instance")
+        return [found]
+    results = store.instances(InstanceQuery(study_instance_uid=study, series_instance_uid=series))
+    if not results:
+        raise StoredInstanceNotFoundError("no stored instance in that study or series")
+    return results
+
+
+def iter_instance_bytes(store: Store, instances: Sequence[InstanceResult]) -> Iterator[bytes]:
+    """Each instance's checked bytes, read only when the response reaches it."""
+    for instance in instances:
+        yield store.blobs.get(instance.sha256)
+
+
+def metadata(store: Store, instances: Sequence[InstanceResult]) -> list[DicomJson]:
+    """The DICOM JSON metadata of each instance, bulk data left out."""
+    return [instance_metadata(data) for data in iter_instance_bytes(store, instances)]
+
+
+def instance_frames(store: Store, instance: InstanceResult, frames: str) -> Iterator[bytes]:
+    """The frames named by ``frames`` (``"1,3"``) as native little-endian bytes.
+
+    Raises:
+        UsageError: a malformed list, or a frame the instance does not have.
+        MissingPixelDataError: the instance is not an image.
+    """
+    numbers = parse_frame_list(frames)
+    return iter_frames(store.blobs.get(instance.sha256), numbers)
+
+
+def rendered(
+    store: Store,
+    instance: InstanceResult,
+    media_type: RenderFormat,
+    *,
+    frame: int | None = None,
+    window: str | None = None,
+) -> bytes:
+    """One frame of ``instance`` as a PNG or JPEG, windowed by ``window`` or its own VOI.
+
+    Raises:
+        UsageError: a malformed window or a frame the instance does not have.
+        MissingPixelDataError: the instance is not an image.
+    """
+    parsed = parse_window(window) if window is not None else None
+    try:
+        return render_instance(store.blobs.get(instance.sha256), media_type, frame=frame, window=parsed)
+    except MedsightError as exc:
+        _log.info("rendered: %s (%s)", exc.code, type(exc).__name__)
+        raise
