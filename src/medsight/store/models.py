@@ -24,7 +24,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Instance", "Job", "Patient", "Series", "Study", "StudySubmitter", "Token", "User"]
+__all__ = ["Base", "Feedback", "Instance", "Job", "Patient", "Series", "Study", "StudySubmitter", "Token", "User"]
 
 UID = String(64)  # UI: at most 64 characters (PS3.5 6.2)
 
@@ -202,3 +202,16 @@ class Job(Base):
     heatmap_sha256: Mapped[str | None] = mapped_column(String(64))
     sr_series_instance_uid: Mapped[str | None] = mapped_column(UID)
     sr_sop_instance_uid: Mapped[str | None] = mapped_column(UID)
+
+
+class Feedback(Base):
+    """A reader's verdict on an analysis result (agree or disagree, with a comment); rows are only appended."""
+
+    __tablename__ = "feedback"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.job_id", ondelete="RESTRICT"), index=True)
+    actor: Mapped[str] = mapped_column(String(160))
+    verdict: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
