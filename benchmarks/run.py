@@ -4,6 +4,7 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
+        [--only service] [--service-memory-seconds S] [--service-instances N] [--note TEXT]
 
 Every figure is measured by this run; nothing is carried over. Targets:
 
@@ -12,7 +13,12 @@ Every figure is measured by this run; nothing is carried over. Targets:
 * memory: medsight's peak RSS increase at most 1.5x the float32 volume;
 * models (:mod:`benchmarks.models`, on the shipped bundles unless ``--model`` names
   others): ``analyze`` of a 2048 x 2048 DICOM with its heatmap at p50 <= 50 ms; >= 1,000
-  images/s batched at 28 px; peak RSS of one ``analyze`` process <= 1 GB.
+  images/s batched at 28 px; peak RSS of one ``analyze`` process <= 1 GB;
+* service (:mod:`benchmarks.service`, issue 4): medsight's DICOMweb against Orthanc on the
+  same workload, STOW-RS ingest and QIDO-RS latency at least Orthanc's (ratio >= 1.0);
+  medsight's RSS within 10% from the first to the last minute of 10 minutes of mixed load;
+  analysis jobs end to end (no target). ``--only service`` measures this section alone
+  and puts it into the existing ``--out`` file, keeping the other sections.
 
 When a target is missed, the run profiles ``medsight.io.read_image`` on the case that
 missed it (cProfile, one worker) and adds the top entries to the report; it also profiles
@@ -29,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -38,7 +44,10 @@ from benchmarks.decode import DecodeResult, find_samples, measure_decode
 from benchmarks.models import FULL_EFFORT, QUICK_EFFORT, ModelsResult, measure_models
 from benchmarks.models_report import models_section, models_targets
 from benchmarks.profiling import profile_read, stage_split
+from benchmarks.sections import replace_lines, replace_section
 from benchmarks.series import REPO_ROOT, SeriesResult, SeriesRow, measure_series
+from benchmarks.service.measure import FULL_SERVICE, QUICK_SERVICE, ServiceOptions, ServiceResult, measure_service
+from benchmarks.service.report import SERVICE_TARGET_PREFIX, service_section, service_targets
 from medsight.models.bundle import shipped_bundles
 
 __all__ = ["main"]
@@ -82,11 +91,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="a model bundle to measure (repeatable; default: every shipped bundle)",
     )
     parser.add_argument("--reference", type=Path, default=REPO_ROOT / "var/reference/resnet18-28")
+    parser.add_argument("--only", choices=["service"], help="measure one section and update it in --out")
+    parser.add_argument("--service-memory-seconds", type=float, help="mixed load for the memory check (600)")
+    parser.add_argument("--service-instances", type=int, help="instances stored before querying (10,000)")
+    parser.add_argument("--note", default="", help="a sentence for the service section (what else ran)")
     args = parser.parse_args(argv)
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = shlex.join(["python", "-m", "benchmarks.run", *arguments])
     mode = QUICK if args.quick else FULL
     profile = args.profile or (args.profile is None and not args.quick)
+    if args.only == "service":
+        _service_only(args, command, mode)
+        return
     started = time.perf_counter()
     sections: list[str] = [_header(command, mode)]
     with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
@@ -101,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         _progress("models")
         models = _measure_models(args, workdir, mode, profile)
         sections.append(models_section(models))
-        sections.append(_summary(decoded, series, models))
+        service, service_text = _measure_service(args, command, mode, workdir)
+        sections.append(service_text)
+        sections.append(_summary(decoded, series, models) + "\n".join(service_targets(service)) + "\n")
         if profile:
             _progress("profiling the misses")
             sections.append(_profiles(decoded, series, workdir / "series", mode))
@@ -120,6 +138,33 @@ def _measure_models(args: argparse.Namespace, workdir: Path, mode: Mode, profile
         reference_dir=args.reference,
         profile=profile,
     )
+
+
+def _service_options(args: argparse.Namespace, mode: Mode) -> ServiceOptions:
+    options = QUICK_SERVICE if mode is QUICK else FULL_SERVICE
+    if args.service_memory_seconds is not None:
+        options = replace(options, memory_s=args.service_memory_seconds)
+    if args.service_instances is not None:
+        options = replace(options, instances=args.service_instances)
+    return options
+
+
+def _measure_service(args: argparse.Namespace, command: str, mode: Mode, workdir: Path) -> tuple[ServiceResult, str]:
+    _progress("service (DICOMweb against Orthanc, jobs, memory)")
+    result = measure_service(workdir / "service", _service_options(args, mode))
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    return result, service_section(result, command, date, args.note)
+
+
+def _service_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
+    """Measure the service section and put it (and its target lines) into the existing report."""
+    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
+        result, text = _measure_service(args, command, mode, Path(tmp))
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    document = replace_section(document, text)
+    document = replace_lines(document, "## Targets", SERVICE_TARGET_PREFIX, service_targets(result))
+    args.out.write_text(document, encoding="utf-8")
+    _progress(f"updated the service section of {args.out}")
 
 
 def _progress(message: str) -> None:
