@@ -45,6 +45,7 @@ __all__ = [
     "ModelRef",
     "NewJob",
     "job_key",
+    "job_record",
 ]
 
 #: The error code of a job whose lease expired once too often (its input may crash workers).
@@ -84,7 +85,11 @@ class JobInput:
 
     def to_json(self) -> dict[str, str]:
         """JSON form (as stored in the ``inputs`` column)."""
-        return {"series_uid": self.series_instance_uid, "sop_instance_uid": self.sop_instance_uid, "sha256": self.sha256}
+        return {
+            "series_uid": self.series_instance_uid,
+            "sop_instance_uid": self.sop_instance_uid,
+            "sha256": self.sha256,
+        }
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _record(row: Job) -> JobRecord:
+def job_record(row: Job) -> JobRecord:
+    """The record of a job row (UTC-aware times, parsed JSON)."""
     inputs = tuple(
         JobInput(item["series_uid"], item["sop_instance_uid"], item["sha256"]) for item in json.loads(row.inputs)
     )
@@ -180,6 +186,9 @@ def _record(row: Job) -> JobRecord:
         sr_series_instance_uid=row.sr_series_instance_uid,
         sr_sop_instance_uid=row.sr_sop_instance_uid,
     )
+
+
+_record = job_record  # the name store/worklist.py first imported; use job_record
 
 
 class Jobs:
@@ -227,11 +236,11 @@ class Jobs:
                         queued = row.status == JobStatus.FAILED
                         if queued:
                             _requeue(row, reset=True)
-                        return _record(row), queued
+                        return job_record(row), queued
                     row = _new_row(new, key, job_id, now)
                     session.add(row)
                     session.flush()
-                    return _record(row), True
+                    return job_record(row), True
             except MedsightError as exc:
                 if not isinstance(exc.__cause__, DatabaseIntegrityError):
                     raise
@@ -247,7 +256,7 @@ class Jobs:
             row = session.scalar(select(Job).where(Job.job_id == job_id))
             if row is None:
                 raise UnknownResourceError("no analysis job with that id")
-            return _record(row)
+            return job_record(row)
 
     def search(
         self, *, study_instance_uids: Sequence[str] | None = None, limit: int = 100, offset: int = 0
@@ -258,7 +267,7 @@ class Jobs:
             statement = statement.where(Job.study_instance_uid.in_(list(study_instance_uids)))
         statement = statement.order_by(Job.pk.desc()).offset(offset).limit(limit)
         with self._reading() as session:
-            return [_record(row) for row in session.scalars(statement)]
+            return [job_record(row) for row in session.scalars(statement)]
 
     def counts(self) -> dict[JobStatus, int]:
         """How many jobs are in each state."""
@@ -285,7 +294,7 @@ class Jobs:
             row.lease_expires_at = now + timedelta(seconds=lease_s)
             row.attempts += 1
             row.started_at = now
-            return _record(row)
+            return job_record(row)
 
     def heartbeat(self, job_id: str, owner: str, now: datetime, lease_s: float) -> bool:
         """Extend ``owner``'s lease on a running job; False when the lease is no longer its own."""
