@@ -1,0 +1,132 @@
+"""Use case: the reading worklist, as a caller may see it.
+
+Studies with their latest analysis (status, top finding and its probability), filtered,
+sorted and paged by the store (:mod:`medsight.store.worklist`). A referrer sees only
+the studies it sent. Patient name and ID are shown to the roles in
+:data:`PATIENT_VISIBLE`; every role that may read the worklist is there today, and a
+role added later (a teaching or research reader) stays out of it until it is listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from medsight.access import Principal, Role
+from medsight.errors import MedsightError, UsageError
+from medsight.services.context import ServiceContext
+from medsight.store.jobs import JobRecord, JobStatus
+from medsight.store.worklist import WorklistPage, WorklistQuery, WorklistRow, WorklistSort, search_worklist
+
+__all__ = ["PATIENT_VISIBLE", "WorklistRequest", "worklist", "worklist_json"]
+
+#: Roles that see the patient's name and ID in the worklist.
+PATIENT_VISIBLE = frozenset({Role.ADMIN, Role.RADIOLOGIST, Role.REFERRER})
+
+#: What the API calls a job that has not started: the worklist says "pending".
+_STATUS_NAMES = {JobStatus.QUEUED: "pending"}
+
+
+@dataclass(frozen=True)
+class WorklistRequest:
+    """The query parameters of a worklist page, as sent (dates as ``YYYY-MM-DD`` or ``YYYYMMDD``)."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    modality: str | None = None
+    status: str | None = None
+    text: str | None = None
+    sort: str = "date"
+    order: str = "desc"
+    limit: int = 50
+    offset: int = 0
+
+
+def _date(value: str | None) -> str | None:
+    return value.replace("-", "") if value else None
+
+
+def _status(value: str | None) -> str | None:
+    if not value:
+        return None
+    return JobStatus.QUEUED.value if value == "pending" else value
+
+
+def _query(request: WorklistRequest, principal: Principal) -> WorklistQuery:
+    try:
+        sort = WorklistSort(request.sort)
+    except ValueError:
+        raise UsageError(f"sort must be one of {', '.join(s.value for s in WorklistSort)}") from None
+    if request.order not in ("asc", "desc"):
+        raise UsageError("order must be asc or desc")
+    return WorklistQuery(
+        date_from=_date(request.date_from),
+        date_to=_date(request.date_to),
+        modality=request.modality or None,
+        status=_status(request.status),
+        text=request.text or None,
+        submitted_by=principal.actor if principal.own_studies_only else None,
+        sort=sort,
+        descending=request.order == "desc",
+        limit=request.limit,
+        offset=request.offset,
+    )
+
+
+def worklist(context: ServiceContext, principal: Principal, request: WorklistRequest) -> WorklistPage:
+    """One page of the worklist for ``principal`` (referrers: only the studies they sent).
+
+    Raises:
+        UsageError: a malformed date, an unknown status, sort or order, a bad page size.
+    """
+    query = _query(request, principal)
+    try:
+        with context.store.sessions() as session:
+            return search_worklist(session, query)
+    except SQLAlchemyError as exc:
+        raise MedsightError(f"database query failed ({type(exc).__name__})") from exc
+
+
+def _analysis_json(job: JobRecord | None) -> dict[str, Any] | None:
+    if job is None:
+        return None
+    result: Mapping[str, Any] = job.result or {}
+    refused = result.get("refused")
+    return {
+        "id": job.job_id,
+        "status": _STATUS_NAMES.get(job.status, job.status.value),
+        "task": job.task,
+        "finding": result.get("label"),
+        "probability": result.get("probability"),
+        "threshold": result.get("threshold"),
+        "refused": refused.get("reason") if isinstance(refused, Mapping) else None,
+        "error": job.error_code,
+    }
+
+
+def _row_json(row: WorklistRow, show_patient: bool) -> dict[str, Any]:
+    return {
+        "study_uid": row.study_instance_uid,
+        "patient_name": row.patient_name if show_patient else None,
+        "patient_id": row.patient_id if show_patient else None,
+        "study_date": row.study_date,
+        "study_time": row.study_time,
+        "accession": row.accession_number,
+        "description": row.study_description,
+        "modalities": list(row.modalities),
+        "analysis": _analysis_json(row.job),
+    }
+
+
+def worklist_json(page: WorklistPage, request: WorklistRequest, principal: Principal) -> dict[str, Any]:
+    """The API's JSON form of a page."""
+    show_patient = principal.role in PATIENT_VISIBLE
+    return {
+        "total": page.total,
+        "offset": request.offset,
+        "limit": request.limit,
+        "items": [_row_json(row, show_patient) for row in page.rows],
+    }
