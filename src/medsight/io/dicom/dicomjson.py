@@ -20,8 +20,9 @@ from typing import Any
 
 import pydicom
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.dataset import Dataset
 
-from medsight.errors import UsageError
+from medsight.errors import InvalidDicomError, UsageError
 from medsight.io.dicom.parse import translating
 
 __all__ = ["BULK_DATA_THRESHOLD", "DicomJson", "attribute_tag", "element", "instance_metadata", "keyword_for", "vr_for"]
@@ -50,7 +51,7 @@ def attribute_tag(name: str, *, parameter: str = "query") -> int:
     text = name.strip()
     if len(text) == 8 and all(c in "0123456789abcdefABCDEF" for c in text):
         return int(text, 16)
-    tag = tag_for_keyword(text) if len(text) <= _MAX_NAME else None
+    tag = tag_for_keyword(text) if text and len(text) <= _MAX_NAME else None
     if tag is None:
         # The name is echoed only when it looks like a keyword: never free text.
         shown = text if text.isascii() and text.isalnum() and len(text) <= _MAX_NAME else "(not shown)"
@@ -113,12 +114,24 @@ def instance_metadata(data: bytes, label: str = "stored object") -> DicomJson:
     """
     with translating(label, "reading metadata"):
         dataset = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
-        found: DicomJson = dataset.to_json_dict(
-            bulk_data_threshold=BULK_DATA_THRESHOLD,
-            bulk_data_element_handler=lambda _element: _OMITTED,
-            suppress_invalid_tags=True,
-        )
+        if "SOPInstanceUID" not in dataset:  # random bytes parse too when forced
+            raise InvalidDicomError(f"{label}: not a DICOM object")
+        try:
+            found = _to_json(dataset, suppress=False)
+        except Exception:
+            # A value pydicom cannot put in JSON: leave that attribute out, keep the rest.
+            # (Suppressing from the start would also drop values pydicom merely warns about.)
+            found = _to_json(dataset, suppress=True)
     return _without_bulk(found)
+
+
+def _to_json(dataset: Dataset, *, suppress: bool) -> DicomJson:
+    found: DicomJson = dataset.to_json_dict(
+        bulk_data_threshold=BULK_DATA_THRESHOLD,
+        bulk_data_element_handler=lambda _element: _OMITTED,
+        suppress_invalid_tags=suppress,
+    )
+    return found
 
 
 def _without_bulk(dataset: DicomJson) -> DicomJson:

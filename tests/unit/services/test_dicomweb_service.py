@@ -1,0 +1,117 @@
+"""STOW-RS and WADO-RS use cases on a real store: statuses, failure reasons, submitters, listeners."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+
+from medsight.access import Principal, Role
+from medsight.errors import StoredInstanceNotFoundError
+from medsight.services import dicomweb
+from medsight.services.context import ServiceContext
+from medsight.settings import ServiceSettings
+from medsight.store import IngestResult, IngestStatus
+
+BASE = "http://test/dicomweb"
+SENDER = Principal(actor="modality-1", role=Role.DEVICE, token_id="t1")
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Iterator[ServiceContext]:
+    opened = ServiceContext.open(ServiceSettings(data_dir=tmp_path / "var", analysis_workers=0, auto_analyze=False))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def _ct(study: str | None = None, description: str | None = None) -> bytes:
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.SOPInstanceUID = generate_uid()
+    dataset.StudyInstanceUID = study or generate_uid()
+    if description is not None:
+        dataset.StudyDescription = description
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _parts(*bodies: bytes, media: str | None = "application/dicom") -> list[dicomweb.StowPart]:
+    return [dicomweb.StowPart(media, body) for body in bodies]
+
+
+def _reasons(response: dicomweb.StowResponse) -> list[int]:
+    return [item["00081197"]["Value"][0] for item in response.body.get("00081198", {}).get("Value", [])]
+
+
+def test_all_stored_is_200_with_references_and_submitters(context: ServiceContext) -> None:
+    heard: list[tuple[Sequence[IngestResult], Principal]] = []
+    context.ingest_listeners.append(lambda results, who: heard.append((results, who)))
+    study = generate_uid()
+    response = dicomweb.store_parts(context, _parts(_ct(study), _ct(study)), SENDER, base_url=BASE)
+    assert response.status == 200
+    assert response.body["00081190"]["Value"] == [f"{BASE}/studies/{study}"]
+    assert len(response.body["00081199"]["Value"]) == 2
+    assert context.access.accounts.submitted(study, SENDER.actor)
+    assert [(len(results), who) for results, who in heard] == [(2, SENDER)]
+
+
+def test_failures_and_warnings(context: ServiceContext) -> None:
+    first = _ct()
+    dicomweb.store_parts(context, _parts(first), SENDER, base_url=BASE)
+    dataset = pydicom.dcmread(io.BytesIO(first))
+    dataset.StudyDescription = "corrected"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    parts = [*_parts(buffer.getvalue(), b"junk"), *_parts(b"{}", media="application/json")]
+    response = dicomweb.store_parts(context, parts, SENDER, base_url=BASE)
+    assert response.status == 202
+    assert [r.status for r in response.stored] == [IngestStatus.REPLACED]
+    assert response.body["00081199"]["Value"][0]["00081196"]["Value"] == [dicomweb.FailureReason.COERCION]
+    assert _reasons(response) == [dicomweb.FailureReason.CANNOT_UNDERSTAND] * 2
+
+
+def test_all_failed_is_409_and_tells_no_listener(context: ServiceContext) -> None:
+    heard: list[object] = []
+    context.ingest_listeners.append(lambda results, who: heard.append(results))
+    response = dicomweb.store_parts(context, _parts(b"junk"), SENDER, base_url=BASE)
+    assert (response.status, _reasons(response), heard) == (409, [0xC000], [])
+
+
+def test_objects_of_another_study_fail_on_a_study_url(context: ServiceContext) -> None:
+    study = generate_uid()
+    response = dicomweb.store_parts(context, _parts(_ct(study), _ct()), SENDER, base_url=BASE, study=study)
+    assert response.status == 202
+    assert _reasons(response) == [dicomweb.FailureReason.PROCESSING_FAILURE]
+    assert "00081155" in response.body["00081198"]["Value"][0]
+
+
+def test_oversize_objects_fail_out_of_resources(tmp_path: Path) -> None:
+    settings = ServiceSettings(data_dir=tmp_path / "var", max_object_bytes=1000, analysis_workers=0)
+    small = ServiceContext.open(settings)
+    try:
+        response = dicomweb.store_parts(small, _parts(_ct()), SENDER, base_url=BASE)
+    finally:
+        small.close()
+    assert _reasons(response) == [dicomweb.FailureReason.OUT_OF_RESOURCES]
+
+
+def test_find_instances_checks_the_path(context: ServiceContext) -> None:
+    study = generate_uid()
+    (stored,) = dicomweb.store_parts(context, _parts(_ct(study)), SENDER, base_url=BASE).stored
+    (found,) = dicomweb.find_instances(context.store, study, stored.series_instance_uid, stored.sop_instance_uid)
+    assert found.sha256 == stored.sha256
+    with pytest.raises(StoredInstanceNotFoundError):
+        dicomweb.find_instances(context.store, generate_uid(), None, stored.sop_instance_uid)
+    with pytest.raises(StoredInstanceNotFoundError):
+        dicomweb.find_instances(context.store, study, generate_uid(), stored.sop_instance_uid)
+    with pytest.raises(StoredInstanceNotFoundError):
+        dicomweb.find_instances(context.store, generate_uid())
+    (metadata,) = dicomweb.metadata(context.store, [found])
+    assert metadata["0020000D"]["Value"] == [study]
