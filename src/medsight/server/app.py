@@ -7,17 +7,24 @@ temporary folder) or settings.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from medsight import __version__
 from medsight.server.problems import install_problem_handlers
 from medsight.server.requestlog import RequestLogMiddleware
-from medsight.server.routes import access, dicomweb, health
+from medsight.server.routes import access, analyses, dicomweb, fhir, health
+from medsight.server.routes.worklist import router as worklist_router
+from medsight.server.viewer import ViewerFiles
 from medsight.services.context import ServiceContext
 from medsight.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from medsight.services.workers import WorkerPool
 
 __all__ = ["create_app"]
 
@@ -53,11 +60,14 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = context is None
         app.state.context = context if context is not None else ServiceContext.open(settings)
+        workers = _start_workers(app.state.context)
         try:
             for hook in on_startup:
                 hook(app.state.context)
             yield
         finally:
+            if workers is not None:  # SIGTERM: finish running jobs within the grace, release the rest
+                await asyncio.to_thread(workers.stop)
             if owned:
                 app.state.context.close()
 
@@ -76,4 +86,19 @@ def create_app(
     app.include_router(health.router)
     app.include_router(access.router)
     app.include_router(dicomweb.router)
+    app.include_router(analyses.router)
+    app.include_router(fhir.router)
+    app.include_router(worklist_router)
+    # The viewer answers what no route does (so routers included later are never shadowed).
+    app.router.default = ViewerFiles()
     return app
+
+
+def _start_workers(context: ServiceContext) -> WorkerPool | None:
+    """The analysis workers; torch is imported here, at start-up, never by the CLI's context."""
+    if context.settings.analysis_workers == 0:
+        return None
+    from medsight.services.analysis import start_workers
+
+    settings = context.settings
+    return start_workers(context.jobs, workers=settings.analysis_workers, lease_s=settings.job_lease_s)

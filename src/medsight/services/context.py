@@ -1,8 +1,10 @@
-"""Everything one running service holds open: settings, the store, the access service.
+"""Everything one running service holds open: settings, the store, access, analysis jobs.
 
 The server builds one :class:`ServiceContext` at start-up and hands it to every request
 through a dependency; the CLI commands that touch the service's state (``tokens``,
 ``users``) open the same context on the same ``--data-dir``, so both see one database.
+Opening a context starts no worker and imports no torch: the server's lifespan starts
+the analysis workers (:func:`medsight.services.analysis.start_workers`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from medsight.access import Principal
 from medsight.errors import MedsightError
 from medsight.services.accounts import AccessService
+from medsight.services.jobs import JobService
+from medsight.services.routing import Router, load_rules
 from medsight.settings import ServiceSettings
 from medsight.store import IngestResult, Store
 from medsight.store.accounts import Accounts
@@ -33,13 +37,26 @@ class ServiceContext:
     settings: ServiceSettings
     store: Store
     access: AccessService
+    jobs: JobService
     ingest_listeners: list[IngestListener] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: ServiceSettings) -> ServiceContext:
-        """Open (creating or migrating) the store that ``settings`` name."""
+        """Open (creating or migrating) the store that ``settings`` name.
+
+        Raises:
+            UsageError: ``settings.routing_rules`` names a file that is not a valid rule file.
+        """
         store = Store.open(settings)
-        return cls(settings=settings, store=store, access=AccessService(Accounts(store.sessions)))
+        access = AccessService(Accounts(store.sessions))
+        context = cls(settings=settings, store=store, access=access, jobs=JobService(store, access, settings))
+        if settings.auto_analyze:
+            try:
+                context.ingest_listeners.append(Router(context.jobs, load_rules(settings.routing_rules)))
+            except MedsightError:
+                store.close()
+                raise
+        return context
 
     def notify_ingested(self, results: Sequence[IngestResult], principal: Principal) -> None:
         """Tell every listener what was just stored; a listener's failure never undoes the store."""

@@ -36,7 +36,8 @@ def test_enqueue_is_idempotent_per_key(store: Store) -> None:
     first, created = jobs.enqueue(_new(), _id(), NOW)
     again, created_again = jobs.enqueue(_new(), _id(), NOW)
     other, _ = jobs.enqueue(_new(hashes=("c" * 64,)), _id(), NOW)
-    assert created and not created_again
+    assert created
+    assert not created_again
     assert again.job_id == first.job_id
     assert other.job_id != first.job_id
     assert first.status is JobStatus.QUEUED

@@ -1,0 +1,247 @@
+"""An analysis result as a DICOM Structured Report: TID 1500 Measurement Report (highdicom).
+
+The report is a Comprehensive 3D SR (the SOP class highdicom uses for TID 1500) in the
+analysed image's study, in a series of its own, so any PACS or viewer files it beside
+the image. Its content tree:
+
+* TID 1500 "Imaging Measurement Report", procedure reported (plain radiography for
+  chest X-rays), observer: the model as a device (TID 1004), never a person;
+* one TID 1501 measurement group: tracking identifier, finding type (the task's
+  finding, SNOMED CT where one exists), the algorithm (TID 4019: model name, version,
+  and parameters ``sha256=...``, ``task=...``), the source image, then
+
+  - NUM "Probability" (DCM 122157, no units) of the finding,
+  - NUM "Decision threshold" and "Distance from threshold" (the conformal margin),
+  - NUM "Conformal coverage" of the prediction set,
+  - CODE finding = Present / Absent (the label at the threshold),
+  - CODE "Prediction set ambiguous" = Yes / No.
+
+Codes without a standard meaning use the private scheme ``99MEDSIGHT`` (PS3.16 8.2:
+a ``99`` prefix marks a local scheme). The report is marked complete but not verified:
+it is a model's output until a person signs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import highdicom as hd
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+
+from medsight import __version__
+from medsight.errors import OutputError
+from medsight.io.dicom.parse import translating
+
+__all__ = [
+    "PRIVATE_SCHEME",
+    "CodeItem",
+    "SrFinding",
+    "SrRequest",
+    "build_measurement_report",
+    "derived_uid",
+    "read_sr_items",
+]
+
+#: Coding scheme of the codes DICOM has no standard term for.
+PRIVATE_SCHEME = "99MEDSIGHT"
+_THRESHOLD = hd.sr.CodedConcept("threshold", PRIVATE_SCHEME, "Decision threshold")
+_MARGIN = hd.sr.CodedConcept("margin", PRIVATE_SCHEME, "Distance from threshold")
+_COVERAGE = hd.sr.CodedConcept("coverage", PRIVATE_SCHEME, "Conformal coverage")
+_AMBIGUOUS = hd.sr.CodedConcept("ambiguous", PRIVATE_SCHEME, "Prediction set ambiguous")
+# Type 2 patient and study attributes an SR copies from its evidence: written empty when
+# the source lacks them (senders often omit them), as Type 2 allows.
+_TYPE2 = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+)
+
+
+@dataclass(frozen=True)
+class CodeItem:
+    """A coded concept: value, coding scheme designator, meaning."""
+
+    value: str
+    scheme: str
+    meaning: str
+
+    def concept(self) -> hd.sr.CodedConcept:
+        """As highdicom's coded concept."""
+        return hd.sr.CodedConcept(self.value, self.scheme, self.meaning)
+
+
+@dataclass(frozen=True)
+class SrFinding:
+    """What the model found in one image."""
+
+    finding: CodeItem
+    present: bool
+    probability: float
+    threshold: float
+    margin: float
+    coverage: float
+    ambiguous: bool
+
+
+@dataclass(frozen=True)
+class SrRequest:
+    """Everything one report says, and where it goes.
+
+    Attributes:
+        source: the analysed instance's bytes (patient, study and image references).
+        finding: the result.
+        procedure: the procedure reported (plain radiography for chest X-rays).
+        model_name, model_version, model_sha256, task: the model's identity.
+        series_instance_uid, sop_instance_uid: the report's own UIDs (the caller derives
+            them from the job, so running a job twice replaces its report).
+        tracking_id: a human-readable identifier of the result (the job id).
+    """
+
+    source: bytes = field(repr=False)
+    finding: SrFinding
+    procedure: CodeItem
+    model_name: str
+    model_version: str
+    model_sha256: str
+    task: str
+    series_instance_uid: str = field(repr=False)
+    sop_instance_uid: str = field(repr=False)
+    tracking_id: str
+    series_number: int = 990
+    series_description: str = "medsight AI result (not verified)"
+
+
+def build_measurement_report(request: SrRequest) -> bytes:
+    """The report as a PS3.10 file's bytes.
+
+    Raises:
+        InvalidDicomError: the source object cannot be parsed.
+        OutputError: highdicom refused to build the report (a source lacking what an SR
+            must copy from it).
+    """
+    with translating("analysed object", "reading the source of a report"):
+        source = pydicom.dcmread(io.BytesIO(request.source), stop_before_pixels=True)
+    for keyword in _TYPE2:
+        if keyword not in source:
+            setattr(source, keyword, "")
+    try:
+        report = hd.sr.MeasurementReport(
+            observation_context=_observer(request),
+            procedure_reported=request.procedure.concept(),
+            imaging_measurements=[_group(request, source)],
+        )
+        sr = hd.sr.Comprehensive3DSR(
+            evidence=[source],
+            content=report,
+            series_instance_uid=request.series_instance_uid,
+            series_number=request.series_number,
+            sop_instance_uid=request.sop_instance_uid,
+            instance_number=1,
+            manufacturer="medsight",
+            is_complete=True,
+            is_final=False,
+            is_verified=False,
+            series_description=request.series_description,
+            software_versions=__version__,
+        )
+        buffer = io.BytesIO()
+        sr.save_as(buffer, enforce_file_format=True)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise OutputError(f"cannot build the structured report ({type(exc).__name__})") from exc
+    return buffer.getvalue()
+
+
+def derived_uid(seed: str) -> str:
+    """A UID derived from ``seed`` (PS3.5 B.2: ``2.25.`` and a 128-bit integer): same seed, same UID."""
+    return f"2.25.{int(hashlib.sha256(seed.encode()).hexdigest()[:32], 16)}"
+
+
+def _observer(request: SrRequest) -> hd.sr.ObservationContext:
+    device = hd.sr.DeviceObserverIdentifyingAttributes(
+        uid=derived_uid(f"medsight-model:{request.model_sha256}"),
+        name=request.model_name[:64],
+        manufacturer_name="medsight",
+        model_name=f"{request.model_name} {request.model_version}"[:64],
+    )
+    return hd.sr.ObservationContext(
+        observer_device_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Device, observer_identifying_attributes=device
+        )
+    )
+
+
+def _group(request: SrRequest, source: Dataset) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    finding = request.finding
+    algorithm = hd.sr.AlgorithmIdentification(
+        name=request.model_name,
+        version=request.model_version,
+        parameters=[f"sha256={request.model_sha256}", f"task={request.task}"],
+    )
+    unitless = codes.UCUM.NoUnits
+    measurements = [
+        hd.sr.Measurement(codes.DCM.Probability, round(finding.probability, 6), unitless, algorithm_id=algorithm),
+        hd.sr.Measurement(_THRESHOLD, round(finding.threshold, 6), unitless),
+        hd.sr.Measurement(_MARGIN, round(finding.margin, 6), unitless),
+        hd.sr.Measurement(_COVERAGE, round(finding.coverage, 6), unitless),
+    ]
+    evaluations = [
+        hd.sr.QualitativeEvaluation(
+            finding.finding.concept(), codes.SCT.Present if finding.present else codes.SCT.Absent
+        ),
+        hd.sr.QualitativeEvaluation(_AMBIGUOUS, codes.SCT.Yes if finding.ambiguous else codes.SCT.No),
+    ]
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(
+            uid=derived_uid(f"medsight-tracking:{request.sop_instance_uid}"),
+            identifier=f"medsight {request.tracking_id}",
+        ),
+        finding_type=finding.finding.concept(),
+        algorithm_id=algorithm,
+        measurements=measurements,
+        qualitative_evaluations=evaluations,
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)],
+    )
+
+
+def read_sr_items(data: bytes) -> list[tuple[str, str]]:
+    """Every content item of an SR as ``(concept meaning, value)``, depth first (for checks).
+
+    Values are the text of TEXT/UIDREF items, ``<value> <unit>`` of NUM items, the
+    meaning of CODE items, and ``""`` for containers and references.
+
+    Raises:
+        InvalidDicomError: ``data`` is not a DICOM object.
+    """
+    with translating("structured report", "reading"):
+        dataset = pydicom.dcmread(io.BytesIO(data))
+        return list(_items(dataset))
+
+
+def _items(node: Dataset) -> Iterator[tuple[str, str]]:
+    for item in node.get("ContentSequence", []):
+        name = item.ConceptNameCodeSequence[0].CodeMeaning if "ConceptNameCodeSequence" in item else ""
+        kind = item.get("ValueType", "")
+        if kind == "NUM":
+            measured = item.MeasuredValueSequence[0]
+            value = f"{measured.NumericValue} {measured.MeasurementUnitsCodeSequence[0].CodeValue}"
+        elif kind == "CODE":
+            value = item.ConceptCodeSequence[0].CodeMeaning
+        elif kind == "TEXT":
+            value = str(item.TextValue)
+        elif kind == "UIDREF":
+            value = str(item.UID)
+        else:
+            value = ""
+        yield name, value
+        yield from _items(item)

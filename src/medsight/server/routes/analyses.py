@@ -1,0 +1,66 @@
+"""Analysis jobs over HTTP: ``/api/v1/analyses`` (submit, status, results, heatmap)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
+
+from medsight.access import Principal, Scope
+from medsight.server.deps import Allow, ContextDep
+from medsight.services.jobs import ANALYSES_PATH, AnalysisRequest, job_json
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=ANALYSES_PATH, tags=["analyses"])
+
+Writer = Annotated[Principal, Depends(Allow(Scope.ANALYSES_WRITE))]
+Reader = Annotated[Principal, Depends(Allow(Scope.ANALYSES_READ))]
+
+
+class AnalysisCreate(BaseModel):
+    """What to analyse: a stored study, optionally one series, with a task."""
+
+    study_uid: str = Field(max_length=64, examples=["1.2.826.0.1.3680043.8.498.1"])
+    series_uid: str | None = Field(default=None, max_length=64)
+    task: str = Field(max_length=64, examples=["cxr-pneumonia"])
+
+
+@router.post(
+    "", status_code=202, summary="Queue an analysis (idempotent: the same images, task and model give the same job)"
+)
+def submit(body: AnalysisCreate, response: Response, context: ContextDep, principal: Writer) -> dict[str, Any]:
+    """The job (``id``, ``status``, ...); poll ``links.self`` until it is done, refused or failed."""
+    record, _queued = context.jobs.submit(AnalysisRequest(body.study_uid, body.series_uid, body.task), principal)
+    response.headers["Location"] = f"{ANALYSES_PATH}/{record.job_id}"
+    return job_json(record)
+
+
+@router.get("", summary="List analyses, newest first (of one study, or all the caller may read)")
+def search(
+    context: ContextDep,
+    principal: Reader,
+    study_uid: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """Jobs as JSON."""
+    return [job_json(record) for record in context.jobs.search(principal, study_uid, limit=limit, offset=offset)]
+
+
+@router.get("/{job_id}", summary="One analysis: status, result or error")
+def get(job_id: str, context: ContextDep, principal: Reader) -> dict[str, Any]:
+    """The job as JSON; ``result`` holds the ``analyze`` keys once it is done."""
+    return job_json(context.jobs.get(job_id, principal))
+
+
+@router.get(
+    "/{job_id}/heatmap",
+    summary="The heatmap (Grad-CAM over the image) of a finished analysis",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def heatmap(job_id: str, context: ContextDep, principal: Reader) -> Response:
+    """A PNG preview, at most 512 px on its long side."""
+    return Response(context.jobs.heatmap(job_id, principal), media_type="image/png")

@@ -1,0 +1,235 @@
+"""Use case: submit analysis jobs and read them back (no model here: workers run them).
+
+A job names a study (and optionally one series), a task and the task's model; its input
+is pinned at submission to the stored images of that study or series, by sha256. The
+same images, task and model version give the same job (:func:`medsight.store.jobs.job_key`),
+so a repeated request, a re-sent study or a routing rule firing twice returns the job
+that exists. Workers (:mod:`medsight.services.workers`) run what is queued.
+
+This module imports no torch: the CLI's ``tokens`` and ``users`` open the same
+:class:`~medsight.services.context.ServiceContext` and must stay fast.
+
+Logs carry job ids, statuses and counts, never a UID.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from medsight.access import Principal
+from medsight.errors import (
+    IntegrityError,
+    NoImagesFoundError,
+    ResourceLimitError,
+    StoredInstanceNotFoundError,
+    UnknownResourceError,
+)
+from medsight.models.bundle import Bundle, resolve_bundle
+from medsight.services.accounts import AccessService
+from medsight.settings import ServiceSettings
+from medsight.store import InstanceQuery, Store
+from medsight.store.blobs import sha256_hex
+from medsight.store.jobs import FINISHED, JobInput, JobRecord, Jobs, ModelRef, NewJob
+from medsight.tasks import TaskSpec, get_task
+
+__all__ = ["ANALYSES_PATH", "AnalysisRequest", "JobService", "job_json"]
+
+_log = logging.getLogger(__name__)
+
+#: Where the API serves jobs (links in job JSON).
+ANALYSES_PATH = "/api/v1/analyses"
+_HEATMAPS = "analyses"  # folder under the data dir
+_MAX_INPUTS = 4000  # instances one job may pin (a whole large CT study is a few thousand)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """What to analyse: a stored study, optionally one of its series, with a task."""
+
+    study_instance_uid: str = field(repr=False)
+    series_instance_uid: str | None = field(repr=False)
+    task: str
+
+
+def _default_model(task: TaskSpec) -> str | Path | None:
+    # The task's largest shipped model (services.models.shipped_for imports torch-side code).
+    return task.shipped_models[max(task.shipped_models)] if task.shipped_models else None
+
+
+class JobService:
+    """Submit jobs, read them, and hand workers what they need.
+
+    Args:
+        store: the study store (instances, and the job table in its database).
+        access: who may read which study (referrers: only studies they sent).
+        settings: the service's settings (data folder, lease).
+        clock: the current UTC time.
+        model_for: the model (shipped name or bundle folder) to run for a task; the
+            task's largest shipped model by default. Tests pass a small bundle.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        access: AccessService,
+        settings: ServiceSettings,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        model_for: Callable[[TaskSpec], str | Path | None] = _default_model,
+    ) -> None:
+        self.store = store
+        self.access = access
+        self.settings = settings
+        self.clock = clock
+        self.jobs = Jobs(store.sessions)
+        self.model_for = model_for
+        #: Set when a job is queued, so idle workers start at once instead of at their next poll.
+        self.wake = threading.Event()
+        self._bundles: dict[str, Bundle] = {}
+        self._lock = threading.Lock()
+
+    def bundle(self, task: TaskSpec) -> Bundle:
+        """The (verified) bundle that runs ``task``, resolved once per process."""
+        with self._lock:
+            if task.name not in self._bundles:
+                self._bundles[task.name] = resolve_bundle(self.model_for(task))
+            return self._bundles[task.name]
+
+    def submit(self, request: AnalysisRequest, principal: Principal) -> tuple[JobRecord, bool]:
+        """Queue an analysis for a caller (referrers: only of studies they sent).
+
+        Returns:
+            The job, and whether it was queued by this call (False: it existed).
+
+        Raises:
+            PermissionDeniedError: a referrer asking about a study it did not send.
+            UsageError: an unknown task.
+            StoredInstanceNotFoundError: no such study or series in the store.
+            NoImagesFoundError: it holds no image (only reports, say).
+        """
+        self.access.require_study(principal, request.study_instance_uid)
+        return self.submit_as(request, principal.actor)
+
+    def submit_as(self, request: AnalysisRequest, actor: str) -> tuple[JobRecord, bool]:
+        """Queue an analysis on behalf of ``actor`` (routing rules: the sender), no access check."""
+        task = get_task(request.task)
+        inputs = self._inputs(request)
+        bundle = self.bundle(task)
+        new = NewJob(
+            task=task.name,
+            model=ModelRef(bundle.name, bundle.version, bundle.sha256),
+            study_instance_uid=request.study_instance_uid,
+            series_instance_uid=request.series_instance_uid,
+            inputs=inputs,
+            requested_by=actor,
+        )
+        record, queued = self.jobs.enqueue(new, uuid.uuid4().hex, self.clock())
+        if queued:
+            self.wake.set()
+            _log.info("job %s queued: %s, %d instance(s)", record.job_id, task.name, len(inputs))
+        return record, queued
+
+    def _inputs(self, request: AnalysisRequest) -> tuple[JobInput, ...]:
+        query = InstanceQuery(
+            study_instance_uid=request.study_instance_uid, series_instance_uid=request.series_instance_uid
+        )
+        found = self.store.instances(query)
+        if not found:
+            raise StoredInstanceNotFoundError("no stored instance in that study or series")
+        # Images only: reports (ours included) have no rows, and must not change the key.
+        images = [item for item in found if item.rows is not None]
+        if not images:
+            raise NoImagesFoundError("the study or series holds no image to analyse")
+        if len(images) > _MAX_INPUTS:
+            raise ResourceLimitError(f"{len(images)} images, more than the {_MAX_INPUTS} one analysis may take")
+        return tuple(JobInput(item.series_instance_uid, item.sop_instance_uid, item.sha256) for item in images)
+
+    def get(self, job_id: str, principal: Principal) -> JobRecord:
+        """One job, if ``principal`` may read its study.
+
+        Raises:
+            UnknownResourceError: no such job.
+            PermissionDeniedError: a referrer asking about a study it did not send.
+        """
+        record = self.jobs.get(job_id)
+        self.access.require_study(principal, record.study_instance_uid)
+        return record
+
+    def search(
+        self, principal: Principal, study_instance_uid: str | None, *, limit: int = 100, offset: int = 0
+    ) -> list[JobRecord]:
+        """Jobs newest first: of one study, or all a caller may read (referrers: studies they sent)."""
+        if study_instance_uid is not None:
+            self.access.require_study(principal, study_instance_uid)
+            return self.jobs.search(study_instance_uids=[study_instance_uid], limit=limit, offset=offset)
+        if principal.own_studies_only:
+            studies = self.access.accounts.studies_submitted_by(principal.actor)
+            return self.jobs.search(study_instance_uids=studies, limit=limit, offset=offset)
+        return self.jobs.search(limit=limit, offset=offset)
+
+    def heatmap_path(self, job_id: str) -> Path:
+        """Where a job's heatmap PNG is kept (the folder is made, owner only)."""
+        folder = Path(self.settings.data_dir) / _HEATMAPS
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return folder / f"{job_id}.png"
+
+    def heatmap(self, job_id: str, principal: Principal) -> bytes:
+        """A finished job's heatmap PNG, checked against the sha256 recorded with it.
+
+        Raises:
+            UnknownResourceError: no such job, or it has no heatmap (not done, or refused).
+            IntegrityError: the file is missing or altered.
+        """
+        record = self.get(job_id, principal)
+        if record.heatmap_sha256 is None:
+            raise UnknownResourceError("this analysis has no heatmap (not finished, or not scored)")
+        try:
+            data = self.heatmap_path(job_id).read_bytes()
+        except OSError as exc:
+            raise IntegrityError("the heatmap of this analysis is missing") from exc
+        if sha256_hex(data) != record.heatmap_sha256:
+            raise IntegrityError("the heatmap of this analysis does not match its recorded sha256")
+        return data
+
+
+def job_json(record: JobRecord) -> dict[str, Any]:
+    """The API's JSON form of a job: its state, its model, its result or error, and links."""
+    link = f"{ANALYSES_PATH}/{record.job_id}"
+    finished = record.status in FINISHED
+    return {
+        "id": record.job_id,
+        "status": record.status.value,
+        "task": record.task,
+        "study_uid": record.study_instance_uid,
+        "series_uid": record.series_instance_uid,
+        "model": {"name": record.model.name, "version": record.model.version, "sha256": record.model.sha256},
+        "instances": len(record.inputs),
+        "requested_by": record.requested_by,
+        "attempts": record.attempts,
+        "created_at": record.created_at.isoformat(),
+        "started_at": record.started_at.isoformat() if record.started_at else None,
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        "result": record.result,
+        "error": {"code": record.error_code, "message": record.error_message} if record.error_code else None,
+        "report": (
+            {"series_uid": record.sr_series_instance_uid, "sop_instance_uid": record.sr_sop_instance_uid}
+            if record.sr_sop_instance_uid
+            else None
+        ),
+        "links": {
+            "self": link,
+            "heatmap": f"{link}/heatmap" if record.heatmap_sha256 else None,
+            "fhir": f"/fhir/DiagnosticReport/{record.job_id}" if finished else None,
+        },
+    }

@@ -1,0 +1,142 @@
+"""Routing rules: which arriving series start which analysis, without anyone asking.
+
+After a STOW-RS stores instances, the service calls its ingest listeners
+(:meth:`ServiceContext.notify_ingested`); :class:`Router` is one. For each series that
+received instances it reads the series' Modality and Body Part Examined from the store,
+takes the SOP Classes of what arrived, and queues one job per matching task for that
+series, on behalf of the sender (so a referrer can read the result of what it sent).
+Jobs are idempotent, so a series sent twice is analysed once.
+
+A rule matches when every criterion it names matches (criteria left out match anything):
+
+* ``modalities``: Modality, e.g. ``["CR", "DX"]``;
+* ``body_parts``: Body Part Examined, case-insensitive; ``""`` stands for "not recorded";
+* ``sop_classes``: SOP Class UIDs of the arriving instances (one of them must be listed).
+
+Rules come from a JSON file (``MEDSIGHT_ROUTING_RULES``)::
+
+    {"rules": [
+      {"task": "cxr-pneumonia", "modalities": ["CR", "DX"], "body_parts": ["CHEST", ""]}
+    ]}
+
+Without a file, :data:`DEFAULT_RULES` apply: CR and DX series, and series of CR or
+Digital X-Ray SOP classes whatever their Modality says (DX-like), whose body part is
+a chest (CHEST, THORAX, LUNG, PORT CHEST: what the task accepts) or not recorded, go to
+``cxr-pneumonia``. The task's own acceptance checks still
+refuse what is not a frontal chest film; routing only decides what is worth trying.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from medsight.access import Principal
+from medsight.errors import MedsightError, UsageError
+from medsight.services.jobs import AnalysisRequest, JobService
+from medsight.store import IngestResult, SeriesQuery
+from medsight.tasks import get_task
+
+__all__ = ["DEFAULT_RULES", "Router", "RoutingRule", "load_rules"]
+
+_log = logging.getLogger(__name__)
+
+_CR_IMAGE = "1.2.840.10008.5.1.4.1.1.1"
+_DX_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
+_DX_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.1.1"
+# The body parts cxr-pneumonia accepts (its AcceptanceRule), and "not recorded".
+_CHEST = ("CHEST", "THORAX", "LUNG", "PORT CHEST", "")
+
+
+class RoutingRule(BaseModel):
+    """One rule: criteria (all must match; an omitted one matches anything) and a task."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: str
+    modalities: tuple[str, ...] = ()
+    body_parts: tuple[str, ...] = ()
+    sop_classes: tuple[str, ...] = ()
+
+    def matches(self, modality: str | None, body_part: str | None, sop_classes: Sequence[str]) -> bool:
+        """Whether a series with these attributes (and arriving SOP classes) is for this rule."""
+        if self.modalities and (modality or "").upper() not in {m.upper() for m in self.modalities}:
+            return False
+        if self.body_parts and (body_part or "").strip().upper() not in {b.upper() for b in self.body_parts}:
+            return False
+        return not self.sop_classes or any(uid in self.sop_classes for uid in sop_classes)
+
+
+class _RuleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[RoutingRule] = Field(default_factory=list)
+
+
+#: The built-in rules (see the module docstring).
+DEFAULT_RULES: tuple[RoutingRule, ...] = (
+    RoutingRule(task="cxr-pneumonia", modalities=("CR", "DX"), body_parts=_CHEST),
+    RoutingRule(task="cxr-pneumonia", sop_classes=(_CR_IMAGE, _DX_PRESENTATION, _DX_PROCESSING), body_parts=_CHEST),
+)
+
+
+def load_rules(path: Path | None) -> tuple[RoutingRule, ...]:
+    """The rules in ``path``, or :data:`DEFAULT_RULES` when None.
+
+    Raises:
+        UsageError: the file cannot be read, is not JSON of the documented shape, or
+            names an unknown task (found at start-up, not at the first arrival).
+    """
+    if path is None:
+        return DEFAULT_RULES
+    try:
+        parsed = _RuleFile.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise UsageError(f"routing rules: cannot read {path}") from exc
+    except (ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
+        raise UsageError(f"routing rules: {path} is not a valid rule file (see medsight.services.routing)") from exc
+    for rule in parsed.rules:
+        get_task(rule.task)
+    return tuple(parsed.rules)
+
+
+class Router:
+    """An ingest listener that queues analyses for arriving series that match a rule."""
+
+    def __init__(self, service: JobService, rules: Sequence[RoutingRule]) -> None:
+        self.service = service
+        self.rules = tuple(rules)
+
+    def __call__(self, results: Sequence[IngestResult], principal: Principal) -> None:
+        """Route what was just stored (the listener signature of the service context)."""
+        arrived: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for result in results:
+            arrived[(result.study_instance_uid, result.series_instance_uid)].add(result.sop_class_uid or "")
+        queued = 0
+        for (study, series), sop_classes in arrived.items():
+            for task in self.tasks_for(series, sorted(sop_classes)):
+                try:
+                    _job, created = self.service.submit_as(AnalysisRequest(study, series, task), principal.actor)
+                except MedsightError as exc:  # one series' problem never stops the others
+                    _log.warning("routing to %s skipped: %s", task, exc.code)
+                    continue
+                queued += created
+        if queued:
+            _log.info("routing queued %d analysis job(s) for %d series", queued, len(arrived))
+
+    def tasks_for(self, series_instance_uid: str, sop_classes: Sequence[str]) -> list[str]:
+        """The tasks whose rules match a stored series, each once, in rule order."""
+        found = self.service.store.series(SeriesQuery(series_instance_uids=(series_instance_uid,)))
+        if not found:
+            return []
+        series = found[0]
+        tasks: list[str] = []
+        for rule in self.rules:
+            if rule.task not in tasks and rule.matches(series.modality, series.body_part_examined, sop_classes):
+                tasks.append(rule.task)
+        return tasks
