@@ -10,12 +10,13 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 SHIPPED := src/medsight/models/shipped
 
-.PHONY: run test lint typecheck contracts unit bench models reference-model clean help
+.PHONY: run test lint typecheck contracts unit bench bench-service models reference-model clean help
 
 help:
 	@echo "make run     set up, then run medsight on its embedded defaults"
 	@echo "make test    set up, then lint, type-check, check layering and run the whole suite"
 	@echo "make bench   set up (with the bench extra), then measure and write BENCHMARKS.md"
+	@echo "make bench-service  only the service section (medsight against Orthanc, about 25 min; installs Orthanc if missing)"
 	@echo "make models  retrain every shipped model from $(SHARED) (seed 0; about 15 min each on 2 cores)"
 	@echo "make reference-model  train the MedMNIST reference (ResNet-18, 28 px) that make bench compares with (20+ min)"
 
@@ -53,6 +54,11 @@ test: lint typecheck contracts unit
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run --out BENCHMARKS.md
+
+# The service section alone (DICOMweb against Orthanc, jobs, 10 min of memory), put into
+# the existing BENCHMARKS.md in place of its previous figures.
+bench-service: $(STAMP)
+	$(PY) -m benchmarks.run --only service --out BENCHMARKS.md
 
 # The shipped models, retrained from the shared data with the commands their model cards
 # record. Same seed, same thread count: same weights on the same platform.

@@ -1,4 +1,5 @@
-"""Benchmarks of medsight's readers (against pydicom and SimpleITK) and of its models.
+"""Benchmarks of medsight's readers (against pydicom and SimpleITK), of its models, and of
+its service (against Orthanc: :mod:`benchmarks.service`).
 
 Run ``python -m benchmarks.run`` from the repository root; it measures everything and
 writes BENCHMARKS.md. medsight never imports this package; ``tests/unit/benchmarks``

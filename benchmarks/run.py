@@ -151,7 +151,8 @@ def _service_options(args: argparse.Namespace, mode: Mode) -> ServiceOptions:
 
 def _measure_service(args: argparse.Namespace, command: str, mode: Mode, workdir: Path) -> tuple[ServiceResult, str]:
     _progress("service (DICOMweb against Orthanc, jobs, memory)")
-    result = measure_service(workdir / "service", _service_options(args, mode))
+    shared = args.shared if args.shared.is_dir() else None
+    result = measure_service(workdir / "service", _service_options(args, mode), shared=shared)
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     return result, service_section(result, command, date, args.note)
 

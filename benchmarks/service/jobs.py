@@ -25,6 +25,7 @@ from tests.data.synthetic_cxr import chest_like, write_dx_dicom
 
 from benchmarks.service.client import Target
 from benchmarks.service.stats import Percentiles
+from medsight.services.demo_studies import demo_objects
 
 __all__ = ["FINAL", "JobsResult", "JobsUnavailableError", "chest_studies", "run_jobs"]
 
@@ -43,19 +44,44 @@ class JobsResult:
     latency: Percentiles
     statuses: dict[str, int]
     clients: int
+    source: str = ""
 
     @property
     def per_second(self) -> float:
         return self.jobs / self.seconds
 
 
-def chest_studies(folder: Path, count: int, *, size: int = 512, seed: int = 0) -> list[tuple[str, bytes]]:
-    """``count`` one-instance chest DX studies, each with different pixels: (study UID, file bytes)."""
+def chest_studies(
+    folder: Path, count: int, *, shared: Path | None, seed: int = 0
+) -> tuple[list[tuple[str, bytes]], str]:
+    """``count`` one-image chest DX studies, each with its own pixels: (study UID, bytes), and their source.
+
+    Real chest X-rays when ``shared`` holds the Kermany 224 px set (its validation images, made
+    DX studies the way ``medsight serve --demo`` makes them, which the task accepts);
+    otherwise synthetic 512 px radiographs, which the shipped models refuse as out of
+    distribution (the jobs then measure the refusal path).
+    """
+    studies = _kermany_studies(shared, count) if shared is not None else []
+    if len(studies) >= count:
+        return studies[:count], "validation images of ../shared/datasets/chest_xray_pneumonia_224 made DX studies"
+    return _synthetic_studies(folder, count, seed), "synthetic 512 x 512 chest-like DX images (no ../shared)"
+
+
+def _kermany_studies(shared: Path, count: int) -> list[tuple[str, bytes]]:
+    objects = [item for item in demo_objects(shared, per_class=-(-count // 2)) if "chest_xray" in item.source]
+    return [(_study_uid(item.data), item.data) for item in objects]
+
+
+def _study_uid(data: bytes) -> str:
+    return str(pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True).StudyInstanceUID)
+
+
+def _synthetic_studies(folder: Path, count: int, seed: int) -> list[tuple[str, bytes]]:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     studies = []
     for number in range(count):
-        path = write_dx_dicom(folder / f"cxr-{number}.dcm", chest_like(size, bool(number % 2), rng))
+        path = write_dx_dicom(folder / f"cxr-{number}.dcm", chest_like(512, bool(number % 2), rng))
         ds = pydicom.dcmread(path)
         ds.PatientID, ds.PatientName = f"JOBS{number:05d}", f"JOBS^P{number:05d}"
         buffer = io.BytesIO()
@@ -65,7 +91,13 @@ def chest_studies(folder: Path, count: int, *, size: int = 512, seed: int = 0) -
 
 
 def run_jobs(
-    target: Target, study_uids: Sequence[str], *, clients: int = 8, poll_s: float = 0.02, timeout_s: float = 300.0
+    target: Target,
+    study_uids: Sequence[str],
+    *,
+    clients: int = 8,
+    poll_s: float = 0.02,
+    timeout_s: float = 300.0,
+    source: str = "",
 ) -> JobsResult:
     """One job per study, ``clients`` at a time.
 
@@ -86,6 +118,7 @@ def run_jobs(
         latency=Percentiles.of([took for took, _ in outcomes]),
         statuses=dict(Counter(status for _, status in outcomes)),
         clients=clients,
+        source=source,
     )
 
 

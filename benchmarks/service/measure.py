@@ -40,7 +40,7 @@ from benchmarks.service.workload import (
     render,
 )
 
-__all__ = ["FULL_SERVICE", "QUICK_SERVICE", "ServiceOptions", "ServiceResult", "measure_service"]
+__all__ = ["FULL_SERVICE", "MEDSIGHT_ENV", "QUICK_SERVICE", "ServiceOptions", "ServiceResult", "measure_service"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +83,15 @@ class ServiceResult:
     seconds: float = 0.0
 
 
-def measure_service(workdir: Path, options: ServiceOptions, env: dict[str, str] | None = None) -> ServiceResult:
-    """Run every phase; ``env`` is added to medsight's environment."""
+# Jobs start only when the bench posts them: routing on arrival would queue the chest
+# studies' jobs as they are stored, and the post would then find them half done.
+MEDSIGHT_ENV = {"MEDSIGHT_AUTO_ANALYZE": "false"}
+
+
+def measure_service(
+    workdir: Path, options: ServiceOptions, *, shared: Path | None = None, env: dict[str, str] | None = None
+) -> ServiceResult:
+    """Run every phase; ``env`` is added to medsight's environment (after :data:`MEDSIGHT_ENV`)."""
     started = time.perf_counter()
     layout = Layout()
     result = ServiceResult(options=options, layout=layout)
@@ -98,14 +105,14 @@ def measure_service(workdir: Path, options: ServiceOptions, env: dict[str, str] 
     result.instance_bytes = len(blobs[0])
     bodies = list(batches(blobs, options.batch))
     with contextlib.ExitStack() as servers:
-        medsight = _start_medsight(servers, workdir / "medsight", result, env)
+        medsight = _start_medsight(servers, workdir / "medsight", result, {**MEDSIGHT_ENV, **(env or {})})
         with contextlib.ExitStack() as orthanc_stack:  # Orthanc stops before the medsight-only phases
             orthanc = _start_orthanc(orthanc_stack, workdir / "orthanc", result)
             targets = [t for t in (medsight, orthanc) if t is not None and _answers(t, result)]
             if targets:
                 _dicomweb_phases(result, targets, plan, bodies)
         if medsight is not None and "medsight" not in result.left_out:
-            _medsight_phases(result, medsight, workdir, plan)
+            _medsight_phases(result, medsight, workdir, plan, shared)
     result.load["end"] = os.getloadavg()
     result.seconds = time.perf_counter() - started
     return result
@@ -173,11 +180,13 @@ def _dicomweb_phases(
             client.close()
 
 
-def _medsight_phases(result: ServiceResult, target: Target, workdir: Path, plan: list[Instance]) -> None:
+def _medsight_phases(
+    result: ServiceResult, target: Target, workdir: Path, plan: list[Instance], shared: Path | None
+) -> None:
     options = result.options
     _progress(f"analysis jobs: {options.jobs} with {options.job_clients} clients")
     try:
-        result.jobs = _jobs(target, workdir, options)
+        result.jobs = _jobs(target, workdir, options, shared)
     except (JobsUnavailableError, ServiceError, OSError, TimeoutError) as exc:
         result.jobs = f"{type(exc).__name__}: {exc}"
     _progress(f"memory: {options.memory_s:.0f} s of mixed load")
@@ -190,12 +199,14 @@ def _medsight_phases(result: ServiceResult, target: Target, workdir: Path, plan:
         )
 
 
-def _jobs(target: Target, workdir: Path, options: ServiceOptions) -> JobsResult:
-    studies = chest_studies(workdir / "cxr", options.jobs, seed=options.seed)
+def _jobs(target: Target, workdir: Path, options: ServiceOptions, shared: Path | None) -> JobsResult:
+    studies, source = chest_studies(workdir / "cxr", options.jobs + 1, shared=shared, seed=options.seed)
     with DicomWebClient(target) as client:
         for _, blob in studies:
             client.stow([blob])
-    return run_jobs(target, [uid for uid, _ in studies], clients=options.job_clients)
+    uids = [uid for uid, _ in studies]
+    run_jobs(target, uids[:1], clients=1)  # warm-up: the worker loads its model on the first job
+    return run_jobs(target, uids[1:], clients=options.job_clients, source=source)
 
 
 def _medsight_version() -> str:

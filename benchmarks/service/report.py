@@ -170,10 +170,12 @@ def _jobs(result: ServiceResult) -> str:
         return f"{head}\nNot measured: {jobs}\n"
     statuses = ", ".join(f"{count} {status}" for status, count in sorted(jobs.statuses.items()))
     return (
-        f"{head}\n{jobs.jobs} jobs (`task: cxr-pneumonia`), one per 512 x 512 synthetic chest DX study"
-        f" stored beforehand, each with its own pixels; {jobs.clients} clients at once, each posting"
+        f"{head}\n{jobs.jobs} jobs (`task: cxr-pneumonia`), one per one-image chest DX study stored"
+        f" beforehand ({jobs.source}), each with its own pixels; {jobs.clients} clients at once, each posting"
         " `/api/v1/analyses` and polling every 20 ms until a final status. Latency: post to the"
-        " poll that saw it (late by up to 20 ms).\n\n"
+        " poll that saw it (late by up to 20 ms); one untimed job first (the worker loads its model)."
+        " medsight runs with its defaults (one analysis"
+        " worker thread) and `MEDSIGHT_AUTO_ANALYZE=false`, so that no job starts before its post.\n\n"
         "| jobs | clients | jobs/s | p50 ms | p99 ms | statuses |\n|---:|---:|---:|---:|---:|---|\n"
         f"| {jobs.jobs} | {jobs.clients} | {jobs.per_second:.2f} | {_ms(jobs.latency.p50)}"
         f" | {_ms(jobs.latency.p99)} | {statuses} |\n"
