@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pydicom
@@ -14,21 +14,23 @@ from pydicom.uid import generate_uid
 from medsight.access import Principal, Role
 from medsight.errors import StoredInstanceNotFoundError
 from medsight.services import dicomweb
+from medsight.services.accounts import AccessService
 from medsight.services.context import ServiceContext
+from medsight.services.jobs import JobService
 from medsight.settings import ServiceSettings
-from medsight.store import IngestResult, IngestStatus
+from medsight.store import IngestResult, IngestStatus, Store, StudyQuery
+from medsight.store.accounts import Accounts
 
 BASE = "http://test/dicomweb"
 SENDER = Principal(actor="modality-1", role=Role.DEVICE, token_id="t1")
 
 
 @pytest.fixture
-def context(tmp_path: Path) -> Iterator[ServiceContext]:
-    opened = ServiceContext.open(ServiceSettings(data_dir=tmp_path / "var", analysis_workers=0, auto_analyze=False))
-    try:
-        yield opened
-    finally:
-        opened.close()
+def context(store: Store, tmp_path: Path) -> ServiceContext:
+    """A service on the store tests' store: SQLite and PostgreSQL."""
+    settings = ServiceSettings(data_dir=tmp_path / "var", analysis_workers=0, auto_analyze=False)
+    access = AccessService(Accounts(store.sessions))
+    return ServiceContext(settings=settings, store=store, access=access, jobs=JobService(store, access, settings))
 
 
 def _ct(study: str | None = None, description: str | None = None) -> bytes:
@@ -115,3 +117,22 @@ def test_find_instances_checks_the_path(context: ServiceContext) -> None:
         dicomweb.find_instances(context.store, generate_uid())
     (metadata,) = dicomweb.metadata(context.store, [found])
     assert metadata["0020000D"]["Value"] == [study]
+
+
+def test_parts_of_one_new_study_stored_at_once_make_one_study(context: ServiceContext) -> None:
+    study = generate_uid()
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.StudyInstanceUID = study
+    bodies = []
+    for _ in range(24):
+        dataset.SOPInstanceUID = generate_uid()
+        buffer = io.BytesIO()
+        dataset.save_as(buffer, enforce_file_format=True)
+        bodies.append(buffer.getvalue())
+    response = dicomweb.store_parts(context, _parts(*bodies), SENDER, base_url=BASE)
+    assert response.status == 200
+    assert [r.sop_instance_uid for r in response.stored] == [
+        pydicom.dcmread(io.BytesIO(b)).SOPInstanceUID for b in bodies
+    ]
+    (found,) = context.store.studies(StudyQuery(study_instance_uids=(study,)))
+    assert (found.number_of_series, found.number_of_instances) == (1, 24)
