@@ -1,0 +1,80 @@
+"""/api/v1/analyses and /fhir/DiagnosticReport through the app (a job run in-process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+from tests.data.chest_dicom import synthetic_chest_series
+from tests.unit.server.conftest import auth
+
+from medsight.access import Role
+from medsight.services.analysis import JobRunner
+from medsight.services.context import ServiceContext
+
+
+def _run_queued(context: ServiceContext) -> None:
+    job = context.jobs.jobs.claim("test-worker", context.jobs.clock(), 30)
+    assert job is not None
+    outcome = JobRunner(context.jobs).run(job, lambda: True)
+    assert context.jobs.jobs.finish(job.job_id, "test-worker", outcome, context.jobs.clock())
+
+
+def test_submit_poll_and_fetch_every_result_form(
+    client: TestClient, context: ServiceContext, tokens: dict[Role, str], tmp_path: Path, tiny_bundle: Path
+) -> None:
+    context.jobs.model_for = lambda task: tiny_bundle
+    study = context.store.ingest(synthetic_chest_series(tmp_path, 3)[0]).study_instance_uid
+    body = {"study_uid": study, "task": "cxr-pneumonia"}
+    radiologist = auth(tokens[Role.RADIOLOGIST])
+    created = client.post("/api/v1/analyses", json=body, headers=radiologist)
+    assert created.status_code == 202
+    job = created.json()
+    assert job["status"] == "queued"
+    assert created.headers["location"] == f"/api/v1/analyses/{job['id']}"
+    again = client.post("/api/v1/analyses", json=body, headers=radiologist)
+    assert again.status_code == 202
+    assert again.json()["id"] == job["id"]
+    assert client.get(f"/api/v1/analyses/{job['id']}/heatmap", headers=radiologist).status_code == 404
+
+    _run_queued(context)
+    done = client.get(f"/api/v1/analyses/{job['id']}", headers=radiologist).json()
+    assert done["status"] == "done", done
+    assert {"probability", "label", "uncertainty", "threshold", "model", "heatmap"} <= set(done["result"])
+    assert done["report"]["sop_instance_uid"]
+    listed = client.get("/api/v1/analyses", params={"study_uid": study}, headers=radiologist).json()
+    assert [j["id"] for j in listed] == [job["id"]]
+    heatmap = client.get(done["links"]["heatmap"], headers=radiologist)
+    assert heatmap.headers["content-type"] == "image/png"
+    assert heatmap.content.startswith(b"\x89PNG")
+    fhir = client.get(f"/fhir/DiagnosticReport/{job['id']}", headers=radiologist)
+    assert fhir.status_code == 200
+    assert fhir.headers["content-type"].startswith("application/fhir+json")
+    report = DiagnosticReport.model_validate(fhir.json())
+    assert report.id == job["id"]
+
+
+def test_scopes_and_the_referrers_own_studies_rule(
+    client: TestClient, context: ServiceContext, tokens: dict[Role, str], tmp_path: Path
+) -> None:
+    study = context.store.ingest(synthetic_chest_series(tmp_path, 1)[0]).study_instance_uid
+    body = {"study_uid": study, "task": "cxr-pneumonia"}
+    assert client.post("/api/v1/analyses", json=body).status_code == 401
+    assert client.post("/api/v1/analyses", json=body, headers=auth(tokens[Role.DEVICE])).status_code == 403
+    assert client.get("/api/v1/analyses", headers=auth(tokens[Role.AUDITOR])).status_code == 403
+    referrer = auth(tokens[Role.REFERRER])
+    denied = client.post("/api/v1/analyses", json=body, headers=referrer)
+    assert denied.status_code == 403
+    assert denied.json()["code"] == "access.forbidden"
+    job = client.post("/api/v1/analyses", json=body, headers=auth(tokens[Role.ADMIN])).json()
+    assert client.get(f"/api/v1/analyses/{job['id']}", headers=referrer).status_code == 403
+    assert client.get(f"/fhir/DiagnosticReport/{job['id']}", headers=referrer).status_code == 403
+    assert client.get("/api/v1/analyses", headers=referrer).json() == []
+    missing = client.get("/api/v1/analyses/0123456789abcdef", headers=auth(tokens[Role.ADMIN]))
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "resource.not_found"
+    unknown_task = client.post("/api/v1/analyses", json={**body, "task": "knee"}, headers=auth(tokens[Role.ADMIN]))
+    assert unknown_task.status_code == 400
+    no_study = client.post("/api/v1/analyses", json={**body, "study_uid": "1.2.3.4"}, headers=auth(tokens[Role.ADMIN]))
+    assert no_study.status_code == 404
