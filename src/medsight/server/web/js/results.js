@@ -1,0 +1,194 @@
+// The AI panel: the latest analysis of a study (finding, calibrated probability, uncertainty,
+// threshold, model, or the refusal), its heatmap on the canvas, links, and the reader's verdict.
+
+import { ApiError, getBlob, getJson, postJson } from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+const FINISHED = new Set(["done", "refused", "failed"]);
+const POLL_MS = 2000;
+
+function row(list, term, text) {
+  const dt = document.createElement("dt");
+  dt.textContent = term;
+  const dd = document.createElement("dd");
+  dd.textContent = text;
+  list.append(dt, dd);
+  return dd;
+}
+
+function percent(p) {
+  return `${(100 * p).toFixed(1)}%`;
+}
+
+/** The SOP Instance UID at the end of a WADO-RS instance path (the analysed image). */
+function sopOf(path) {
+  const match = /\/instances\/([^/]+)$/.exec(path || "");
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+export class Results {
+  constructor(viewer) {
+    this.viewer = viewer;
+    this.job = null;
+    this.timer = null;
+    this.generation = 0;
+    $("feedback-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.sendFeedback();
+    });
+  }
+
+  /** Show the latest analysis of a study, polling until it finishes; resolves to the analysed SOP UID. */
+  async open(studyUid) {
+    this.close();
+    const generation = this.generation;
+    let jobs;
+    try {
+      jobs = await getJson(`/api/v1/analyses?study_uid=${encodeURIComponent(studyUid)}&limit=20`);
+    } catch (error) {
+      this.renderMessage(error instanceof ApiError && error.status === 403 ? "You may not read this study's analyses." : `Analyses unavailable: ${error.message}`);
+      return null;
+    }
+    if (generation !== this.generation) return null;
+    const job = jobs.find((j) => j.status === "done") || jobs[0];
+    if (!job) {
+      this.renderMessage("No analysis of this study.");
+      return null;
+    }
+    await this.show(job, generation);
+    return sopOf(job.result?.path);
+  }
+
+  close() {
+    this.generation += 1;
+    clearTimeout(this.timer);
+    this.job = null;
+    $("feedback-form").hidden = true;
+    $("overlay-controls").disabled = true;
+    $("ai-links").replaceChildren();
+  }
+
+  renderMessage(text) {
+    const p = document.createElement("p");
+    p.textContent = text;
+    $("ai-result").replaceChildren(p);
+  }
+
+  async show(job, generation) {
+    this.job = job;
+    this.render(job);
+    if (!FINISHED.has(job.status)) {
+      this.timer = setTimeout(async () => {
+        if (generation !== this.generation) return;
+        try {
+          await this.show(await getJson(`/api/v1/analyses/${job.id}`), generation);
+        } catch {
+          this.timer = setTimeout(() => this.show(job, generation), POLL_MS);
+        }
+      }, POLL_MS);
+      return;
+    }
+    this.renderLinks(job);
+    if (job.result) {
+      $("feedback-form").hidden = false;
+      this.loadFeedback();
+    }
+    if (job.links?.heatmap) await this.loadHeatmap(job, generation);
+  }
+
+  render(job) {
+    const panel = $("ai-result");
+    const list = document.createElement("dl");
+    list.className = "result";
+    const result = job.result || {};
+    row(list, "Task", job.task);
+    row(list, "Status", job.status === "queued" ? "pending" : job.status);
+    if (job.status === "done") {
+      row(list, "Finding", result.label ?? "—");
+      row(list, "Probability", percent(result.probability)).id = "ai-probability";
+      const u = result.uncertainty;
+      if (u) row(list, "Uncertainty", `${u.ambiguous ? "ambiguous" : "confident"}: {${u.prediction_set.join(", ")}} at ${percent(u.coverage)} coverage`);
+      row(list, "Threshold", percent(result.threshold ?? 0));
+    } else if (job.status === "refused" && result.refused) {
+      row(list, "Refused", result.refused.reason);
+      row(list, "Check", `${result.refused.check} (${result.refused.code})`);
+    } else if (job.status === "failed" && job.error) {
+      row(list, "Failed", job.error.message);
+    }
+    row(list, "Model", `${job.model.name} ${job.model.version}`);
+    panel.replaceChildren(list);
+  }
+
+  renderLinks(job) {
+    const links = $("ai-links");
+    links.replaceChildren();
+    const add = (label, path, accept) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = label;
+      button.addEventListener("click", () => this.openAuthorized(path, accept));
+      links.append(button);
+    };
+    if (job.report) {
+      const study = encodeURIComponent(job.study_uid);
+      const path = `/dicomweb/studies/${study}/series/${encodeURIComponent(job.report.series_uid)}/instances/${encodeURIComponent(job.report.sop_instance_uid)}/metadata`;
+      add("DICOM SR", path, "application/dicom+json");
+    }
+    if (job.links?.fhir) add("FHIR report", job.links.fhir, "application/fhir+json");
+  }
+
+  /** Links that need the token: fetch with it, then open the body in a new tab as a blob. */
+  async openAuthorized(path, accept) {
+    try {
+      const blob = await getBlob(path, accept);
+      const url = URL.createObjectURL(new Blob([await blob.text()], { type: "text/plain" }));
+      window.open(url, "_blank", "noopener");
+    } catch (error) {
+      this.renderMessage(`Could not open it: ${error.message}`);
+    }
+  }
+
+  async loadHeatmap(job, generation) {
+    try {
+      const blob = await getBlob(job.links.heatmap, "image/png");
+      const image = await createImageBitmap(blob);
+      if (generation !== this.generation) return;
+      $("overlay-controls").disabled = false;
+      this.viewer.setOverlay({ image, sopUid: sopOf(job.result.path) });
+    } catch {
+      $("overlay-controls").disabled = true;
+    }
+  }
+
+  async loadFeedback() {
+    const list = $("feedback-list");
+    try {
+      const given = await getJson(`/api/v1/analyses/${this.job.id}/feedback`);
+      list.replaceChildren(...given.map((f) => {
+        const item = document.createElement("li");
+        item.textContent = `${f.verdict} · ${f.actor} · ${new Date(f.created_at).toLocaleString()}${f.comment ? ` — ${f.comment}` : ""}`;
+        return item;
+      }));
+    } catch {
+      list.replaceChildren();
+    }
+  }
+
+  async sendFeedback() {
+    const form = $("feedback-form");
+    const verdict = form.elements.verdict.value;
+    const statusLine = $("feedback-status");
+    if (!verdict) {
+      statusLine.textContent = "Choose agree or disagree.";
+      return;
+    }
+    try {
+      await postJson(`/api/v1/analyses/${this.job.id}/feedback`, { verdict, comment: form.elements.comment.value || null });
+      statusLine.textContent = `Saved: ${verdict}.`;
+      form.elements.comment.value = "";
+      await this.loadFeedback();
+    } catch (error) {
+      statusLine.textContent = `Not saved: ${error.message}`;
+    }
+  }
+}

@@ -1,0 +1,194 @@
+"""The web viewer in a real browser against a real ``medsight serve``.
+
+Debian's Chromium, headless, driven by Playwright: sign in with a token, upload a chest
+X-ray (file picker) and a CT series (drag and drop), wait for the analysis, see the
+probability and the heatmap on the canvas (its pixels, not only the DOM), change the
+window, scroll slices, disagree with a comment, sign out; a referrer sees only its own
+studies. Screenshots go to ``tests/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from tests.integration.server.live import LiveServer
+from tests.integration.viewer.data import chest_xray, ct_series
+from tests.integration.viewer.pages import canvas_stats, drop_files, sign_in, wait_for_canvas_change, wait_until
+
+pytestmark = pytest.mark.integration
+
+DESKTOP = {"width": 1280, "height": 800}
+TABLET = {"width": 768, "height": 1024}
+ANALYSIS_TIMEOUT_MS = 240_000
+
+
+def _row(page: Page, patient: str):  # type: ignore[no-untyped-def]
+    return page.locator("#worklist-table tbody tr", has_text=patient)
+
+
+def _upload(page: Page, tmp_path: Path) -> bool:
+    chest, real = chest_xray(tmp_path, "VIEWER^CHEST")
+    page.set_input_files("#upload-files", str(chest))
+    expect(page.locator("#upload-status")).to_contain_text("1 stored", timeout=60_000)
+    drop_files(page, ct_series(tmp_path, "VIEWER^CT"))
+    expect(page.locator("#upload-status")).to_contain_text("8 stored", timeout=60_000)
+    return real
+
+
+def _read_chest(page: Page, real: bool, artifacts: Path) -> None:
+    status = "done" if real else "refused"
+    expect(_row(page, "VIEWER CHEST").locator("td.status")).to_have_text(status, timeout=ANALYSIS_TIMEOUT_MS)
+    page.get_by_label("Search patient, ID, accession or description").fill("viewer")
+    expect(page.locator("#worklist-table tbody tr")).to_have_count(2)
+    page.screenshot(path=str(artifacts / "worklist.png"))
+    _row(page, "VIEWER CHEST").click()
+    if not real:
+        expect(page.locator("#ai-result")).to_contain_text("Refused")
+        return
+    expect(page.locator("#ai-probability")).to_have_text(re.compile(r"^\d{1,3}\.\d%$"))
+    # The heatmap is drawn on the canvas: coloured pixels over a greyscale film.
+    wait_until(page, "() => !document.getElementById('overlay-controls').disabled")
+    wait_until(page, "() => Boolean(window.medsightViewer.overlay.image && window.medsightViewer.frame)")
+    page.wait_for_timeout(200)
+    assert canvas_stats(page)["coloured"] > 100
+    page.locator("#image-canvas").focus()
+    page.keyboard.press("h")
+    page.wait_for_timeout(200)
+    assert canvas_stats(page)["coloured"] == 0, "the heatmap toggle left colour on the canvas"
+    page.keyboard.press("h")
+    page.wait_for_timeout(200)
+    assert canvas_stats(page)["coloured"] > 100
+    page.screenshot(path=str(artifacts / "viewer-chest.png"))
+
+
+def _window_level(page: Page) -> float:
+    canvas = page.locator("#image-canvas")
+    box = canvas.bounding_box()
+    assert box is not None
+    before = canvas_stats(page)["sum"]
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 90, y + 40, steps=5)
+    page.mouse.up()
+    wait_for_canvas_change(page, before)
+    redraw_ms: float = page.evaluate("() => window.medsightViewer.drawNow()")
+    expect(page.locator("#wl-info")).to_contain_text("W ")
+    return redraw_ms
+
+
+def _disagree(page: Page, live: LiveServer, token: str) -> None:
+    page.get_by_label("Disagree").check()
+    page.get_by_label("Comment").fill("consolidation is an artefact")
+    page.get_by_role("button", name="Save feedback").click()
+    expect(page.locator("#feedback-status")).to_have_text("Saved: disagree.")
+    expect(page.locator("#feedback-list")).to_contain_text("disagree")
+    headers = {"Authorization": f"Bearer {token}"}
+    jobs = httpx.get(f"{live.url}/api/v1/analyses", headers=headers).json()
+    done = [j for j in jobs if j["status"] == "done"]
+    feedback = httpx.get(f"{live.url}/api/v1/analyses/{done[0]['id']}/feedback", headers=headers).json()
+    assert [(f["verdict"], f["comment"]) for f in feedback] == [("disagree", "consolidation is an artefact")]
+
+
+def _scroll_ct(page: Page, artifacts: Path) -> None:
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
+    _row(page, "VIEWER CT").click()
+    expect(page.locator("#slice-info")).to_have_text("1 / 8")
+    wait_until(page, "() => window.medsightViewer.frame !== null")
+    page.wait_for_timeout(100)
+    first = canvas_stats(page)
+    assert first["lit"] > 0
+    page.locator("#image-canvas").focus()
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#slice-info")).to_have_text("2 / 8")
+    wait_for_canvas_change(page, first["sum"])
+    page.mouse.move(640, 400)
+    page.mouse.wheel(0, 100)
+    expect(page.locator("#slice-info")).to_have_text("3 / 8")
+    page.keyboard.press("End")
+    expect(page.locator("#slice-info")).to_have_text("8 / 8")
+    page.keyboard.press("3")  # soft-tissue preset
+    expect(page.locator("#wl-info")).to_have_text("W 400 L 40")
+    box = page.locator("#image-canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.locator("#cursor-info")).to_contain_text(re.compile(r"HU · \(-?\d+\.\d, -?\d+\.\d, -?\d+\.\d\) mm"))
+    page.keyboard.press("m")
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x - 50, y)
+    page.mouse.down()
+    page.mouse.move(x + 50, y, steps=4)
+    page.mouse.up()
+    expect(page.locator("#measure-info")).to_contain_text(re.compile(r"Distance \d+\.\d mm"))
+    page.screenshot(path=str(artifacts / "viewer-ct.png"))
+    page.set_viewport_size(TABLET)
+    page.wait_for_timeout(300)
+    assert canvas_stats(page)["lit"] > 0
+    page.screenshot(path=str(artifacts / "viewer-ct-tablet.png"))
+    page.set_viewport_size(DESKTOP)
+
+
+def test_a_radiologist_reads_uploaded_studies_with_the_ai_result(
+    live_server: LiveServer, browser: Browser, artifacts: Path, tmp_path: Path
+) -> None:
+    token = live_server.token("--role", "radiologist")
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server.url, token)
+        expect(page.locator("#whoami")).to_contain_text("radiologist")
+        real = _upload(page, tmp_path)
+        _read_chest(page, real, artifacts)
+        if real:
+            redraw_ms = _window_level(page)
+            print(f"window/level redraw: {redraw_ms:.2f} ms")
+            _disagree(page, live_server, token)
+        _scroll_ct(page, artifacts)
+        assert "msk_" not in page.url
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        assert page.evaluate("() => sessionStorage.length") == 0
+    finally:
+        page.screenshot(path=str(artifacts / "last-radiologist.png"))
+        context.close()
+
+
+def test_a_referrer_sees_only_the_studies_it_sent(
+    live_server: LiveServer, browser: Browser, artifacts: Path, tmp_path: Path
+) -> None:
+    others = live_server.token("--role", "radiologist")
+    chest, _ = chest_xray(tmp_path, "OTHER^SENDER")
+    httpx.post(
+        f"{live_server.url}/dicomweb/studies",
+        content=_stow(chest.read_bytes()),
+        headers={"Authorization": f"Bearer {others}", "Content-Type": _STOW_TYPE},
+    ).raise_for_status()
+    token = live_server.token("--role", "referrer")
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server.url, token)
+        drop_files(page, ct_series(tmp_path, "REFERRER^OWN", slices=2))
+        expect(page.locator("#upload-status")).to_contain_text("2 stored", timeout=60_000)
+        expect(page.locator("#worklist-table tbody tr")).to_have_count(1)
+        expect(page.locator("#worklist-table tbody")).to_contain_text("REFERRER OWN")
+        expect(page.locator("#worklist-table tbody")).not_to_contain_text("OTHER SENDER")
+        page.screenshot(path=str(artifacts / "worklist-referrer.png"))
+        listed = httpx.get(f"{live_server.url}/api/v1/worklist", headers={"Authorization": f"Bearer {token}"}).json()
+        assert [item["patient_name"] for item in listed["items"]] == ["REFERRER^OWN"]
+    finally:
+        context.close()
+
+
+_BOUNDARY = "viewer-test-boundary"
+_STOW_TYPE = f'multipart/related; type="application/dicom"; boundary={_BOUNDARY}'
+
+
+def _stow(data: bytes) -> bytes:
+    head = f"--{_BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+    return head + data + f"\r\n--{_BOUNDARY}--\r\n".encode()
