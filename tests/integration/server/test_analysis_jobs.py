@@ -126,7 +126,8 @@ def _seed(data_dir: Path, objects: list[bytes]) -> str:
     """Put objects in the store of a server that is not running; the study's UID."""
     store = Store.open(StoreSettings(data_dir=data_dir))
     try:
-        return [store.ingest(data) for data in objects][0].study_instance_uid
+        results = [store.ingest(data) for data in objects]
+        return results[0].study_instance_uid
     finally:
         store.close()
 
@@ -161,7 +162,7 @@ def test_a_job_running_when_the_server_is_killed_is_finished_after_restart(tmp_p
 
     second = LiveServer(data_dir=data_dir, extra_env=env).start()
     try:
-        seen, job = _watch(second, token, job_id)
+        _seen, job = _watch(second, token, job_id)
     finally:
         second.stop()
     assert job["status"] in ("done", "refused"), job
