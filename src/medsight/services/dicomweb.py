@@ -33,6 +33,7 @@ from medsight.io.dicom.dicomjson import DicomJson, element, instance_metadata
 from medsight.io.dicom.frames import iter_frames, parse_frame_list
 from medsight.io.dicom.index import index_record
 from medsight.io.dicom.rendered import RenderFormat, parse_window, render_instance
+from medsight.io.dicom.transcode import check_transcodable, to_explicit_little_endian
 from medsight.services.context import ServiceContext
 from medsight.store import IngestResult, IngestStatus, InstanceQuery, InstanceResult, Store
 
@@ -221,10 +222,31 @@ def find_instances(
     return results
 
 
-def iter_instance_bytes(store: Store, instances: Sequence[InstanceResult]) -> Iterator[bytes]:
-    """Each instance's checked bytes, read only when the response reaches it."""
-    for instance in instances:
-        yield store.blobs.get(instance.sha256)
+def iter_instance_bytes(
+    store: Store, instances: Sequence[InstanceResult], transcode: Sequence[bool] | None = None
+) -> Iterator[bytes]:
+    """Each instance's checked bytes, read only when the response reaches it.
+
+    Args:
+        store: the study store.
+        instances: what to read.
+        transcode: for each instance, whether to re-encode it as Explicit VR Little Endian.
+
+    Raises:
+        UnsupportedTransferSyntaxError: an instance to re-encode is in a syntax no
+            installed decoder reads (checked before the first byte is read).
+    """
+    flags = list(transcode) if transcode is not None else [False] * len(instances)
+    for instance, flag in zip(instances, flags, strict=True):
+        if flag:
+            check_transcodable(instance.transfer_syntax_uid)
+    return _read(store, instances, flags)
+
+
+def _read(store: Store, instances: Sequence[InstanceResult], transcode: Sequence[bool]) -> Iterator[bytes]:
+    for instance, flag in zip(instances, transcode, strict=True):
+        data = store.blobs.get(instance.sha256)
+        yield to_explicit_little_endian(data) if flag else data
 
 
 def metadata(store: Store, instances: Sequence[InstanceResult]) -> list[DicomJson]:

@@ -219,3 +219,13 @@ def test_the_log_holds_no_patient_data_or_uids(server: LiveServer, http: httpx.C
     assert "stow:" in log
     for secret in (PATIENT.name, PATIENT.patient_id, study, "TEST^BAD"):
         assert secret not in log
+
+
+def test_a_transfer_syntax_the_object_is_not_in_is_406(http: httpx.Client) -> None:
+    dataset = renamed("CT_small.dcm", patient=PATIENT, study=generate_uid())
+    _post(http, [(encode(dataset), "application/dicom")])
+    path = f"/studies/{dataset.StudyInstanceUID}"
+    jpeg = 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50'
+    _problem(http.get(path, headers={"Accept": jpeg}), 406)
+    either = f'{jpeg}, multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1'
+    assert http.get(path, headers={"Accept": either}).status_code == 200

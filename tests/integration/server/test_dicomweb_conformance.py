@@ -223,3 +223,14 @@ def test_retrieved_bytes_are_the_stored_bytes(stored: Stored, client: DICOMwebCl
     (back,) = client.retrieve_series(stored.study_b, stored.series_b, media_types=("application/dicom",))[1:]
     assert back.SOPInstanceUID == mr.SOPInstanceUID
     assert pydicom.dcmread(io.BytesIO(encode(back))).file_meta.TransferSyntaxUID == mr.file_meta.TransferSyntaxUID
+
+
+@pytest.mark.parametrize("key", ["j2k", "mr_rle", "ybr", "dose"])
+def test_retrieve_as_explicit_little_endian_on_request(stored: Stored, client: DICOMwebClient, key: str) -> None:
+    original = stored.by_name[key]
+    ids = (original.StudyInstanceUID, original.SeriesInstanceUID, original.SOPInstanceUID)
+    explicit = client.retrieve_instance(*ids, media_types=(("application/dicom", "1.2.840.10008.1.2.1"),))
+    assert explicit.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    assert np.array_equal(explicit.pixel_array, original.pixel_array)
+    as_stored = client.retrieve_instance(*ids, media_types=(("application/dicom", "*"),))
+    assert as_stored.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID

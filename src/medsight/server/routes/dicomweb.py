@@ -150,18 +150,45 @@ def search_series_instances(
 # WADO-RS ------------------------------------------------------------------------------
 
 
-def _check_accept(request: Request, part_type: str) -> None:
-    """406 unless the Accept header allows a multipart/related body of ``part_type`` parts."""
+def _accepted_syntaxes(request: Request, part_type: str) -> frozenset[str] | None:
+    """The transfer syntaxes the Accept header allows for ``part_type`` parts; None for any.
+
+    No Accept, ``*/*``, or an entry without ``transfer-syntax`` (or with ``*``) allows any:
+    objects are then sent as stored. 406 when no entry allows ``part_type`` at all.
+    """
     accept = request.headers.get("accept")
     if not accept:
-        return
+        return None
+    syntaxes: set[str] = set()
+    matched = False
     for entry in accept.split(","):
         media, params = parse_media_type(entry)
         if media in ("*/*", "multipart/*"):
-            return
+            return None
         if media == "multipart/related" and parse_media_type(params.get("type", part_type))[0] in (part_type, "*/*"):
-            return
-    raise HTTPException(406, f'this resource is multipart/related; type="{part_type}"')
+            matched = True
+            syntax = params.get("transfer-syntax", "*")
+            if syntax == "*":
+                return None
+            syntaxes.add(syntax)
+    if not matched:
+        raise HTTPException(406, f'this resource is multipart/related; type="{part_type}"')
+    return frozenset(syntaxes)
+
+
+def _check_accept(request: Request, part_type: str) -> None:
+    """406 unless the Accept header allows a multipart/related body of ``part_type`` parts."""
+    _accepted_syntaxes(request, part_type)
+
+
+def _transcoding(found: list[InstanceResult], accepted: frozenset[str] | None) -> list[bool]:
+    """For each instance, whether to re-encode it; 406 when it can be sent in no accepted syntax."""
+    if accepted is None:
+        return [False] * len(found)
+    plan = [instance.transfer_syntax_uid not in accepted for instance in found]
+    if any(plan) and _EXPLICIT_LE not in accepted:
+        raise HTTPException(406, f"objects are available as stored or as {_EXPLICIT_LE} (Explicit VR Little Endian)")
+    return plan
 
 
 def _multipart(bodies: Iterable[tuple[bytes, str]], boundary: str) -> Iterator[bytes]:
@@ -176,17 +203,20 @@ def _multipart(bodies: Iterable[tuple[bytes, str]], boundary: str) -> Iterator[b
 def _retrieve(
     request: Request, context: ServiceContext, study: str, series: str | None, instance: str | None
 ) -> Response:
-    _check_accept(request, dicomweb.DICOM_MEDIA_TYPE)
+    accepted = _accepted_syntaxes(request, dicomweb.DICOM_MEDIA_TYPE)
     found = dicomweb.find_instances(context.store, study, series, instance)
-    bodies = zip(dicomweb.iter_instance_bytes(context.store, found), _dicom_types(found), strict=True)
+    transcode = _transcoding(found, accepted)
+    data = dicomweb.iter_instance_bytes(context.store, found, transcode)
+    bodies = zip(data, _dicom_types(found, transcode), strict=True)
     boundary = new_boundary()
     media_type = multipart_content_type(dicomweb.DICOM_MEDIA_TYPE, boundary)
     return StreamingResponse(_multipart(bodies, boundary), media_type=media_type)
 
 
-def _dicom_types(found: Iterable[InstanceResult]) -> Iterator[str]:
-    for instance in found:
-        yield f"{dicomweb.DICOM_MEDIA_TYPE}; transfer-syntax={instance.transfer_syntax_uid}"
+def _dicom_types(found: Iterable[InstanceResult], transcode: Iterable[bool]) -> Iterator[str]:
+    for instance, flag in zip(found, transcode, strict=True):
+        syntax = _EXPLICIT_LE if flag else instance.transfer_syntax_uid
+        yield f"{dicomweb.DICOM_MEDIA_TYPE}; transfer-syntax={syntax}"
 
 
 @router.get("/studies/{study}", summary="WADO-RS: retrieve a study")
