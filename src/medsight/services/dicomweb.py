@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from medsight.access import Principal
 from medsight.errors import (
@@ -31,11 +31,12 @@ from medsight.errors import (
 )
 from medsight.io.dicom.dicomjson import DicomJson, element, instance_metadata
 from medsight.io.dicom.frames import iter_frames, parse_frame_list
-from medsight.io.dicom.index import index_record
+from medsight.io.dicom.index import IndexRecord, index_record
 from medsight.io.dicom.rendered import RenderFormat, parse_window, render_instance
 from medsight.io.dicom.transcode import check_transcodable, to_explicit_little_endian
 from medsight.services.context import ServiceContext
-from medsight.store import IngestResult, IngestStatus, InstanceQuery, InstanceResult, Store
+from medsight.store import IngestResult, IngestStatus, InstanceQuery, InstanceResult, Store, StudyQuery
+from medsight.store.accounts import Accounts
 
 __all__ = [
     "FailureReason",
@@ -63,6 +64,7 @@ class FailureReason:
 
     PROCESSING_FAILURE = 0x0110  # also: the object belongs to another study than the URL's
     OUT_OF_RESOURCES = 0xA700  # larger than the store accepts, or the store could not write it
+    NOT_AUTHORIZED = 0x0124  # a referrer adding to a stored study it did not send
     CANNOT_UNDERSTAND = 0xC000  # not DICOM, not application/dicom, or a required UID missing
     # PS3.18 has no warning for "replaced an object under the same SOP Instance UID";
     # Coercion of Data Elements is the closest: what is stored differs from what was.
@@ -114,7 +116,9 @@ def store_parts(
     """
     stored: list[IngestResult] = []
     failures: list[_Failure] = []
-    for outcome in _store_all(context.store, parts, study):
+    accounts = context.access.accounts if principal.own_studies_only else None
+    gate = _Gate(context.store, study, accounts, principal.actor)
+    for outcome in _store_all(parts, gate):
         if isinstance(outcome, IngestResult):
             stored.append(outcome)
         else:
@@ -135,27 +139,63 @@ def store_parts(
     return StowResponse(status, _stow_body(stored, failures, base_url), tuple(stored), len(failures))
 
 
-def _store_all(store: Store, parts: Sequence[StowPart], study: str | None) -> list[IngestResult | _Failure]:
+@dataclass(frozen=True)
+class _Gate:
+    """What a part must satisfy before it is stored, beyond being DICOM.
+
+    Attributes:
+        store: the study store.
+        study: the URL's Study Instance UID, if any: objects of other studies fail.
+        accounts: set for callers limited to their own studies (referrers): an object
+            may not join a stored study that the caller did not send, or sending one
+            instance would open the whole study's results to them.
+        actor: the caller.
+    """
+
+    store: Store
+    study: str | None = field(default=None, repr=False)
+    accounts: Accounts | None = None
+    actor: str = ""
+    allowed: set[str] = field(default_factory=set, repr=False)  # studies this request may add to
+
+    @property
+    def reads_header(self) -> bool:
+        return self.study is not None or self.accounts is not None
+
+    def check(self, record: IndexRecord) -> _Failure | None:
+        failed = _Failure(FailureReason.PROCESSING_FAILURE, record.sop_class_uid, record.sop_instance_uid)
+        if self.study is not None and record.study_instance_uid != self.study:
+            return failed
+        uid = record.study_instance_uid
+        if self.accounts is None or uid in self.allowed or self.accounts.submitted(uid, self.actor):
+            return None
+        if self.store.studies(StudyQuery(study_instance_uids=(uid,), limit=1)):
+            return replace(failed, reason=FailureReason.NOT_AUTHORIZED)
+        self.allowed.add(uid)  # new: the rest of this request may add to it (its submitter comes after)
+        return None
+
+
+def _store_all(parts: Sequence[StowPart], gate: _Gate) -> list[IngestResult | _Failure]:
     """Each part's outcome, in order; parts overlap their parsing, hashing and fsync in threads.
 
     The store serialises the database writes itself (one writer at a time on SQLite) and
     locks per object, so concurrent ingests of one request are as safe as those of two.
     """
     if len(parts) == 1:
-        return [_store_part(store, parts[0], study)]
+        return [_store_part(parts[0], gate)]
     with ThreadPoolExecutor(max_workers=min(_INGEST_THREADS, len(parts)), thread_name_prefix="stow") as pool:
-        return list(pool.map(lambda part: _store_part(store, part, study), parts))
+        return list(pool.map(lambda part: _store_part(part, gate), parts))
 
 
-def _store_part(store: Store, part: StowPart, study: str | None) -> IngestResult | _Failure:
+def _store_part(part: StowPart, gate: _Gate) -> IngestResult | _Failure:
     if part.media_type not in (None, DICOM_MEDIA_TYPE):
         return _Failure(FailureReason.CANNOT_UNDERSTAND)
     try:
-        if study is not None:
-            record = index_record(part.body)
-            if record.study_instance_uid != study:
-                return _Failure(FailureReason.PROCESSING_FAILURE, record.sop_class_uid, record.sop_instance_uid)
-        return store.ingest(part.body)
+        if gate.reads_header:
+            refused = gate.check(index_record(part.body))
+            if refused is not None:
+                return refused
+        return gate.store.ingest(part.body)
     except ResourceLimitError:
         return _Failure(FailureReason.OUT_OF_RESOURCES)
     except InvalidDicomError:

@@ -136,3 +136,18 @@ def test_parts_of_one_new_study_stored_at_once_make_one_study(context: ServiceCo
     ]
     (found,) = context.store.studies(StudyQuery(study_instance_uids=(study,)))
     assert (found.number_of_series, found.number_of_instances) == (1, 24)
+
+
+def test_a_referrer_may_not_add_to_a_study_it_did_not_send(context: ServiceContext) -> None:
+    referrer = Principal(actor="dr.ref", role=Role.REFERRER, token_id="t2")
+    theirs, mine = generate_uid(), generate_uid()
+    dicomweb.store_parts(context, _parts(_ct(theirs)), SENDER, base_url=BASE)
+    response = dicomweb.store_parts(context, _parts(_ct(theirs), _ct(mine), _ct(mine)), referrer, base_url=BASE)
+    assert response.status == 202
+    assert _reasons(response) == [dicomweb.FailureReason.NOT_AUTHORIZED]
+    assert not context.access.accounts.submitted(theirs, referrer.actor)
+    assert context.access.accounts.submitted(mine, referrer.actor)
+    again = dicomweb.store_parts(context, _parts(_ct(mine)), referrer, base_url=BASE)
+    assert again.status == 200  # its own study, sent before
+    device = dicomweb.store_parts(context, _parts(_ct(theirs)), SENDER, base_url=BASE)
+    assert device.status == 200  # devices and radiologists are not limited to their own studies
