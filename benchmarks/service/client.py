@@ -43,6 +43,7 @@ class Target:
     pid: int
     headers: dict[str, str] = field(default_factory=dict)
     api: str | None = None  # medsight's base URL for /api/v1, None for Orthanc
+    health: str | None = None  # a URL that does no work (medsight /health, Orthanc /system)
 
 
 class DicomWebClient:
@@ -67,6 +68,16 @@ class DicomWebClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def ping(self) -> float:
+        """Seconds of one GET of the target's ``health`` URL: the server's floor per request."""
+        if self.target.health is None:
+            raise ServiceError(f"{self.target.name} has no health URL")
+        start = time.perf_counter()
+        response = self._http.get(self.target.health)
+        seconds = time.perf_counter() - start
+        _check(response, "health")
+        return seconds
 
     def stow(self, parts: Sequence[bytes]) -> float:
         """Store ``parts`` in one multipart/related request; seconds it took.

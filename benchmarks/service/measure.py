@@ -23,12 +23,14 @@ from benchmarks.service.phases import (
     IngestResult,
     QueryResult,
     RetrievalResult,
+    floor,
     ingest,
     query,
     retrieval_paths,
     retrieve,
 )
 from benchmarks.service.servers import medsight_server, orthanc_server
+from benchmarks.service.stats import Percentiles
 from benchmarks.service.workload import (
     Instance,
     Layout,
@@ -76,6 +78,7 @@ class ServiceResult:
     left_out: dict[str, str] = field(default_factory=dict)  # server -> why
     ingest: dict[str, IngestResult] = field(default_factory=dict)
     query: dict[str, QueryResult] = field(default_factory=dict)
+    floor: dict[str, Percentiles] = field(default_factory=dict)
     retrieval: dict[str, list[RetrievalResult]] = field(default_factory=dict)
     jobs: JobsResult | str = "not run"
     memory: MemoryResult | str = "not run"
@@ -172,6 +175,7 @@ def _dicomweb_phases(
         _progress(f"QIDO-RS: {options.queries} queries")
         queries = qido_queries(plan, options.queries, seed=options.seed)
         result.query = dict(zip(names, query(clients, queries), strict=True))
+        result.floor = dict(zip(names, floor(clients), strict=True))
         _progress(f"WADO-RS: {options.retrievals} studies and instances")
         paths = retrieval_paths(plan, options.retrievals)
         result.retrieval = dict(zip(names, retrieve(clients, paths), strict=True))

@@ -4,6 +4,8 @@
   alternate which server goes first; instances/s = instances / wall seconds of its rounds.
 * :func:`query`: each QIDO-RS query on every server before the next query (order
   alternating), single requests, no concurrency; the match counts are compared.
+* :func:`floor`: a request that does no work (medsight ``/health``, Orthanc ``/system``),
+  what every request costs before the server does anything;
 * :func:`retrieve`: WADO-RS of whole studies and of single instances, the same way;
   MB/s = response bytes (10^6) / seconds of the requests.
 """
@@ -27,6 +29,7 @@ __all__ = [
     "IngestResult",
     "QueryResult",
     "RetrievalResult",
+    "floor",
     "ingest",
     "query",
     "retrieval_paths",
@@ -146,6 +149,18 @@ def retrieve(clients: Sequence[DicomWebClient], paths: dict[str, list[tuple[str,
                 RetrievalResult(kind, len(items), sizes[index], sum(seconds[index]), Percentiles.of(seconds[index]))
             )
     return results
+
+
+def floor(clients: Sequence[DicomWebClient], *, calls: int = 200) -> list[Percentiles]:
+    """Latency of a request that does no work on each server, taking turns (after 10 untimed)."""
+    for client in clients:
+        for _ in range(10):
+            client.ping()
+    seconds: list[list[float]] = [[] for _ in clients]
+    for number in range(calls):
+        for index in _turns(len(clients), number):
+            seconds[index].append(clients[index].ping())
+    return [Percentiles.of(values) for values in seconds]
 
 
 def _turns(count: int, number: int) -> list[int]:

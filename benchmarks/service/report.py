@@ -109,6 +109,9 @@ def _comparison(result: ServiceResult) -> str:
         ("QIDO-RS p50, ms (all kinds)", "lower", *_query_ms(result, "p50"), "{:.1f}"),
         ("QIDO-RS p99, ms (all kinds)", "lower", *_query_ms(result, "p99"), "{:.1f}"),
     ]
+    if _OURS in result.floor and _THEIRS in result.floor:
+        floors = (result.floor[_OURS].p50 * 1e3, result.floor[_THEIRS].p50 * 1e3)
+        rows.append(("empty request p50, ms (medsight /health, Orthanc /system)", "lower", *floors, "{:.2f}"))
     for ours_r, theirs_r in zip(result.retrieval[_OURS], result.retrieval[_THEIRS], strict=True):
         rows.append((f"WADO-RS {ours_r.kind}, MB/s", "higher", ours_r.mb_per_second, theirs_r.mb_per_second, "{:.1f}"))
     lines = [

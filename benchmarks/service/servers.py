@@ -37,6 +37,7 @@ def medsight_server(folder: Path, extra_env: dict[str, str] | None = None) -> It
             pid=server.process.pid,
             headers={"Authorization": f"Bearer {token}"},
             api=server.url + "/api/v1",
+            health=server.url + "/health",
         )
     finally:
         server.stop()
@@ -47,6 +48,7 @@ def orthanc_server(folder: Path) -> Iterator[tuple[Target, str]]:
     """Orthanc on ``folder`` for the duration of the block, with its version string."""
     server = OrthancServer(folder).start()
     try:
-        yield Target(name="Orthanc", root=server.dicomweb_url, pid=server.pid), server.versions()
+        target = Target(name="Orthanc", root=server.dicomweb_url, pid=server.pid, health=server.url + "/system")
+        yield target, server.versions()
     finally:
         server.stop()

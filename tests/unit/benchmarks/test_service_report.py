@@ -33,6 +33,7 @@ def _result() -> ServiceResult:
         versions={"medsight": "0.1.0", "Orthanc": "1.10.1, DICOMweb plugin 1.7"},
         ingest={"medsight": IngestResult(600, 1, 2.0), "Orthanc": IngestResult(600, 1, 3.0)},
         query={"medsight": queries(5.0), "Orthanc": queries(10.0)},
+        floor={"medsight": Percentiles(0.002, 0.004, 200), "Orthanc": Percentiles(0.0005, 0.001, 200)},
         retrieval={"medsight": wado(50.0), "Orthanc": wado(25.0)},
         jobs=JobsResult(jobs=16, seconds=4.0, latency=Percentiles(0.5, 1.0, 16), statuses={"done": 16}, clients=8),
         memory=memory,
@@ -44,6 +45,7 @@ def test_section_renders_every_part() -> None:
     assert section.startswith(HEADING)
     assert "| STOW-RS ingest, instances/s | higher | 300 | 200 | 1.50 | >= 1.0: pass |" in section
     assert "| QIDO-RS p50, ms (all kinds) | lower | 5.0 | 10.0 | 2.00 | >= 1.0: pass |" in section
+    assert "| empty request p50, ms (medsight /health, Orthanc /system) | lower | 2.00 | 0.50 | 0.25 | - |" in section
     assert "| WADO-RS whole study, MB/s | higher | 50.0 | 25.0 | 2.00 | - |" in section
     assert "| 16 | 8 | 4.00 | 500.0 | 1000.0 | 16 done |" in section
     assert "same number of matches" in section
