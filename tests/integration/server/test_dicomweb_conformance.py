@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -234,3 +235,22 @@ def test_retrieve_as_explicit_little_endian_on_request(stored: Stored, client: D
     assert np.array_equal(explicit.pixel_array, original.pixel_array)
     as_stored = client.retrieve_instance(*ids, media_types=(("application/dicom", "*"),))
     assert as_stored.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
+
+
+SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "samples"
+
+
+@pytest.mark.shared
+def test_shared_samples_round_trip(stored: Stored, client: DICOMwebClient) -> None:
+    files = sorted(SHARED.glob("*/*.dcm")) if SHARED.is_dir() else []
+    if not files:
+        pytest.skip("../shared/samples is not present on this machine")
+    datasets = [pydicom.dcmread(path) for path in files]
+    response = client.store_instances(datasets)
+    assert len(response.ReferencedSOPSequence) == len(datasets)
+    for dataset in datasets:
+        ids = (dataset.StudyInstanceUID, dataset.SeriesInstanceUID, dataset.SOPInstanceUID)
+        assert client.retrieve_instance_metadata(*ids)["00080018"]["Value"] == [dataset.SOPInstanceUID]
+        assert client.retrieve_instance(*ids).SOPInstanceUID == dataset.SOPInstanceUID
+        png = client.retrieve_instance_rendered(*ids, media_types=("image/png",))
+        assert _image(png) == ("PNG", (dataset.Columns, dataset.Rows))
