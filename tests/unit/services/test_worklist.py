@@ -1,0 +1,201 @@
+"""The worklist and feedback use cases on both backends: filters, sort, pages, referrers, verdicts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydicom.uid import generate_uid
+from tests.data.synthetic import write_ct_series
+from tests.unit.store.conftest import _variant
+
+from medsight.access import Principal, Role
+from medsight.errors import PermissionDeniedError, UnknownResourceError, UsageError
+from medsight.services.accounts import AccessService
+from medsight.services.context import ServiceContext
+from medsight.services.feedback import give_feedback, job_feedback
+from medsight.services.jobs import AnalysisRequest, JobService
+from medsight.services.worklist import WorklistRequest, worklist, worklist_json
+from medsight.settings import ServiceSettings
+from medsight.store import Store
+from medsight.store.accounts import Accounts
+from medsight.store.jobs import JobOutcome, JobStatus
+
+RADIOLOGIST = Principal("dr.ada", Role.RADIOLOGIST, "t1")
+REFERRER = Principal("clinic", Role.REFERRER, "t2")
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def context(store: Store, tmp_path: Path) -> ServiceContext:
+    settings = ServiceSettings(data_dir=tmp_path / "var", analysis_workers=0, auto_analyze=False)
+    access = AccessService(Accounts(store.sessions))
+    jobs = JobService(store, access, settings, model_for=lambda task: "cxr-pneumonia-28")
+    return ServiceContext(settings=settings, store=store, access=access, jobs=jobs)
+
+
+@pytest.fixture(scope="module")
+def ct(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return write_ct_series(tmp_path_factory.mktemp("ct"), slices=1, rows=8, columns=8)[0].read_bytes()
+
+
+def _study(context: ServiceContext, ct: bytes, **attributes: str) -> str:
+    study = generate_uid()
+    data = _variant(
+        ct, StudyInstanceUID=study, SeriesInstanceUID=generate_uid(), SOPInstanceUID=generate_uid(), **attributes
+    )
+    context.store.ingest(data)
+    return study
+
+
+def _finish(context: ServiceContext, study: str, outcome: JobOutcome) -> str:
+    job, _ = context.jobs.submit_as(AnalysisRequest(study, None, "cxr-pneumonia"), "dr.ada")
+    claimed = context.jobs.jobs.claim("worker", NOW, 60.0)
+    assert claimed is not None
+    assert claimed.job_id == job.job_id
+    assert context.jobs.jobs.finish(job.job_id, "worker", outcome, NOW)
+    return job.job_id
+
+
+@pytest.fixture
+def three(context: ServiceContext, ct: bytes) -> dict[str, str]:
+    """Three studies: one scored, one refused, one never analysed."""
+    studies = {
+        "scored": _study(
+            context,
+            ct,
+            PatientName="ALPHA^ANN",
+            PatientID="P1",
+            StudyDate="20260101",
+            StudyDescription="Chest PA",
+            Modality="DX",
+        ),
+        "refused": _study(
+            context,
+            ct,
+            PatientName="BETA^BOB",
+            PatientID="P2",
+            StudyDate="20260301",
+            StudyDescription="Chest AP",
+            Modality="CR",
+        ),
+        "plain": _study(
+            context,
+            ct,
+            PatientName="GAMMA^GIL",
+            PatientID="P3",
+            StudyDate="20260201",
+            StudyDescription="Head",
+            Modality="CT",
+        ),
+    }
+    scored = {"task": "cxr-pneumonia", "probability": 0.83, "label": "pneumonia", "threshold": 0.5}
+    _finish(context, studies["scored"], JobOutcome(JobStatus.DONE, result=scored))
+    refused = {
+        "task": "cxr-pneumonia",
+        "refused": {"code": "input.out_of_distribution", "check": "modality", "reason": "not a chest radiograph"},
+    }
+    _finish(context, studies["refused"], JobOutcome(JobStatus.REFUSED, result=refused))
+    context.access.accounts.record_submitter(studies["plain"], REFERRER.actor)
+    return studies
+
+
+def _uids(context: ServiceContext, principal: Principal = RADIOLOGIST, **query: object) -> list[str]:
+    page = worklist(context, principal, WorklistRequest(**query))  # type: ignore[arg-type]
+    return [row.study_instance_uid for row in page.rows]
+
+
+def test_rows_carry_the_latest_analysis_and_sort_by_date(context: ServiceContext, three: dict[str, str]) -> None:
+    assert _uids(context) == [three["refused"], three["plain"], three["scored"]]
+    assert _uids(context, order="asc") == [three["scored"], three["plain"], three["refused"]]
+    request = WorklistRequest()
+    shown = worklist_json(worklist(context, RADIOLOGIST, request), request, RADIOLOGIST)
+    by_patient = {item["patient_name"]: item for item in shown["items"]}
+    assert shown["total"] == 3
+    assert by_patient["ALPHA^ANN"]["analysis"] | {"id": None} == {
+        "id": None,
+        "status": "done",
+        "task": "cxr-pneumonia",
+        "finding": "pneumonia",
+        "probability": 0.83,
+        "threshold": 0.5,
+        "refused": None,
+        "error": None,
+    }
+    assert by_patient["BETA^BOB"]["analysis"]["refused"] == "not a chest radiograph"
+    assert by_patient["GAMMA^GIL"]["analysis"] is None
+    assert by_patient["ALPHA^ANN"]["modalities"] == ["DX"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"status": "done"}, ["scored"]),
+        ({"status": "refused"}, ["refused"]),
+        ({"status": "none"}, ["plain"]),
+        ({"modality": "ct"}, ["plain"]),
+        ({"date_from": "2026-01-15", "date_to": "2026-02-28"}, ["plain"]),
+        ({"date_from": "20260201"}, ["refused", "plain"]),
+        ({"text": "beta"}, ["refused"]),
+        ({"text": "p3"}, ["plain"]),
+        ({"text": "chest"}, ["refused", "scored"]),
+        ({"text": "100%_"}, []),
+        ({"sort": "patient", "order": "asc"}, ["scored", "refused", "plain"]),
+        ({"sort": "status", "order": "asc"}, ["scored", "refused", "plain"]),
+    ],
+)
+def test_filters_and_sorts_run_in_the_database(
+    context: ServiceContext, three: dict[str, str], query: dict[str, str], expected: list[str]
+) -> None:
+    assert _uids(context, **query) == [three[name] for name in expected]
+
+
+def test_pages_are_stable_and_counted(context: ServiceContext, three: dict[str, str]) -> None:
+    first = worklist(context, RADIOLOGIST, WorklistRequest(limit=2))
+    second = worklist(context, RADIOLOGIST, WorklistRequest(limit=2, offset=2))
+    assert first.total == second.total == 3
+    assert [r.study_instance_uid for r in first.rows + second.rows] == _uids(context)
+
+
+def test_a_referrer_sees_only_the_studies_it_sent(context: ServiceContext, three: dict[str, str]) -> None:
+    assert _uids(context, REFERRER) == [three["plain"]]
+    assert worklist(context, REFERRER, WorklistRequest()).total == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"status": "lost"}, {"sort": "size"}, {"order": "up"}, {"date_from": "2026-13"}, {"limit": 0}, {"offset": -1}],
+)
+def test_a_malformed_query_is_a_usage_error(context: ServiceContext, query: dict[str, object]) -> None:
+    with pytest.raises(UsageError):
+        worklist(context, RADIOLOGIST, WorklistRequest(**query))  # type: ignore[arg-type]
+
+
+def test_feedback_is_appended_and_read_back(context: ServiceContext, three: dict[str, str]) -> None:
+    job = context.jobs.search(RADIOLOGIST, three["scored"])[0].job_id
+    give_feedback(context, job, RADIOLOGIST, "Disagree", "  looks like atelectasis ")
+    give_feedback(context, job, RADIOLOGIST, "agree", None)
+    given = job_feedback(context, job, RADIOLOGIST)
+    assert [(f.verdict.value, f.comment, f.actor) for f in given] == [
+        ("disagree", "looks like atelectasis", "dr.ada"),
+        ("agree", None, "dr.ada"),
+    ]
+    assert "atelectasis" not in repr(given)
+
+
+def test_feedback_is_refused_when_it_cannot_apply(context: ServiceContext, three: dict[str, str]) -> None:
+    job = context.jobs.search(RADIOLOGIST, three["scored"])[0].job_id
+    with pytest.raises(UsageError, match="agree or disagree"):
+        give_feedback(context, job, RADIOLOGIST, "maybe", None)
+    with pytest.raises(UsageError, match="at most"):
+        give_feedback(context, job, RADIOLOGIST, "agree", "x" * 2001)
+    with pytest.raises(PermissionDeniedError):
+        give_feedback(context, job, REFERRER, "agree", None)
+    with pytest.raises(PermissionDeniedError):
+        job_feedback(context, job, REFERRER)
+    with pytest.raises(UnknownResourceError):
+        give_feedback(context, "nope", RADIOLOGIST, "agree", None)
+    queued, _ = context.jobs.submit_as(AnalysisRequest(three["plain"], None, "cxr-pneumonia"), "dr.ada")
+    with pytest.raises(UsageError, match="no result yet"):
+        give_feedback(context, queued.job_id, RADIOLOGIST, "agree", None)
