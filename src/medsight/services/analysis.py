@@ -24,11 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from medsight.errors import ModelError, NoImagesFoundError
+from medsight.errors import MedsightError, ModelError, NoImagesFoundError, StoredObjectCorruptError
 from medsight.imaging import Image
 from medsight.inference import Analysis, Analyzer
 from medsight.io.dicom.sr import CodeItem, SrFinding, SrRequest, build_measurement_report, derived_uid
-from medsight.io.dicom.stored import scan_objects
+from medsight.io.dicom.stored import StoredObject, scan_objects
+from medsight.io.reader import ReadFailure
 from medsight.services.analyze import write_heatmap
 from medsight.services.findings import Coded, finding_code, procedure_code
 from medsight.services.jobs import ANALYSES_PATH, JobService
@@ -42,6 +43,7 @@ from medsight.tasks import get_task
 __all__ = ["JobRunner", "start_workers"]
 
 _LABEL = 16  # hash characters that label an object in messages
+_CHUNK = 8  # images decoded and held at once (as medsight analyze does)
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,13 @@ class JobRunner:
         self.service = service
         self.limits = limits or ReadLimits()
         self.backend = backend
-        self._analyzers: dict[tuple[str, str], Analyzer] = {}
+        self._analyzers: dict[tuple[str, str], tuple[Analyzer, Analyzer]] = {}
 
-    def analyzer(self, job: JobRecord) -> Analyzer:
-        """The analyzer for the job's task and model (loaded once per runner).
+    def analyzers(self, job: JobRecord) -> tuple[Analyzer, Analyzer]:
+        """Two analyzers on the job's model (loaded once per runner): scoring, and with Grad-CAM.
+
+        Every image is scored; only the headline gets a heatmap, so a study of several
+        views pays for one Grad-CAM, not one per view.
 
         Raises:
             ModelError: the task's model is no longer the one the job was submitted for.
@@ -86,7 +91,7 @@ class JobRunner:
             model = load_model(task, self.service.bundle(task).path, resolution=None, backend=self.backend)
             if model.bundle.sha256 != job.model.sha256:
                 raise ModelError("the task's model changed since this job was submitted; submit it again")
-            self._analyzers[key] = Analyzer(model, saliency=True)
+            self._analyzers[key] = (Analyzer(model), Analyzer(model, saliency=True))
         return self._analyzers[key]
 
     def run(self, job: JobRecord, heartbeat: Callable[[], bool]) -> JobOutcome:
@@ -96,17 +101,13 @@ class JobRunner:
             MedsightError: a stored object is missing or altered, nothing decodes, or a
                 result cannot be written; the worker records it as the job's failure.
         """
-        analyzer = self.analyzer(job)
+        analyzer, explainer = self.analyzers(job)
         by_label = {item.sha256[:_LABEL]: item for item in job.inputs}
-        objects = [(label, self.service.store.blobs.get(item.sha256)) for label, item in by_label.items()]
-        images, failures = scan_objects(objects, self.limits).load(self.limits)
-        if not images:
+        records, failures, head = self._analyse(job, analyzer, by_label, heartbeat)
+        if not records:
             if failures:
                 return JobOutcome(JobStatus.FAILED, error_code=failures[0].code, error_message=failures[0].message)
             raise NoImagesFoundError("none of the stored objects is an image")
-        analyses = analyzer.analyze_many(images)
-        heartbeat()
-        records, scored = self._records(job, images, analyses, by_label)
         for failure in failures:
             item = by_label.get(failure.label)
             path = _wado_path(job.study_instance_uid, item) if item is not None else None
@@ -116,12 +117,13 @@ class JobRunner:
             "model": analyzer.model.bundle.identity(),
             "threshold": round(analyzer.model.threshold, 6),
         }
-        if not scored:
+        if head is None:
             first = next(r for r in records if "refused" in r or "error" in r)
             refused = first.get("refused") or {"code": first["error"]["code"], "check": "read", "reason": "unreadable"}
             result = {**base, "path": first.get("path"), "refused": refused, "images": records}
             return JobOutcome(JobStatus.REFUSED, result=result)
-        return self._done(job, analyzer, max(scored, key=lambda s: s.analysis.probability or 0.0), base, records)
+        explained = explainer.analyze(head.image)  # the same model: the same score, plus its saliency
+        return self._done(job, analyzer, _Scored(head.image, explained, head.item), base, records)
 
     def _done(
         self, job: JobRecord, analyzer: Analyzer, head: _Scored, base: dict[str, Any], records: list[dict[str, Any]]
@@ -143,6 +145,37 @@ class JobRunner:
             sr_series_instance_uid=sr_series,
             sr_sop_instance_uid=sr_sop,
         )
+
+    def _analyse(
+        self, job: JobRecord, analyzer: Analyzer, by_label: dict[str, JobInput], heartbeat: Callable[[], bool]
+    ) -> tuple[list[dict[str, Any]], list[ReadFailure], _Scored | None]:
+        """Score every image, a few decoded at a time; the records, the failures, the headline."""
+        scan = scan_objects([self._stored(label, item) for label, item in by_label.items()], self.limits)
+        records: list[dict[str, Any]] = []
+        failures = list(scan.failures)
+        head: _Scored | None = None
+        for start in range(0, len(scan.planned), _CHUNK):
+            images = []
+            for plan in scan.planned[start : start + _CHUNK]:
+                try:
+                    images.append(plan.load(self.limits))
+                except MedsightError as error:
+                    failures.append(ReadFailure.of(plan.label, error))
+            chunk_records, scored = self._records(job, images, analyzer.analyze_many(images), by_label)
+            records += chunk_records
+            for candidate in scored:
+                if head is None or (candidate.analysis.probability or 0.0) > (head.analysis.probability or 0.0):
+                    head = candidate
+            heartbeat()
+        return records, failures, head
+
+    def _stored(self, label: str, item: JobInput) -> StoredObject:
+        blobs = self.service.store.blobs
+        try:
+            size = blobs.path(item.sha256).stat().st_size
+        except OSError as exc:
+            raise StoredObjectCorruptError(f"stored object {label} is missing") from exc
+        return StoredObject(label, size, lambda: blobs.get(item.sha256))
 
     def _records(
         self, job: JobRecord, images: list[Image], analyses: list[Analysis], by_label: dict[str, JobInput]
