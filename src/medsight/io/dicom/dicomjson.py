@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import pydicom
@@ -64,6 +65,7 @@ def keyword_for(tag: int) -> str:
     return keyword_for_tag(tag) or f"{tag:08X}"
 
 
+@lru_cache(maxsize=4096)
 def vr_for(tag: int) -> str:
     """The data dictionary's VR of ``tag`` (the first, where PS3.6 lists several); UN if unknown."""
     try:
@@ -82,6 +84,8 @@ def element(tag: int, values: Iterable[object] | object | None, vr: str | None =
         vr: the VR; the data dictionary's when omitted.
     """
     vr = vr or vr_for(tag)
+    if isinstance(values, str) and values and vr not in _NUMBER_VRS:  # the common case, made quick
+        return {"vr": vr, "Value": [{"Alphabetic": values}] if vr == "PN" else [values]}
     if values is None:
         items: list[object] = []
     elif isinstance(values, str | bytes | int | float | dict):
