@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,9 @@ def _run(service: JobService, study: str, runner: JobRunner) -> JobRecord:
 
 
 def test_a_done_job_keeps_its_heatmap_and_files_an_sr_in_the_study(
-    store: Store, tmp_path: Path, tiny_bundle: Path
+    store: Store, tmp_path: Path, tiny_bundle: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="medsight")
     service = _service(store, tmp_path, tiny_bundle)
     stored = [store.ingest(data) for data in synthetic_chest_series(tmp_path, 4)]
     study = stored[0].study_instance_uid
@@ -91,6 +93,10 @@ def test_a_done_job_keeps_its_heatmap_and_files_an_sr_in_the_study(
     assert observation["valueQuantity"]["value"] == result["probability"]
     device = next(r for r in fhir["contained"] if r["resourceType"] == "Device")
     assert device["identifier"][0]["value"] == job.model.sha256
+    # Nothing from the patient's record reached a log: no name, no ID, no UID.
+    assert "FAKE" not in caplog.text
+    assert study not in caplog.text
+    assert job.job_id in caplog.text
 
 
 def test_images_the_model_was_not_made_for_are_refused_without_a_report(
