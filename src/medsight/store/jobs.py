@@ -188,9 +188,6 @@ def job_record(row: Job) -> JobRecord:
     )
 
 
-_record = job_record  # the name store/worklist.py first imported; use job_record
-
-
 class Jobs:
     """The job table of one store's database.
 
