@@ -17,6 +17,7 @@ from pathlib import Path
 
 from benchmarks.orthanc import ensure_orthanc
 from benchmarks.service.client import DicomWebClient, ServiceError, Target
+from benchmarks.service.diagnose import IngestDiagnosis, diagnose_ingest
 from benchmarks.service.jobs import JobsResult, JobsUnavailableError, chest_studies, run_jobs
 from benchmarks.service.memory import MemoryResult, mixed_load
 from benchmarks.service.phases import (
@@ -80,6 +81,7 @@ class ServiceResult:
     query: dict[str, QueryResult] = field(default_factory=dict)
     floor: dict[str, Percentiles] = field(default_factory=dict)
     retrieval: dict[str, list[RetrievalResult]] = field(default_factory=dict)
+    diagnosis: IngestDiagnosis | None = None  # when ingest missed its target
     jobs: JobsResult | str = "not run"
     memory: MemoryResult | str = "not run"
     load: dict[str, tuple[float, ...]] = field(default_factory=dict)
@@ -114,11 +116,19 @@ def measure_service(
             targets = [t for t in (medsight, orthanc) if t is not None and _answers(t, result)]
             if targets:
                 _dicomweb_phases(result, targets, plan, bodies)
+        if _ingest_missed(result):
+            _progress("STOW-RS missed its target: profiling Store.ingest in this process")
+            result.diagnosis = diagnose_ingest(workdir / "diagnosis", seed=options.seed)
         if medsight is not None and "medsight" not in result.left_out:
             _medsight_phases(result, medsight, workdir, plan, shared)
     result.load["end"] = os.getloadavg()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _ingest_missed(result: ServiceResult) -> bool:
+    ours, theirs = result.ingest.get("medsight"), result.ingest.get("Orthanc")
+    return ours is not None and theirs is not None and ours.per_second < theirs.per_second
 
 
 def _progress(message: str) -> None:

@@ -33,7 +33,7 @@ _CAVEATS = (
 def service_section(result: ServiceResult, command: str, date: str, note: str = "") -> str:
     """The whole section, markdown."""
     parts = [_intro(result, command, date, note), _comparison(result), _per_kind(result)]
-    parts += [_jobs(result), _memory(result), _CAVEATS]
+    parts += [_diagnosis(result), _jobs(result), _memory(result), _CAVEATS]
     return "\n".join(part for part in parts if part)
 
 
@@ -164,6 +164,21 @@ def _per_kind(result: ServiceResult) -> str:
     else:
         lines.append("\nBoth servers returned the same number of matches for every query.")
     return "\n".join(lines) + "\n"
+
+
+def _diagnosis(result: ServiceResult) -> str:
+    diagnosis = result.diagnosis
+    if diagnosis is None:
+        return ""
+    server = result.ingest[_OURS].per_second
+    in_flight = result.options.concurrency
+    return (
+        "### Where medsight's STOW-RS time goes (ingest missed its target)\n\n"
+        "`Store.ingest` in the bench's own process, one instance after another, no HTTP:"
+        f" {diagnosis.per_second:.0f} instances/s over {diagnosis.timed} fresh instances, against"
+        f" {server:.0f}/s through the server with {in_flight} requests in flight. Profile of more:\n\n"
+        f"<details><summary>cProfile of Store.ingest</summary>\n\n{diagnosis.profile}\n\n</details>\n"
+    )
 
 
 def _jobs(result: ServiceResult) -> str:
