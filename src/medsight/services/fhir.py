@@ -45,6 +45,7 @@ FHIR_MEDIA_TYPE = "application/fhir+json"
 _LOCAL = "urn:medsight:codes"
 _UCUM = "http://unitsofmeasure.org"
 _DCM = "http://dicom.nema.org/resources/ontology/DCM"
+_V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
 _INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 _STATUS = {
     JobStatus.QUEUED: "registered",
@@ -77,31 +78,7 @@ def diagnostic_report(job: JobRecord, study: StudyResult | None) -> dict[str, An
     Raises:
         MedsightError: the resource does not validate (a bug: the message names no value).
     """
-    report: dict[str, Any] = {
-        "resourceType": "DiagnosticReport",
-        "id": job.job_id,
-        "identifier": [{"system": "urn:medsight:analysis", "value": job.job_id}],
-        "status": _STATUS[job.status],
-        "category": [
-            {
-                "coding": [
-                    {"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD", "display": "Radiology"}
-                ]
-            }
-        ],
-        "code": {
-            "coding": [{"system": "http://loinc.org", "code": "18748-4", "display": "Diagnostic imaging study"}],
-            "text": f"medsight analysis: {job.task}",
-        },
-        "imagingStudy": [
-            {
-                "identifier": {"system": "urn:dicom:uid", "value": f"urn:oid:{job.study_instance_uid}"},
-                "display": "Imaging study analysed",
-            }
-        ],
-        "issued": (job.finished_at or job.created_at).isoformat(),
-        "conclusion": _conclusion(job),
-    }
+    report = _skeleton(job)
     if study is not None and study.patient_id:
         report["subject"] = {"identifier": {"value": study.patient_id}}
     if study is not None and study.study_date and len(study.study_date) == 8:
@@ -122,6 +99,29 @@ def diagnostic_report(job: JobRecord, study: StudyResult | None) -> dict[str, An
         raise MedsightError(f"the FHIR DiagnosticReport did not validate ({exc.error_count()} error(s))") from exc
     out: dict[str, Any] = validated.model_dump(mode="json", by_alias=True, exclude_none=True)
     return out
+
+
+def _skeleton(job: JobRecord) -> dict[str, Any]:
+    """What every report says, whatever the job's state."""
+    return {
+        "resourceType": "DiagnosticReport",
+        "id": job.job_id,
+        "identifier": [{"system": "urn:medsight:analysis", "value": job.job_id}],
+        "status": _STATUS[job.status],
+        "category": [{"coding": [{"system": _V2_0074, "code": "RAD", "display": "Radiology"}]}],
+        "code": {
+            "coding": [{"system": "http://loinc.org", "code": "18748-4", "display": "Diagnostic imaging study"}],
+            "text": f"medsight analysis: {job.task}",
+        },
+        "imagingStudy": [
+            {
+                "identifier": {"system": "urn:dicom:uid", "value": f"urn:oid:{job.study_instance_uid}"},
+                "display": "Imaging study analysed",
+            }
+        ],
+        "issued": (job.finished_at or job.created_at).isoformat(),
+        "conclusion": _conclusion(job),
+    }
 
 
 def _positive(job: JobRecord) -> str:
