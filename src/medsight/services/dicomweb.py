@@ -312,6 +312,7 @@ def rendered(
     *,
     frame: int | None = None,
     window: str | None = None,
+    quality: int | None = None,
 ) -> bytes:
     """One frame of ``instance`` as a PNG or JPEG, windowed by ``window`` or its own VOI.
 
@@ -321,7 +322,9 @@ def rendered(
     """
     parsed = parse_window(window) if window is not None else None
     try:
-        return render_instance(store.blobs.get(instance.sha256), media_type, frame=frame, window=parsed)
+        return render_instance(
+            store.blobs.get(instance.sha256), media_type, frame=frame, window=parsed, quality=quality
+        )
     except MedsightError as exc:
         _log.info("rendered: %s (%s)", exc.code, type(exc).__name__)
         raise

@@ -199,6 +199,13 @@ def test_retrieve_errors(http: httpx.Client) -> None:
     _problem(http.get(f"{instance}/rendered", params={"window": "40"}), 400)
     _problem(http.get(instance, headers={"Accept": "application/zip"}), 406)
     assert http.get(f"{instance}/rendered", params={"window": "40,400,sigmoid"}).status_code == 200
+    _problem(http.get(f"{instance}/rendered", params={"quality": "0"}), 400)
+    low = http.get(f"{instance}/rendered", params={"quality": "5"}, headers={"Accept": "image/jpeg"})
+    high = http.get(f"{instance}/rendered", params={"quality": "100"}, headers={"Accept": "image/jpeg"})
+    assert len(low.content) < len(high.content)
+    _problem(http.get(f"{instance}/metadata", headers={"Accept": "application/dicom+xml"}), 406)
+    _problem(http.get("/studies", headers={"Accept": "application/dicom+xml"}), 406)
+    assert http.get("/studies", headers={"Accept": "application/json"}).status_code == 200
 
 
 def test_routes_need_their_scope(server: LiveServer) -> None:

@@ -88,6 +88,7 @@ def render_instance(
     *,
     frame: int | None = None,
     window: Window | None = None,
+    quality: int | None = None,
     limits: ReadLimits | None = None,
 ) -> bytes:
     """One frame of a stored object as a PNG or JPEG.
@@ -97,6 +98,7 @@ def render_instance(
         media_type: PNG or JPEG.
         frame: 1-based frame number; the first frame when omitted.
         window: the window to apply to greyscale; the object's own when omitted.
+        quality: JPEG quality 1..100 (PS3.18 8.3.5.1.2); 90 when omitted; PNG is lossless.
         limits: decode bounds.
 
     Raises:
@@ -110,7 +112,7 @@ def render_instance(
         pixels = np.rint(_windowed(plane.pixels, window) * np.float32(255.0)).astype(np.uint8)
     else:
         pixels = display_array(plane)
-    return _encode(pixels, media_type)
+    return _encode(pixels, media_type, quality or _JPEG_QUALITY)
 
 
 def _plane(data: bytes, frame: int, limits: ReadLimits) -> Image:
@@ -143,11 +145,11 @@ def _windowed(pixels: NDArray[np.float32], window: Window) -> NDArray[np.float32
     return clipped
 
 
-def _encode(pixels: NDArray[np.uint8], media_type: RenderFormat) -> bytes:
+def _encode(pixels: NDArray[np.uint8], media_type: RenderFormat, quality: int) -> bytes:
     pil = PILImage.fromarray(np.ascontiguousarray(pixels))
     buffer = io.BytesIO()
     if media_type is RenderFormat.JPEG:
-        pil.save(buffer, format="JPEG", quality=_JPEG_QUALITY)
+        pil.save(buffer, format="JPEG", quality=min(max(quality, 1), 100))
     else:
         pil.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from medsight.access import Principal, Scope
@@ -99,7 +100,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
 # QIDO-RS ------------------------------------------------------------------------------
 
 
+_JSON_TYPES = frozenset({DICOM_JSON, "application/json", "application/*", "*/*"})
+
+
+def _check_json_accepted(request: Request) -> None:
+    """406 unless the Accept header allows DICOM JSON (this service writes no DICOM XML)."""
+    accept = request.headers.get("accept")
+    if accept and not any(parse_media_type(entry)[0] in _JSON_TYPES for entry in accept.split(",")):
+        raise HTTPException(406, "search results are application/dicom+json")
+
+
 def _search(request: Request, context: ServiceContext, level: Level, **path: str) -> Response:
+    _check_json_accepted(request)
     query = parse_qido(request.query_params.multi_items(), level)
     result = search(context.store, level, query, base_url=_base_url(request), **path)
     headers = {}
@@ -239,31 +251,36 @@ def retrieve_instance(
     return _retrieve(request, context, study, series, instance)
 
 
-def _metadata(context: ServiceContext, study: str, series: str | None, instance: str | None) -> Response:
+def _metadata(
+    request: Request, context: ServiceContext, study: str, series: str | None, instance: str | None
+) -> Response:
+    _check_json_accepted(request)
     found = dicomweb.find_instances(context.store, study, series, instance)
     return JSONResponse(dicomweb.metadata(context.store, found), media_type=DICOM_JSON)
 
 
 @router.get("/studies/{study}/metadata", summary="WADO-RS: metadata of a study")
-def retrieve_study_metadata(study: str, context: ContextDep, _principal: Reader) -> Response:
+def retrieve_study_metadata(study: str, request: Request, context: ContextDep, _principal: Reader) -> Response:
     """DICOM JSON of every instance of the study, bulk data left out."""
-    return _metadata(context, study, None, None)
+    return _metadata(request, context, study, None, None)
 
 
 @router.get("/studies/{study}/series/{series}/metadata", summary="WADO-RS: metadata of a series")
-def retrieve_series_metadata(study: str, series: str, context: ContextDep, _principal: Reader) -> Response:
+def retrieve_series_metadata(
+    study: str, series: str, request: Request, context: ContextDep, _principal: Reader
+) -> Response:
     """DICOM JSON of every instance of the series."""
-    return _metadata(context, study, series, None)
+    return _metadata(request, context, study, series, None)
 
 
 @router.get(
     "/studies/{study}/series/{series}/instances/{instance}/metadata", summary="WADO-RS: metadata of an instance"
 )
 def retrieve_instance_metadata(
-    study: str, series: str, instance: str, context: ContextDep, _principal: Reader
+    study: str, series: str, instance: str, request: Request, context: ContextDep, _principal: Reader
 ) -> Response:
     """DICOM JSON of the instance (a list of one)."""
-    return _metadata(context, study, series, instance)
+    return _metadata(request, context, study, series, instance)
 
 
 @router.get("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}", summary="WADO-RS: frames")
@@ -295,15 +312,24 @@ def _render_format(request: Request) -> RenderFormat:
 
 
 def _rendered(
-    request: Request, context: ServiceContext, ids: tuple[str, str, str], frame: int | None, window: str | None
+    request: Request, context: ServiceContext, ids: tuple[str, str, str], frame: int | None, options: _RenderQuery
 ) -> Response:
     media_type = _render_format(request)
     (found,) = dicomweb.find_instances(context.store, *ids)
-    content = dicomweb.rendered(context.store, found, media_type, frame=frame, window=window)
+    content = dicomweb.rendered(
+        context.store, found, media_type, frame=frame, window=options.window, quality=options.quality
+    )
     return Response(content, media_type=media_type.value)
 
 
-WindowParam = Annotated[str | None, Query(description="center,width[,function] (PS3.18 8.3.5.1.4)")]
+class _RenderQuery(BaseModel):
+    """Query parameters of a rendered resource (PS3.18 8.3.5.1)."""
+
+    window: str | None = Field(default=None, description="center,width[,function] (PS3.18 8.3.5.1.4)")
+    quality: int | None = Field(default=None, ge=1, le=100, description="JPEG quality, 1..100")
+
+
+RenderQuery = Annotated[_RenderQuery, Query()]
 
 
 @router.get("/studies/{study}/series/{series}/instances/{instance}/rendered", summary="WADO-RS: rendered instance")
@@ -314,10 +340,10 @@ def retrieve_rendered(
     request: Request,
     context: ContextDep,
     _principal: Reader,
-    window: WindowParam = None,
+    options: RenderQuery,
 ) -> Response:
     """The instance's first frame as PNG or JPEG (Accept), windowed by ``window`` or its own VOI."""
-    return _rendered(request, context, (study, series, instance), None, window)
+    return _rendered(request, context, (study, series, instance), None, options)
 
 
 @router.get(
@@ -332,7 +358,7 @@ def retrieve_rendered_frame(
     request: Request,
     context: ContextDep,
     _principal: Reader,
-    window: WindowParam = None,
+    options: RenderQuery,
 ) -> Response:
     """One frame as PNG or JPEG."""
-    return _rendered(request, context, (study, series, instance), frame, window)
+    return _rendered(request, context, (study, series, instance), frame, options)
