@@ -10,7 +10,7 @@ from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from tests.data.chest_dicom import kermany_chest, synthetic_chest_series
 
 from medsight.access import Principal, Role
-from medsight.errors import NoImagesFoundError, StoredObjectCorruptError
+from medsight.errors import IntegrityError, NoImagesFoundError, StoredObjectCorruptError
 from medsight.io.dicom.sr import read_sr_items
 from medsight.services.accounts import AccessService
 from medsight.services.analysis import JobRunner
@@ -60,6 +60,10 @@ def test_a_done_job_keeps_its_heatmap_and_files_an_sr_in_the_study(
     # The heatmap: a PNG whose sha256 the job recorded, read back checked.
     png = service.heatmap(job.job_id, ADMIN)
     assert png.startswith(b"\x89PNG")
+    tampered = service.heatmap_path(job.job_id)
+    tampered.write_bytes(png[:-1] + bytes([png[-1] ^ 1]))
+    with pytest.raises(IntegrityError, match="does not match"):
+        service.heatmap(job.job_id, ADMIN)
     # The SR: in the same study, its own series, readable, with the finding and the model.
     assert job.sr_sop_instance_uid is not None
     sr = store.instance(job.sr_sop_instance_uid)
