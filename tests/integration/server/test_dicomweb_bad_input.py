@@ -6,6 +6,8 @@ The server here has a small ``MEDSIGHT_MAX_UPLOAD_BYTES`` so that an oversize up
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -236,3 +238,22 @@ def test_a_transfer_syntax_the_object_is_not_in_is_406(http: httpx.Client) -> No
     _problem(http.get(path, headers={"Accept": jpeg}), 406)
     either = f'{jpeg}, multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1'
     assert http.get(path, headers={"Accept": either}).status_code == 200
+
+
+def test_a_client_that_goes_away_mid_upload_stores_nothing(server: LiveServer, http: httpx.Client) -> None:
+    study = generate_uid()
+    body, content_type = multipart([(_ct(study), "application/dicom")])
+    token = http.headers["Authorization"]
+    head = (
+        f"POST /dicomweb/studies HTTP/1.1\r\nHost: test\r\nAuthorization: {token}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(head + body[: len(body) // 2])
+        time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while "POST /dicomweb/studies 400" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "POST /dicomweb/studies 400" in server.log()
+    assert "internal error" not in server.log()
+    assert _count(http, study) == 0

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from medsight.access import Principal, Scope
 from medsight.errors import ResourceLimitError, UnsupportedFormatError, UsageError
@@ -90,10 +91,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ResourceLimitError(f"request body of {int(declared)} bytes, more than the limit of {limit}")
     received = bytearray()
-    async for chunk in request.stream():
-        received += chunk
-        if len(received) > limit:
-            raise ResourceLimitError(f"request body larger than the limit of {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            received += chunk
+            if len(received) > limit:
+                raise ResourceLimitError(f"request body larger than the limit of {limit} bytes")
+    except ClientDisconnect as exc:  # nothing was stored: storing begins once the body is whole
+        raise UsageError("the client went away before sending the whole body; nothing was stored") from exc
     return bytes(received)
 
 
