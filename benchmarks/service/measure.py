@@ -19,6 +19,7 @@ from benchmarks.orthanc import ensure_orthanc
 from benchmarks.service.client import DicomWebClient, ServiceError, Target
 from benchmarks.service.diagnose import IngestDiagnosis, diagnose_ingest
 from benchmarks.service.jobs import JobsResult, JobsUnavailableError, chest_studies, run_jobs
+from benchmarks.service.machine import CpuShare, CpuWatch
 from benchmarks.service.memory import MemoryResult, mixed_load
 from benchmarks.service.phases import (
     IngestResult,
@@ -85,6 +86,7 @@ class ServiceResult:
     jobs: JobsResult | str = "not run"
     memory: MemoryResult | str = "not run"
     load: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    cpu: CpuShare | None = None
     seconds: float = 0.0
 
 
@@ -98,6 +100,7 @@ def measure_service(
 ) -> ServiceResult:
     """Run every phase; ``env`` is added to medsight's environment (after :data:`MEDSIGHT_ENV`)."""
     started = time.perf_counter()
+    watch = CpuWatch()
     layout = Layout()
     result = ServiceResult(options=options, layout=layout)
     result.load["start"] = os.getloadavg()
@@ -123,6 +126,7 @@ def measure_service(
             _medsight_phases(result, medsight, workdir, plan, shared)
     result.load["end"] = os.getloadavg()
     result.seconds = time.perf_counter() - started
+    result.cpu = watch.stop(result.seconds)  # the servers have exited: their CPU time is counted
     return result
 
 

@@ -74,6 +74,7 @@ def _intro(result: ServiceResult, command: str, date: str, note: str) -> str:
         f"{HEADING}\n",
         f"Measured {date} UTC by `{command}` ({result.seconds / 60:.1f} min);"
         f" os.cpu_count() = {os.cpu_count()}; load average at start {start}, at end {end}."
+        + _cpu_sentence(result)
         + (f" {note}" if note else ""),
         "",
         f"Servers: {versions}. {result.orthanc_note} Both on 127.0.0.1, started by the bench with a"
@@ -98,6 +99,17 @@ def _intro(result: ServiceResult, command: str, date: str, note: str) -> str:
     ]
     lines += [f"**{name} left out**: {why}\n" for name, why in result.left_out.items()]
     return "\n".join(lines)
+
+
+def _cpu_sentence(result: ServiceResult) -> str:
+    cpu = result.cpu
+    if cpu is None:
+        return ""
+    return (
+        f" CPU over the run: the machine was busy {cpu.machine_s:.0f} core-seconds, this bench and its"
+        f" servers {cpu.bench_s:.0f}; other processes {cpu.others_s:.0f} ({cpu.others_fraction:.0%} of"
+        f" {cpu.cores} cores x {cpu.wall_s:.0f} s)."
+    )
 
 
 def _comparison(result: ServiceResult) -> str:
