@@ -68,7 +68,7 @@ export class View {
     const { columns, rows } = frame.instance;
     ctx.imageSmoothingEnabled = this.scale < 1;
     ctx.setTransform(this.scale, 0, 0, this.scale, this.offsetX, this.offsetY);
-    ctx.drawImage(frame.canvas, 0, 0);
+    ctx.drawImage(frame.canvas, 0, 0, columns, rows);
     if (overlay && overlay.image && overlay.visible && overlay.opacity > 0) {
       ctx.globalAlpha = overlay.opacity;
       ctx.imageSmoothingEnabled = true;

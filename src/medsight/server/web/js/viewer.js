@@ -48,7 +48,7 @@ export class Viewer {
   async open(studyUid, preferredSop = null) {
     this.closeImages(); // the overlay stays: the results panel may have set it already
     const generation = this.generation;
-    this.perf = { openedAt: performance.now(), firstImageMs: null, renderMs: null, drawMs: null };
+    this.perf.openedAt = performance.now();
     this.status("Loading study…");
     this.study = new Study(studyUid);
     await this.study.load();
@@ -70,6 +70,7 @@ export class Viewer {
 
   closeImages() {
     this.generation += 1;
+    this.perf = { openedAt: performance.now(), firstImageMs: null, renderMs: null, drawMs: null };
     this.stopCine();
     this.study = null;
     this.series = null;
@@ -173,7 +174,7 @@ export class Viewer {
   drawNow() {
     const started = performance.now();
     if (this.view.resize() && this.frame && this.view.fitted) this.view.fit(this.frame.instance.columns, this.frame.instance.rows);
-    if (this.frame) this.perf.renderMs = this.frame.render(this.window, this.invert);
+    if (this.frame) this.perf.renderMs = this.frame.render(this.window, this.invert, this.view.scale);
     const showOverlay = this.frame && this.overlay.sopUid === this.frame.instance.sopUid ? this.overlay : null;
     this.view.draw(this.frame, showOverlay, this.measure);
     this.perf.drawMs = performance.now() - started;
