@@ -80,7 +80,11 @@ def _intro(result: ServiceResult, command: str, date: str, note: str) -> str:
         f"Servers: {versions}. {result.orthanc_note} Both on 127.0.0.1, started by the bench with a"
         " fresh temporary folder each: medsight `medsight serve` (SQLite, admin bearer token);"
         " Orthanc with only its DICOMweb plugin (root `/dicom-web/`), no authentication,"
-        " storage and index in the folder, other settings at their defaults.",
+        " storage and index in the folder, other settings at their defaults. Durability differs:"
+        " per instance, medsight fsyncs the object file and its folder and commits its rows in a"
+        " transaction of their own with SQLite `synchronous=FULL` (a WAL sync per commit); Orthanc"
+        " fdatasyncs the file (`SyncStorageArea`, default true) and runs SQLite in WAL with"
+        " `synchronous=NORMAL` (no sync per commit).",
         "",
         f"Workload: {options.instances:,} distinct instances made from pydicom's `CT_small.dcm`"
         f" ({result.instance_bytes / 1e3:.1f} KB each, rendered in {result.render_seconds:.1f} s before"
