@@ -16,7 +16,7 @@ from medsight.access import Principal, Scope
 from medsight.services.accounts import AccessService
 from medsight.services.context import ServiceContext
 
-__all__ = ["Allow", "ContextDep", "PrincipalDep", "get_context", "get_principal"]
+__all__ = ["Allow", "AllowOwnStudy", "ContextDep", "PrincipalDep", "get_context", "get_principal"]
 
 # auto_error=False: a missing header is answered by our own 401 problem, not FastAPI's 403.
 _bearer = HTTPBearer(auto_error=False, description="A token from `medsight tokens create`.")
@@ -57,3 +57,22 @@ class Allow:
 
     def __repr__(self) -> str:
         return f"Allow({self.scope.value})"
+
+
+class AllowOwnStudy(Allow):
+    """``Allow(scope)``, and also a caller limited to its own studies for the ``{study}`` in the path.
+
+    A referrer holds no ``studies:read``, yet may see the images of a study it sent (it
+    sent them) beside their results; every other study stays closed to it (403), and so
+    do searches across studies, which keep plain ``Allow``.
+    """
+
+    def __call__(self, principal: PrincipalDep, request: Request, context: ContextDep) -> Principal:  # type: ignore[override]
+        study = request.path_params.get("study")
+        if principal.allows(self.scope) or not principal.own_studies_only or study is None:
+            return super().__call__(principal)
+        context.access.require_study(principal, study)
+        return principal
+
+    def __repr__(self) -> str:
+        return f"AllowOwnStudy({self.scope.value})"

@@ -181,6 +181,12 @@ def test_a_referrer_sees_only_the_studies_it_sent(
         page.screenshot(path=str(artifacts / "worklist-referrer.png"))
         listed = httpx.get(f"{live_server.url}/api/v1/worklist", headers={"Authorization": f"Bearer {token}"}).json()
         assert [item["patient_name"] for item in listed["items"]] == ["REFERRER^OWN"]
+        # Its own study's images open in the viewer (WADO-RS admits a referrer for studies it sent).
+        _row(page, "REFERRER OWN").click()
+        expect(page.locator("#slice-info")).to_have_text("1 / 2")
+        wait_until(page, "() => window.medsightViewer.frame !== null")
+        page.wait_for_timeout(100)
+        assert canvas_stats(page)["lit"] > 0
     finally:
         context.close()
 

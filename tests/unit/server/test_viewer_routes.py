@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydicom.uid import generate_uid
+from tests.data.synthetic import write_ct_series
 from tests.unit.server.conftest import auth
+from tests.unit.store.conftest import _variant
 
 from medsight.access import Role
 from medsight.server.viewer import CSP
+from medsight.services.context import ServiceContext
 
 
 @pytest.mark.parametrize(
@@ -56,3 +61,24 @@ def test_a_malformed_worklist_query_is_a_400_problem(client: TestClient, tokens:
     response = client.get(f"/api/v1/worklist?{query}", headers=auth(tokens[Role.RADIOLOGIST]))
     assert response.status_code == 400
     assert response.json()["code"] == "usage.invalid"
+
+
+def test_a_referrer_reads_the_images_of_its_own_studies_only(
+    client: TestClient, context: ServiceContext, tokens: dict[Role, str], tmp_path: Path
+) -> None:
+    data = write_ct_series(tmp_path, slices=1, rows=8, columns=8)[0].read_bytes()
+    copies = [
+        _variant(data, StudyInstanceUID=generate_uid(), SeriesInstanceUID=generate_uid(), SOPInstanceUID=generate_uid())
+        for _ in range(2)
+    ]
+    results = [context.store.ingest(copy) for copy in copies]
+    referrer = context.access.authenticate(f"Bearer {tokens[Role.REFERRER]}").actor
+    context.access.accounts.record_submitter(results[0].study_instance_uid, referrer)
+    headers = auth(tokens[Role.REFERRER])
+    for result, status in zip(results, (200, 403), strict=True):
+        base = f"/dicomweb/studies/{result.study_instance_uid}"
+        instance = f"{base}/series/{result.series_instance_uid}/instances/{result.sop_instance_uid}"
+        assert client.get(f"{base}/series", headers=headers).status_code == status
+        assert client.get(f"{instance}/metadata", headers=headers).status_code == status
+        assert client.get(f"{instance}/frames/1", headers=headers).status_code == status
+    assert client.get("/dicomweb/studies", headers=headers).status_code == 403  # no search across studies

@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect
 from medsight.access import Principal, Scope
 from medsight.errors import ResourceLimitError, UnsupportedFormatError, UsageError
 from medsight.io.dicom.rendered import RenderFormat
-from medsight.server.deps import Allow, ContextDep
+from medsight.server.deps import Allow, AllowOwnStudy, ContextDep
 from medsight.server.multipart import (
     check_boundary,
     closing_delimiter,
@@ -44,6 +44,8 @@ DICOM_JSON = "application/dicom+json"
 _EXPLICIT_LE = "1.2.840.10008.1.2.1"
 Writer = Annotated[Principal, Depends(Allow(Scope.STUDIES_WRITE))]
 Reader = Annotated[Principal, Depends(Allow(Scope.STUDIES_READ))]
+# Routes of one study (``{study}`` in the path) also admit a referrer for a study it sent.
+StudyReader = Annotated[Principal, Depends(AllowOwnStudy(Scope.STUDIES_READ))]
 FrameNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -138,7 +140,7 @@ def search_series(request: Request, context: ContextDep, _principal: Reader) -> 
 
 
 @router.get("/studies/{study}/series", summary="QIDO-RS: search for series of a study")
-def search_study_series(study: str, request: Request, context: ContextDep, _principal: Reader) -> Response:
+def search_study_series(study: str, request: Request, context: ContextDep, _principal: StudyReader) -> Response:
     """Series of one study matching the query parameters."""
     return _search(request, context, Level.SERIES, study=study)
 
@@ -150,14 +152,14 @@ def search_instances(request: Request, context: ContextDep, _principal: Reader) 
 
 
 @router.get("/studies/{study}/instances", summary="QIDO-RS: search for instances of a study")
-def search_study_instances(study: str, request: Request, context: ContextDep, _principal: Reader) -> Response:
+def search_study_instances(study: str, request: Request, context: ContextDep, _principal: StudyReader) -> Response:
     """Instances of one study matching the query parameters."""
     return _search(request, context, Level.INSTANCE, study=study)
 
 
 @router.get("/studies/{study}/series/{series}/instances", summary="QIDO-RS: search for instances of a series")
 def search_series_instances(
-    study: str, series: str, request: Request, context: ContextDep, _principal: Reader
+    study: str, series: str, request: Request, context: ContextDep, _principal: StudyReader
 ) -> Response:
     """Instances of one series matching the query parameters."""
     return _search(request, context, Level.INSTANCE, study=study, series=series)
@@ -236,20 +238,22 @@ def _dicom_types(found: Iterable[InstanceResult], transcode: Iterable[bool]) -> 
 
 
 @router.get("/studies/{study}", summary="WADO-RS: retrieve a study")
-def retrieve_study(study: str, request: Request, context: ContextDep, _principal: Reader) -> Response:
+def retrieve_study(study: str, request: Request, context: ContextDep, _principal: StudyReader) -> Response:
     """Every instance of the study, ``multipart/related; type="application/dicom"``."""
     return _retrieve(request, context, study, None, None)
 
 
 @router.get("/studies/{study}/series/{series}", summary="WADO-RS: retrieve a series")
-def retrieve_series(study: str, series: str, request: Request, context: ContextDep, _principal: Reader) -> Response:
+def retrieve_series(
+    study: str, series: str, request: Request, context: ContextDep, _principal: StudyReader
+) -> Response:
     """Every instance of the series."""
     return _retrieve(request, context, study, series, None)
 
 
 @router.get("/studies/{study}/series/{series}/instances/{instance}", summary="WADO-RS: retrieve an instance")
 def retrieve_instance(
-    study: str, series: str, instance: str, request: Request, context: ContextDep, _principal: Reader
+    study: str, series: str, instance: str, request: Request, context: ContextDep, _principal: StudyReader
 ) -> Response:
     """The instance, as the single part of a multipart body."""
     return _retrieve(request, context, study, series, instance)
@@ -264,14 +268,14 @@ def _metadata(
 
 
 @router.get("/studies/{study}/metadata", summary="WADO-RS: metadata of a study")
-def retrieve_study_metadata(study: str, request: Request, context: ContextDep, _principal: Reader) -> Response:
+def retrieve_study_metadata(study: str, request: Request, context: ContextDep, _principal: StudyReader) -> Response:
     """DICOM JSON of every instance of the study, bulk data left out."""
     return _metadata(request, context, study, None, None)
 
 
 @router.get("/studies/{study}/series/{series}/metadata", summary="WADO-RS: metadata of a series")
 def retrieve_series_metadata(
-    study: str, series: str, request: Request, context: ContextDep, _principal: Reader
+    study: str, series: str, request: Request, context: ContextDep, _principal: StudyReader
 ) -> Response:
     """DICOM JSON of every instance of the series."""
     return _metadata(request, context, study, series, None)
@@ -281,7 +285,7 @@ def retrieve_series_metadata(
     "/studies/{study}/series/{series}/instances/{instance}/metadata", summary="WADO-RS: metadata of an instance"
 )
 def retrieve_instance_metadata(
-    study: str, series: str, instance: str, request: Request, context: ContextDep, _principal: Reader
+    study: str, series: str, instance: str, request: Request, context: ContextDep, _principal: StudyReader
 ) -> Response:
     """DICOM JSON of the instance (a list of one)."""
     return _metadata(request, context, study, series, instance)
@@ -289,7 +293,7 @@ def retrieve_instance_metadata(
 
 @router.get("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}", summary="WADO-RS: frames")
 def retrieve_frames(
-    study: str, series: str, instance: str, frames: str, request: Request, context: ContextDep, _principal: Reader
+    study: str, series: str, instance: str, frames: str, request: Request, context: ContextDep, _principal: StudyReader
 ) -> Response:
     """Frames (``1,3``) as native little-endian pixel bytes, one part each."""
     _check_accept(request, "application/octet-stream")
@@ -343,7 +347,7 @@ def retrieve_rendered(
     instance: str,
     request: Request,
     context: ContextDep,
-    _principal: Reader,
+    _principal: StudyReader,
     options: RenderQuery,
 ) -> Response:
     """The instance's first frame as PNG or JPEG (Accept), windowed by ``window`` or its own VOI."""
@@ -361,7 +365,7 @@ def retrieve_rendered_frame(
     frame: FrameNumber,
     request: Request,
     context: ContextDep,
-    _principal: Reader,
+    _principal: StudyReader,
     options: RenderQuery,
 ) -> Response:
     """One frame as PNG or JPEG."""

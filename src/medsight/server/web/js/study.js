@@ -24,7 +24,8 @@ export class Study {
 
   /** Load every series that holds images: its instances sorted, and its slices (instance, frame). */
   async load() {
-    const [study] = await getJson(`/dicomweb/studies?StudyInstanceUID=${enc(this.uid)}`, DICOM_JSON);
+    // A search across studies is closed to referrers (they read their own studies by UID): no title then.
+    const [study] = await getJson(`/dicomweb/studies?StudyInstanceUID=${enc(this.uid)}`, DICOM_JSON).catch(() => []);
     this.title = study
       ? [value(study, TAG.patientName, ""), value(study, TAG.studyDate, ""), value(study, TAG.studyDescription, "")]
           .map((part) => String(part).replaceAll("^", " ").trim())
