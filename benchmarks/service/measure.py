@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from benchmarks.orthanc import ensure_orthanc
 from benchmarks.service.client import DicomWebClient, ServiceError, Target
 from benchmarks.service.diagnose import IngestDiagnosis, diagnose_ingest
@@ -117,8 +119,11 @@ def measure_service(
         with contextlib.ExitStack() as orthanc_stack:  # Orthanc stops before the medsight-only phases
             orthanc = _start_orthanc(orthanc_stack, workdir / "orthanc", result)
             targets = [t for t in (medsight, orthanc) if t is not None and _answers(t, result)]
-            if targets:
-                _dicomweb_phases(result, targets, plan, bodies)
+            try:
+                if targets:
+                    _dicomweb_phases(result, targets, plan, bodies)
+            except (ServiceError, httpx.HTTPError) as exc:  # reported; the other sections still count
+                result.left_out["the DICOMweb phases"] = f"stopped: {type(exc).__name__}: {exc}"
         if _ingest_missed(result):
             _progress("STOW-RS missed its target: profiling Store.ingest in this process")
             result.diagnosis = diagnose_ingest(workdir / "diagnosis", seed=options.seed)
