@@ -43,7 +43,23 @@ def _read_chest(page: Page, real: bool, artifacts: Path) -> None:
     status = "done" if real else "refused"
     expect(_row(page, "VIEWER CHEST").locator("td.status")).to_have_text(status, timeout=ANALYSIS_TIMEOUT_MS)
     page.get_by_label("Search patient, ID, accession or description").fill("viewer")
-    expect(page.locator("#worklist-table tbody tr")).to_have_count(2)
+    rows = page.locator("#worklist-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("VIEWER CT")  # newest study date first
+    page.get_by_role("button", name="Patient", exact=True).click()
+    expect(page.locator("th[data-sort=patient]")).to_have_attribute("aria-sort", "descending")
+    page.get_by_role("button", name="Patient", exact=True).click()
+    expect(page.locator("th[data-sort=patient]")).to_have_attribute("aria-sort", "ascending")
+    expect(rows.first).to_contain_text("VIEWER CHEST")
+    page.get_by_label("AI status").select_option(status)
+    expect(rows).to_have_count(1)
+    page.get_by_label("Modality").select_option("CT")
+    expect(rows).to_contain_text("No study matches.")
+    page.get_by_label("AI status").select_option("")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("VIEWER CT")
+    page.get_by_label("Modality").select_option("")
+    expect(rows).to_have_count(2)
     page.screenshot(path=str(artifacts / "worklist.png"))
     _row(page, "VIEWER CHEST").click()
     if not real:
@@ -112,6 +128,13 @@ def _scroll_ct(page: Page, artifacts: Path) -> None:
     expect(page.locator("#slice-info")).to_have_text("3 / 8")
     page.keyboard.press("End")
     expect(page.locator("#slice-info")).to_have_text("8 / 8")
+    page.keyboard.press(" ")  # cine: plays on from the last slice to the first and beyond
+    expect(page.locator("#btn-cine")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#slice-info")).to_have_text(re.compile(r"^[2-7] / 8$"), timeout=5_000)
+    page.keyboard.press(" ")
+    expect(page.locator("#btn-cine")).to_have_attribute("aria-pressed", "false")
+    page.keyboard.press("End")
+    _tools_change_the_canvas(page)
     page.keyboard.press("3")  # soft-tissue preset
     expect(page.locator("#wl-info")).to_have_text("W 400 L 40")
     box = page.locator("#image-canvas").bounding_box()
@@ -131,6 +154,26 @@ def _scroll_ct(page: Page, artifacts: Path) -> None:
     assert canvas_stats(page)["lit"] > 0
     page.screenshot(path=str(artifacts / "viewer-ct-tablet.png"))
     page.set_viewport_size(DESKTOP)
+
+
+def _tools_change_the_canvas(page: Page) -> None:
+    before = canvas_stats(page)["sum"]
+    page.keyboard.press("i")
+    expect(page.locator("#btn-invert")).to_have_attribute("aria-pressed", "true")
+    inverted = wait_for_canvas_change(page, before)["sum"]
+    box = page.locator("#image-canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -300)
+    page.keyboard.up("Control")
+    wait_for_canvas_change(page, inverted)
+    assert page.evaluate("() => window.medsightViewer.view.fitted") is False
+    page.keyboard.press("r")
+    expect(page.locator("#btn-invert")).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate("() => window.medsightViewer.view.fitted") is True
+    expect(page.locator("#measure-info")).to_have_text("")
+    expect(page.locator("#wl-preset")).to_have_value("")
 
 
 def test_a_radiologist_reads_uploaded_studies_with_the_ai_result(
@@ -173,7 +216,10 @@ def test_a_referrer_sees_only_the_studies_it_sent(
     page = context.new_page()
     try:
         sign_in(page, live_server.url, token)
-        drop_files(page, ct_series(tmp_path, "REFERRER^OWN", slices=2))
+        folder = tmp_path / "own"
+        folder.mkdir()
+        ct_series(folder, "REFERRER^OWN", slices=2)
+        page.set_input_files("#upload-folder", str(folder))  # a folder, as "Upload folder" picks it
         expect(page.locator("#upload-status")).to_contain_text("2 stored", timeout=60_000)
         expect(page.locator("#worklist-table tbody tr")).to_have_count(1)
         expect(page.locator("#worklist-table tbody")).to_contain_text("REFERRER OWN")
