@@ -48,6 +48,7 @@ from benchmarks.sections import replace_lines, replace_section
 from benchmarks.series import REPO_ROOT, SeriesResult, SeriesRow, measure_series
 from benchmarks.service.measure import FULL_SERVICE, QUICK_SERVICE, ServiceOptions, ServiceResult, measure_service
 from benchmarks.service.report import SERVICE_TARGET_PREFIX, service_section, service_targets
+from benchmarks.viewer import measure_viewer, viewer_section
 from medsight.models.bundle import shipped_bundles
 
 __all__ = ["main"]
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="a model bundle to measure (repeatable; default: every shipped bundle)",
     )
     parser.add_argument("--reference", type=Path, default=REPO_ROOT / "var/reference/resnet18-28")
-    parser.add_argument("--only", choices=["service"], help="measure one section and update it in --out")
+    parser.add_argument("--only", choices=["service", "viewer"], help="measure one section and update it in --out")
     parser.add_argument("--service-memory-seconds", type=float, help="mixed load for the memory check (600)")
     parser.add_argument("--service-instances", type=int, help="instances stored before querying (10,000)")
     parser.add_argument("--note", default="", help="a sentence for the service section (what else ran)")
@@ -102,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     profile = args.profile or (args.profile is None and not args.quick)
     if args.only == "service":
         _service_only(args, command, mode)
+        return
+    if args.only == "viewer":
+        _viewer_only(args, mode)
         return
     started = time.perf_counter()
     sections: list[str] = [_header(command, mode)]
@@ -119,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sections.append(models_section(models))
         service, service_text = _measure_service(args, command, mode, workdir)
         sections.append(service_text)
+        _progress("viewer in the browser")
+        sections.append(_viewer(mode))
         sections.append(_summary(decoded, series, models) + "\n".join(service_targets(service)) + "\n")
         if profile:
             _progress("profiling the misses")
@@ -166,6 +172,17 @@ def _service_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
     document = replace_lines(document, "## Targets", SERVICE_TARGET_PREFIX, service_targets(result))
     args.out.write_text(document, encoding="utf-8")
     _progress(f"updated the service section of {args.out}")
+
+
+def _viewer(mode: Mode) -> str:
+    return viewer_section(measure_viewer(slices=mode.slices, repeats=mode.repeats))
+
+
+def _viewer_only(args: argparse.Namespace, mode: Mode) -> None:
+    """Measure the viewer in the browser and put its section into the existing report."""
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    args.out.write_text(replace_section(document, _viewer(mode)), encoding="utf-8")
+    _progress(f"updated the viewer section of {args.out}")
 
 
 def _progress(message: str) -> None:

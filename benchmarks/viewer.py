@@ -5,6 +5,9 @@ Usage, from the repository root (needs Debian's Chromium at /usr/bin/chromium an
 
     python -m benchmarks.viewer [--slices 300] [--size 2048]
 
+``make bench`` runs it as a section of BENCHMARKS.md (``python -m benchmarks.run --only viewer``
+updates that section alone).
+
 A ``medsight serve`` on a fresh data folder gets, over STOW-RS, one 2048 x 2048 16-bit
 image and one 300-slice 512 x 512 16-bit CT series (synthetic; no analysis runs). Then,
 in headless Chromium at 1280 x 800, with the viewer's own code and its own
@@ -26,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +45,9 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from tests.integration.server.live import LiveServer
 
-__all__ = ["main"]
+__all__ = ["HEADING", "main", "measure_viewer", "viewer_section"]
+
+HEADING = "## Viewer in the browser (headless Chromium, software rendering)"
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -202,8 +209,12 @@ def _report(result: dict[str, Any], size: int) -> str:
         ),
         (f"scrolling {cold['slices']} slices, from a fresh open", f"{cold_rate:.0f} slices/s", "", ""),
     ]
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     lines = [
-        "## Viewer in the browser (headless Chromium, software rendering)",
+        HEADING,
+        "",
+        f"_{when} UTC, {result['browser']} headless at 1280 x 800, {os.cpu_count()} cores; synthetic studies "
+        "served by `medsight serve` on loopback; the viewer's own code and timers (`benchmarks/viewer.py`)._",
         "",
         "| measure | value | target | |",
         "|---|---|---|---|",
@@ -212,35 +223,50 @@ def _report(result: dict[str, Any], size: int) -> str:
     return "\n".join([*lines, ""])
 
 
+def measure_viewer(slices: int = 300, size: int = 2048, repeats: int = 5) -> dict[str, Any] | None:
+    """Serve the two studies, drive the viewer in Chromium, return the raw timings (None: no Chromium)."""
+    if not Path(CHROMIUM).exists():
+        return None
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="medsight-viewer-bench-") as folder:
+        env = {"MEDSIGHT_ANALYSIS_WORKERS": "0", "MEDSIGHT_AUTO_ANALYZE": "false"}
+        server = LiveServer(Path(folder) / "var", extra_env=env).start()
+        try:
+            token = server.token("--role", "radiologist")
+            big = _load(server.url, token, _series(1, size), batch=1)
+            ct = _load(server.url, token, _series(slices, 512))
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+                try:
+                    page = browser.new_page(viewport={"width": 1280, "height": 800})
+                    page.goto(server.url)
+                    page.get_by_label("Access token").fill(token)
+                    page.get_by_role("button", name="Sign in").click()
+                    page.wait_for_selector("#view-worklist:not([hidden])")
+                    result = _measure(page, big, ct, repeats)
+                    result["browser"] = f"Chromium {browser.version}"
+                finally:
+                    browser.close()
+        finally:
+            server.stop()
+    return {**result, "size": size}
+
+
+def viewer_section(result: dict[str, Any] | None) -> str:
+    """The Markdown section of a :func:`measure_viewer` result."""
+    if result is None:
+        return f"{HEADING}\n\nNot measured: no Chromium at {CHROMIUM} (apt-get install chromium).\n"
+    return _report(result, result["size"])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--slices", type=int, default=300)
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as folder:
-        server = LiveServer(
-            Path(folder) / "var", extra_env={"MEDSIGHT_ANALYSIS_WORKERS": "0", "MEDSIGHT_AUTO_ANALYZE": "false"}
-        )
-        server.start()
-        try:
-            token = server.token("--role", "radiologist")
-            big = _load(server.url, token, _series(1, args.size), batch=1)
-            ct = _load(server.url, token, _series(args.slices, 512))
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 800})
-                page.goto(server.url)
-                page.get_by_label("Access token").fill(token)
-                page.get_by_role("button", name="Sign in").click()
-                page.wait_for_selector("#view-worklist:not([hidden])")
-                result = _measure(page, big, ct, args.repeats)
-                browser.close()
-        finally:
-            server.stop()
-    print(_report(result, args.size))
+    print(viewer_section(measure_viewer(args.slices, args.size, args.repeats)))
 
 
 if __name__ == "__main__":
