@@ -14,9 +14,18 @@ function rgba(grey) {
   return LITTLE_ENDIAN ? (0xff000000 | (grey << 16) | (grey << 8) | grey) >>> 0 : ((grey << 24) | (grey << 16) | (grey << 8) | 0xff) >>> 0;
 }
 
+/** 1-bit frames (segmentations, overlays) come packed, first pixel in the lowest bit (PS3.5 8.1.1). */
+function unpackBits(buffer, count) {
+  const packed = new Uint8Array(buffer);
+  const out = new Uint8Array(count);
+  for (let i = 0; i < count; i++) out[i] = (packed[i >> 3] >> (i & 7)) & 1;
+  return out;
+}
+
 /** The typed array of a frame's stored values. */
 export function storedValues(instance, buffer) {
   if (instance.samples !== 1) return new Uint8Array(buffer);
+  if (instance.bitsAllocated === 1) return unpackBits(buffer, instance.rows * instance.columns);
   if (instance.bitsAllocated === 16) return instance.signed ? new Int16Array(buffer) : new Uint16Array(buffer);
   if (instance.bitsAllocated === 32) return instance.signed ? new Int32Array(buffer) : new Uint32Array(buffer);
   return instance.signed ? new Int8Array(buffer) : new Uint8Array(buffer);
