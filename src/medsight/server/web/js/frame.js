@@ -13,13 +13,25 @@ class Level {
     this.values = values;
     this.columns = columns;
     this.rows = rows;
-    this.canvas = document.createElement("canvas");
-    this.canvas.width = columns;
-    this.canvas.height = rows;
-    this.context = this.canvas.getContext("2d");
-    this.image = this.context.createImageData(columns, rows);
-    this.pixels32 = new Uint32Array(this.image.data.buffer);
+    this.canvas = null; // made when first drawn, dropped when another frame is shown
     this.drawn = null; // the window and invert last drawn
+  }
+
+  /** The canvas and RGBA buffer this level draws into (4 bytes a pixel: only the shown frame keeps one). */
+  surface() {
+    if (!this.canvas) {
+      this.canvas = document.createElement("canvas");
+      this.canvas.width = this.columns;
+      this.canvas.height = this.rows;
+      this.context = this.canvas.getContext("2d");
+      this.image = this.context.createImageData(this.columns, this.rows);
+      this.pixels32 = new Uint32Array(this.image.data.buffer);
+    }
+    return this;
+  }
+
+  release() {
+    this.canvas = this.context = this.image = this.pixels32 = this.drawn = null;
   }
 
   /** The next level: each value the mean of a 2 x 2 block (odd edges dropped). */
@@ -74,7 +86,7 @@ export class Frame {
 
   /** Draw the frame at a window for a display scale (skipped when nothing changed); returns the ms taken. */
   render(window, invert, scale = 1) {
-    const level = this.level(scale);
+    const level = this.level(scale).surface();
     this.current = level;
     const key = `${window.center}|${window.width}|${invert}`;
     if (level.drawn === key) return 0;
@@ -88,6 +100,13 @@ export class Frame {
     level.context.putImageData(level.image, 0, 0);
     level.drawn = key;
     return performance.now() - started;
+  }
+
+  /** Drop what only drawing needs (canvases, RGBA buffers, reduced levels); the values stay. */
+  release() {
+    for (const level of this.levels) level.release();
+    this.levels.length = 1;
+    this.current = this.levels[0];
   }
 
   /** The canvas last rendered (drawn stretched to the frame's full size). */

@@ -74,6 +74,7 @@ export class Viewer {
     this.stopCine();
     this.study = null;
     this.series = null;
+    this.frame?.release();
     this.frame = null;
     this.measure = null;
     $("series-list").replaceChildren();
@@ -148,6 +149,7 @@ export class Viewer {
     }
     if (!this.series || this.index !== wanted || frame.instance !== slice.instance) return;
     this.status("");
+    if (this.frame && this.frame !== frame) this.frame.release(); // keep one frame's canvases, not a series'
     this.frame = frame;
     if (!this.window) this.window = frame.defaultWindow();
     if (fit || this.view.fitted) {
