@@ -61,6 +61,9 @@ def _read_chest(page: Page, real: bool, artifacts: Path) -> None:
     page.get_by_label("Modality").select_option("")
     expect(rows).to_have_count(2)
     page.screenshot(path=str(artifacts / "worklist.png"))
+    page.set_viewport_size(TABLET)
+    page.screenshot(path=str(artifacts / "worklist-tablet.png"))
+    page.set_viewport_size(DESKTOP)
     _row(page, "VIEWER CHEST").click()
     if not real:
         expect(page.locator("#ai-result")).to_contain_text("Refused")
@@ -79,6 +82,14 @@ def _read_chest(page: Page, real: bool, artifacts: Path) -> None:
     page.wait_for_timeout(200)
     assert canvas_stats(page)["coloured"] > 100
     page.screenshot(path=str(artifacts / "viewer-chest.png"))
+    for link, expected in (("FHIR report", '"resourceType": "DiagnosticReport"'), ("DICOM SR", '"0040A730"')):
+        with page.context.expect_page() as opened:  # fetched with the token, shown from a blob: URL
+            page.get_by_role("button", name=link).click()
+        report = opened.value
+        report.wait_for_load_state()
+        assert report.url.startswith("blob:")
+        assert expected in report.content().replace('":"', '": "')
+        report.close()
 
 
 def _window_level(page: Page) -> float:
