@@ -7,13 +7,13 @@ records in, frozen dataclasses out; who may give feedback is the services' job.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -85,18 +85,3 @@ class FeedbackLog:
         with self._reading() as session:
             rows = session.scalars(select(Feedback).where(Feedback.job_id == job_id).order_by(Feedback.pk))
             return [_record(row) for row in rows]
-
-    def counts(self, job_ids: Sequence[str]) -> dict[str, dict[Verdict, int]]:
-        """How many of each verdict each of ``job_ids`` has had."""
-        found: dict[str, dict[Verdict, int]] = {}
-        if not job_ids:
-            return found
-        statement = (
-            select(Feedback.job_id, Feedback.verdict, func.count(Feedback.pk))
-            .where(Feedback.job_id.in_(list(job_ids)))
-            .group_by(Feedback.job_id, Feedback.verdict)
-        )
-        with self._reading() as session:
-            for job_id, verdict, count in session.execute(statement):
-                found.setdefault(job_id, {})[Verdict(verdict)] = int(count)
-        return found
