@@ -22,6 +22,7 @@ export class Viewer {
     this.overlay = { image: null, sopUid: null, visible: true, opacity: 0.6 };
     this.cine = null;
     this.generation = 0;
+    this.thumbnails = []; // object URLs of the series previews, revoked when the study closes
     this.perf = { openedAt: 0, firstImageMs: null, renderMs: null, drawMs: null };
     window.medsightViewer = this; // for the browser tests and the bench
     this.bindControls();
@@ -78,6 +79,8 @@ export class Viewer {
     this.frame = null;
     this.measure = null;
     $("series-list").replaceChildren();
+    for (const url of this.thumbnails) URL.revokeObjectURL(url);
+    this.thumbnails = [];
     $("study-title").textContent = "";
     $("cursor-info").textContent = "\u00a0";
     $("measure-info").textContent = "";
@@ -110,7 +113,10 @@ export class Viewer {
       series.button = button;
       item.append(button);
       list.append(item);
-      this.study.thumbnail(series).then((url) => { image.src = url; }).catch(() => { image.alt = "no preview"; });
+      this.study.thumbnail(series).then((url) => {
+        this.thumbnails.push(url);
+        image.src = url;
+      }).catch(() => { image.alt = "no preview"; });
     }
   }
 
