@@ -255,3 +255,16 @@ _STOW_TYPE = f'multipart/related; type="application/dicom"; boundary={_BOUNDARY}
 def _stow(data: bytes) -> bytes:
     head = f"--{_BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode()
     return head + data + f"\r\n--{_BOUNDARY}--\r\n".encode()
+
+
+def test_a_bad_token_is_refused_and_nothing_is_kept(live_server: LiveServer, browser: Browser) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(live_server.url)
+        page.get_by_label("Access token").fill("msk_0000000000000000_not-a-real-secret")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#signin-error")).to_contain_text("Sign-in failed: the bearer token is not valid")
+        expect(page.get_by_role("heading", name="Worklist")).to_be_hidden()
+        assert page.evaluate("() => sessionStorage.length") == 0
+    finally:
+        page.close()
