@@ -116,6 +116,11 @@ export class Results {
       row(list, "Failed", job.error.message);
     }
     row(list, "Model", `${job.model.name} ${job.model.version}`);
+    if (Array.isArray(result.images) && result.images.length > 1) {
+      const scored = result.images.filter((image) => typeof image.probability === "number").length;
+      const refused = result.images.filter((image) => image.refused).length;
+      row(list, "Images", `${result.images.length}: ${scored} scored, ${refused} refused (the highest shown)`);
+    }
     panel.replaceChildren(list);
   }
 
