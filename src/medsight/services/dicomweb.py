@@ -1,8 +1,9 @@
 """DICOMweb use cases on the study store: STOW-RS (PS3.18 10.5) and WADO-RS (PS3.18 10.4).
 
-STOW-RS stores each part of an upload on its own (:meth:`medsight.store.Store.ingest`
-is atomic per object), so a mixed upload keeps its valid objects and reports the rest,
-and nothing is ever stored in part. The response follows PS3.18 10.5.3: a
+STOW-RS checks each part on its own, then stores the valid ones as one batch
+(:meth:`medsight.store.Store.ingest_prepared`: one transaction, and still atomic per
+object), so a mixed upload keeps its valid objects and reports the rest, and nothing is
+ever stored in part. The response follows PS3.18 10.5.3: a
 ReferencedSOPSequence of what is stored (with a WarningReason where an object replaced
 another under its SOP Instance UID), a FailedSOPSequence with a FailureReason for
 each part that was not, and the HTTP status 200 (all stored), 202 (some failed, or
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from medsight.access import Principal
@@ -31,12 +31,13 @@ from medsight.errors import (
 )
 from medsight.io.dicom.dicomjson import DicomJson, element, instance_metadata
 from medsight.io.dicom.frames import iter_frames, parse_frame_list
-from medsight.io.dicom.index import IndexRecord, index_record
+from medsight.io.dicom.index import IndexRecord
 from medsight.io.dicom.rendered import RenderFormat, parse_window, render_instance
 from medsight.io.dicom.transcode import check_transcodable, to_explicit_little_endian
 from medsight.services.context import ServiceContext
 from medsight.store import IngestResult, IngestStatus, InstanceQuery, InstanceResult, Store, StudyQuery
 from medsight.store.accounts import Accounts
+from medsight.store.store import PreparedObject
 
 __all__ = [
     "FailureReason",
@@ -53,7 +54,6 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 DICOM_MEDIA_TYPE = "application/dicom"
-_INGEST_THREADS = 4  # parts of one request stored at once: file writes and fsyncs overlap
 _RETRIEVE_URL, _REFERENCED_SOP_SEQUENCE, _FAILED_SOP_SEQUENCE = 0x00081190, 0x00081199, 0x00081198
 _SOP_CLASS, _SOP_INSTANCE = 0x00081150, 0x00081155
 _FAILURE_REASON, _WARNING_REASON = 0x00081197, 0x00081196
@@ -176,33 +176,35 @@ class _Gate:
 
 
 def _store_all(parts: Sequence[StowPart], gate: _Gate) -> list[IngestResult | _Failure]:
-    """Each part's outcome, in order; parts overlap their parsing, hashing and fsync in threads.
+    """Each part's outcome, in order: parts are checked one by one, then stored as one batch.
 
-    The store serialises the database writes itself (one writer at a time on SQLite) and
-    locks per object, so concurrent ingests of one request are as safe as those of two.
+    :meth:`medsight.store.Store.ingest_prepared` writes the files in parallel and the
+    rows in one transaction, and still stores each object whole or not at all.
     """
-    if len(parts) == 1:
-        return [_store_part(parts[0], gate)]
-    with ThreadPoolExecutor(max_workers=min(_INGEST_THREADS, len(parts)), thread_name_prefix="stow") as pool:
-        return list(pool.map(lambda part: _store_part(part, gate), parts))
+    checked = [_prepare_part(part, gate) for part in parts]
+    prepared = [outcome for outcome in checked if isinstance(outcome, PreparedObject)]
+    stored = iter(gate.store.ingest_prepared(prepared))
+    return [_stored(next(stored)) if isinstance(outcome, PreparedObject) else outcome for outcome in checked]
 
 
-def _store_part(part: StowPart, gate: _Gate) -> IngestResult | _Failure:
+def _prepare_part(part: StowPart, gate: _Gate) -> PreparedObject | _Failure:
     if part.media_type not in (None, DICOM_MEDIA_TYPE):
         return _Failure(FailureReason.CANNOT_UNDERSTAND)
     try:
-        if gate.reads_header:
-            refused = gate.check(index_record(part.body))
-            if refused is not None:
-                return refused
-        return gate.store.ingest(part.body)
+        prepared = gate.store.prepare(part.body)
     except ResourceLimitError:
         return _Failure(FailureReason.OUT_OF_RESOURCES)
     except InvalidDicomError:
         return _Failure(FailureReason.CANNOT_UNDERSTAND)
-    except OutputError as exc:
-        _log.warning("stow: a part was not stored: %s (%s)", exc.code, type(exc).__name__)
+    refused = gate.check(prepared.record) if gate.reads_header else None
+    return refused if refused is not None else prepared
+
+
+def _stored(outcome: IngestResult | OutputError) -> IngestResult | _Failure:
+    if isinstance(outcome, OutputError):
+        _log.warning("stow: a part was not stored: %s (%s)", outcome.code, type(outcome).__name__)
         return _Failure(FailureReason.OUT_OF_RESOURCES)
+    return outcome
 
 
 def _stow_body(stored: Sequence[IngestResult], failures: Sequence[_Failure], base_url: str) -> DicomJson:

@@ -16,13 +16,14 @@ from medsight.store.query import (
     StudyResult,
 )
 from medsight.store.rows import IngestStatus
-from medsight.store.store import IngestResult, Store
+from medsight.store.store import IngestResult, PreparedObject, Store
 
 __all__ = [
     "IngestResult",
     "IngestStatus",
     "InstanceQuery",
     "InstanceResult",
+    "PreparedObject",
     "SeriesQuery",
     "SeriesResult",
     "Store",

@@ -19,7 +19,7 @@ import hashlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -117,14 +117,26 @@ class BlobStore:
     @contextlib.contextmanager
     def lock(self, sha256: str) -> Iterator[None]:
         """Hold the lock of one object (shared by all objects with its first byte)."""
-        stripe = int(sha256[:2], 16)
-        with self._locks[stripe]:
+        with self._stripe_lock(sha256[:2]):
+            yield
+
+    @contextlib.contextmanager
+    def lock_many(self, hashes: Iterable[str]) -> Iterator[None]:
+        """Hold the locks of several objects, taken in one global order (no deadlock)."""
+        with contextlib.ExitStack() as stack:
+            for stripe in sorted({sha256[:2] for sha256 in hashes}):
+                stack.enter_context(self._stripe_lock(stripe))
+            yield
+
+    @contextlib.contextmanager
+    def _stripe_lock(self, prefix: str) -> Iterator[None]:
+        with self._locks[int(prefix, 16)]:
             if sys.platform == "win32":  # pragma: no cover - no flock: threads of one process only
                 yield
                 return
             lock_dir = self.root / ".locks"
             lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(lock_dir / sha256[:2], os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(lock_dir / prefix, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 yield

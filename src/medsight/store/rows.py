@@ -8,6 +8,8 @@ error in the sender's data that the store does not arbitrate by the latest arriv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -17,7 +19,9 @@ from medsight.io.dicom.index import IndexRecord
 from medsight.store.matching import fold
 from medsight.store.models import Instance, Patient, Series, Study
 
-__all__ = ["IngestStatus", "write_rows"]
+__all__ = ["IngestStatus", "RowCache", "write_rows"]
+
+_IN_LIST = 500  # UIDs per IN (...) lookup: well below SQLite's bound-parameter limit
 
 
 class IngestStatus(StrEnum):
@@ -34,21 +38,62 @@ class IngestStatus(StrEnum):
     REPLACED = "replaced"
 
 
-def write_rows(session: Session, record: IndexRecord, sha256: str, size: int) -> tuple[IngestStatus, str | None]:
+@dataclass
+class RowCache:
+    """Patient, study and series rows already found or made in one transaction.
+
+    A batch of instances from one upload mostly shares its study and series: looking
+    them up once per batch instead of once per instance saves three queries an instance.
+    Valid for one session only (rows are bound to it).
+    """
+
+    patients: dict[tuple[str, str], Patient] = field(default_factory=dict)
+    studies: dict[str, Study] = field(default_factory=dict)
+    series: dict[str, Series] = field(default_factory=dict)
+    instances: dict[str, Instance | None] = field(default_factory=dict)  # None: known not stored
+
+    def prefetch(self, session: Session, records: Sequence[IndexRecord]) -> None:
+        """Look up (and lock) every instance of a batch in one query instead of one each.
+
+        Without it each instance's lookup would also flush the one before it: a batch
+        then pays one flush per instance instead of one bulk insert at commit.
+        """
+        uids = [record.sop_instance_uid for record in records]
+        self.instances.update(dict.fromkeys(uids))
+        for start in range(0, len(uids), _IN_LIST):
+            chosen = select(Instance).where(Instance.sop_instance_uid.in_(uids[start : start + _IN_LIST]))
+            for instance in session.scalars(chosen.with_for_update()):
+                self.instances[instance.sop_instance_uid] = instance
+
+
+def write_rows(
+    session: Session, record: IndexRecord, sha256: str, size: int, cache: RowCache | None = None
+) -> tuple[IngestStatus, str | None]:
     """Add or update the rows of one instance in the session's transaction (no commit).
+
+    Args:
+        session: the write transaction.
+        record: the instance's indexed attributes.
+        sha256: the hash of its bytes.
+        size: their length.
+        cache: rows of earlier instances of the same transaction (batch ingest).
 
     Returns:
         The status, and the sha256 the instance had before when it is replaced.
     """
-    existing = session.scalars(
-        select(Instance).where(Instance.sop_instance_uid == record.sop_instance_uid).with_for_update()
-    ).one_or_none()
+    cache = cache if cache is not None else RowCache()
+    if record.sop_instance_uid in cache.instances:
+        existing = cache.instances[record.sop_instance_uid]
+    else:
+        statement = select(Instance).where(Instance.sop_instance_uid == record.sop_instance_uid)
+        existing = session.scalars(statement.with_for_update()).one_or_none()
     if existing is not None and existing.sha256 == sha256:
         return IngestStatus.ALREADY_STORED, None
-    series = _series(session, _study(session, _patient(session, record), record), record)
-    if existing is None:
-        session.add(_new_instance(series, record, sha256, size))
-        session.flush()
+    series = _series(session, _study(session, _patient(session, record, cache), record, cache), record, cache)
+    if existing is None:  # inserted at the next flush: the commit, or a batch's next lookup
+        instance = _new_instance(series, record, sha256, size)
+        session.add(instance)
+        cache.instances[record.sop_instance_uid] = instance
         return IngestStatus.STORED, None
     old_sha, old_series = existing.sha256, existing.series
     existing.series = series
@@ -59,8 +104,16 @@ def write_rows(session: Session, record: IndexRecord, sha256: str, size: int) ->
     return IngestStatus.REPLACED, old_sha
 
 
-def _patient(session: Session, record: IndexRecord) -> Patient:
+def _patient(session: Session, record: IndexRecord, cache: RowCache) -> Patient:
     issuer = record.issuer_of_patient_id or ""
+    key = (record.patient_id, issuer) if record.patient_id is not None else None
+    if key is not None:
+        cached = cache.patients.get(key)
+    else:  # an anonymous patient is its study's own
+        study = cache.studies.get(record.study_instance_uid)
+        cached = study.patient if study is not None else None
+    if cached is not None:
+        return _fill_patient(cached, record)
     if record.patient_id is None:  # no identity to share: the study's own patient
         statement = select(Patient).join(Patient.studies).where(Study.study_instance_uid == record.study_instance_uid)
     else:
@@ -71,6 +124,12 @@ def _patient(session: Session, record: IndexRecord) -> Patient:
     if patient is None:
         patient = Patient(patient_id=record.patient_id, issuer_of_patient_id=issuer)
         session.add(patient)
+    if key is not None:
+        cache.patients[key] = patient
+    return _fill_patient(patient, record)
+
+
+def _fill_patient(patient: Patient, record: IndexRecord) -> Patient:
     _fill(patient, "patient_name", record.patient_name)
     _fill(patient, "patient_name_search", fold(record.patient_name))
     _fill(patient, "patient_birth_date", record.patient_birth_date)
@@ -78,11 +137,15 @@ def _patient(session: Session, record: IndexRecord) -> Patient:
     return patient
 
 
-def _study(session: Session, patient: Patient, record: IndexRecord) -> Study:
-    study = session.scalars(select(Study).where(Study.study_instance_uid == record.study_instance_uid)).one_or_none()
+def _study(session: Session, patient: Patient, record: IndexRecord, cache: RowCache) -> Study:
+    study = cache.studies.get(record.study_instance_uid)
+    if study is None:
+        statement = select(Study).where(Study.study_instance_uid == record.study_instance_uid)
+        study = session.scalars(statement).one_or_none()
     if study is None:
         study = Study(study_instance_uid=record.study_instance_uid, patient=patient)
         session.add(study)
+    cache.studies[record.study_instance_uid] = study
     _fill(study, "study_date", record.study_date)
     _fill(study, "study_time", record.study_time)
     _fill(study, "study_id", record.study_id)
@@ -93,13 +156,15 @@ def _study(session: Session, patient: Patient, record: IndexRecord) -> Study:
     return study
 
 
-def _series(session: Session, study: Study, record: IndexRecord) -> Series:
-    series = session.scalars(
-        select(Series).where(Series.series_instance_uid == record.series_instance_uid)
-    ).one_or_none()
+def _series(session: Session, study: Study, record: IndexRecord, cache: RowCache) -> Series:
+    series = cache.series.get(record.series_instance_uid)
+    if series is None:
+        statement = select(Series).where(Series.series_instance_uid == record.series_instance_uid)
+        series = session.scalars(statement).one_or_none()
     if series is None:
         series = Series(series_instance_uid=record.series_instance_uid, study=study)
         session.add(series)
+    cache.series[record.series_instance_uid] = series
     _fill(series, "modality", record.modality.upper() if record.modality else None)
     _fill(series, "series_number", record.series_number)
     _fill(series, "series_description", record.series_description)

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,12 +49,31 @@ from medsight.store.query import (
     search_series,
     search_studies,
 )
-from medsight.store.rows import IngestStatus, write_rows
+from medsight.store.rows import IngestStatus, RowCache, write_rows
 
-__all__ = ["IngestResult", "Store"]
+__all__ = ["IngestResult", "PreparedObject", "Store"]
 
 _log = logging.getLogger(__name__)
 _ATTEMPTS = 3  # concurrent first instances of one study race on its unique UID: retry
+_FILE_THREADS = 4  # fsync waits on the disk, not the CPU: a few overlap well even on 2 cores
+
+
+@dataclass(frozen=True)
+class PreparedObject:
+    """An object checked and parsed, not yet written (see :meth:`Store.prepare`)."""
+
+    data: bytes = field(repr=False)
+    record: IndexRecord = field(repr=False)
+    sha256: str
+
+
+@dataclass
+class _Committed:
+    """Rows committed for one object; ``result`` is filled once its locks are released."""
+
+    status: IngestStatus
+    replaced: str | None
+    result: IngestResult = field(init=False)
 
 
 @dataclass(frozen=True)
@@ -116,6 +136,17 @@ class Store:
         """Close the database connections."""
         self.engine.dispose()
 
+    def prepare(self, data: bytes) -> PreparedObject:
+        """Check and parse one object before anything is written.
+
+        Raises:
+            ResourceLimitError: the object is larger than ``max_object_bytes``.
+            InvalidDicomError: not DICOM, or a required UID is missing.
+        """
+        if len(data) > self.max_object_bytes:
+            raise ResourceLimitError(f"object of {len(data)} bytes, more than the limit of {self.max_object_bytes}")
+        return PreparedObject(data=data, record=index_record(data), sha256=sha256_hex(data))
+
     def ingest(self, data: bytes) -> IngestResult:
         """Store one DICOM object (a PS3.10 file's bytes); idempotent per SOP Instance UID.
 
@@ -124,32 +155,117 @@ class Store:
             InvalidDicomError: not DICOM, or a required UID is missing.
             OutputError: the file or the rows could not be written; nothing was stored.
         """
-        if len(data) > self.max_object_bytes:
-            raise ResourceLimitError(f"object of {len(data)} bytes, more than the limit of {self.max_object_bytes}")
-        record = index_record(data)
-        sha256 = sha256_hex(data)
-        with self.blobs.lock(sha256):
-            created = self.blobs.put(data, sha256)
+        [outcome] = self.ingest_prepared([self.prepare(data)])
+        if isinstance(outcome, MedsightError):
+            raise outcome
+        return outcome
+
+    def ingest_prepared(self, objects: Sequence[PreparedObject]) -> list[IngestResult | OutputError]:
+        """Store several prepared objects (one upload) with one database transaction.
+
+        Each object is stored whole or not at all, as with :meth:`ingest`; the outcome of
+        each is in the list, in order. The files are written (and fsynced) in parallel,
+        then all rows are committed together; if that transaction fails (another writer
+        created the same study first, or one object's rows cannot be written) every
+        object is retried in a transaction of its own, so one bad object never costs
+        the others.
+        """
+        if not objects:
+            return []
+        if len({item.record.sop_instance_uid for item in objects}) < len(objects):
+            # The same instance twice in one upload: its order matters, keep it sequential.
+            return [outcome for item in objects for outcome in self.ingest_prepared([item])]
+        with self.blobs.lock_many(item.sha256 for item in objects):
+            written = self._put_files(objects)
+            outcomes = self._commit_batch(objects, written)
+        for item, outcome in zip(objects, outcomes, strict=True):
+            if isinstance(outcome, _Committed):
+                self._after_commit(item, outcome)
+        return [outcome.result if isinstance(outcome, _Committed) else outcome for outcome in outcomes]
+
+    def _put_files(self, objects: Sequence[PreparedObject]) -> list[bool | OutputError]:
+        """Write each object's file; True where it was created now (fsync waits overlap)."""
+
+        def put(item: PreparedObject) -> bool | OutputError:
             try:
-                status, replaced = self._commit_rows(record, sha256, len(data))
+                return self.blobs.put(item.data, item.sha256)
+            except OutputError as exc:
+                return exc
+
+        if len(objects) == 1:
+            return [put(objects[0])]
+        with ThreadPoolExecutor(max_workers=min(_FILE_THREADS, len(objects)), thread_name_prefix="store") as pool:
+            return list(pool.map(put, objects))
+
+    def _commit_batch(
+        self, objects: Sequence[PreparedObject], written: Sequence[bool | OutputError]
+    ) -> list[_Committed | OutputError]:
+        ready = [item for item, state in zip(objects, written, strict=True) if not isinstance(state, OutputError)]
+        committed: dict[str, _Committed | OutputError] = {}
+        try:
+            if len(ready) > 1:
+                committed = self._commit_together(ready)
+        except (SQLAlchemyError, MedsightError):
+            committed = {}  # nothing of the batch was committed: one transaction each below
+        except BaseException:
+            self._remove_created(objects, written, committed={})
+            raise
+        if len(committed) < len(ready):
+            try:
+                for item in ready:
+                    if item.sha256 not in committed:
+                        committed[item.sha256] = self._commit_one(item)
             except BaseException:
-                if created:  # the rows never committed: nothing may refer to this file
-                    self.blobs.remove(sha256)
+                self._remove_created(objects, written, committed)
                 raise
-        if replaced is not None:
+        self._remove_created(objects, written, committed)
+        return [
+            state if isinstance(state, OutputError) else committed[item.sha256]
+            for item, state in zip(objects, written, strict=True)
+        ]
+
+    def _commit_together(self, objects: Sequence[PreparedObject]) -> dict[str, _Committed | OutputError]:
+        cache = RowCache()
+        with write_session(self.sessions) as session:
+            cache.prefetch(session, [item.record for item in objects])
+            outcomes = {
+                item.sha256: _Committed(*write_rows(session, item.record, item.sha256, len(item.data), cache))
+                for item in objects
+            }
+        return dict(outcomes)
+
+    def _commit_one(self, item: PreparedObject) -> _Committed | OutputError:
+        try:
+            return _Committed(*self._commit_rows(item.record, item.sha256, len(item.data)))
+        except OutputError as exc:
+            return exc
+
+    def _remove_created(
+        self,
+        objects: Sequence[PreparedObject],
+        written: Sequence[bool | OutputError],
+        committed: dict[str, _Committed | OutputError],
+    ) -> None:
+        """Remove the files created now whose rows never committed: nothing may refer to them."""
+        for item, created in zip(objects, written, strict=True):
+            if created is True and not isinstance(committed.get(item.sha256), _Committed):
+                self.blobs.remove(item.sha256)
+
+    def _after_commit(self, item: PreparedObject, outcome: _Committed) -> None:
+        if outcome.replaced is not None:
             try:
-                self._remove_if_unreferenced(replaced)
+                self._remove_if_unreferenced(outcome.replaced)
             except (MedsightError, OSError) as exc:  # stored all the same: remove_orphans() sweeps it
-                _log.warning("replaced object %s... not removed (%s)", replaced[:12], type(exc).__name__)
-        _log.info("ingest %s: object %s... (%d bytes)", status, sha256[:12], len(data))
-        return IngestResult(
-            status=status,
-            sop_instance_uid=record.sop_instance_uid,
-            series_instance_uid=record.series_instance_uid,
-            study_instance_uid=record.study_instance_uid,
-            sop_class_uid=record.sop_class_uid,
-            sha256=sha256,
-            size=len(data),
+                _log.warning("replaced object %s... not removed (%s)", outcome.replaced[:12], type(exc).__name__)
+        _log.info("ingest %s: object %s... (%d bytes)", outcome.status, item.sha256[:12], len(item.data))
+        outcome.result = IngestResult(
+            status=outcome.status,
+            sop_instance_uid=item.record.sop_instance_uid,
+            series_instance_uid=item.record.series_instance_uid,
+            study_instance_uid=item.record.study_instance_uid,
+            sop_class_uid=item.record.sop_class_uid,
+            sha256=item.sha256,
+            size=len(item.data),
         )
 
     def _commit_rows(self, record: IndexRecord, sha256: str, size: int) -> tuple[IngestStatus, str | None]:
