@@ -8,13 +8,15 @@ role           may
 =============  ==================================================================
 admin          everything, including users and tokens
 radiologist    send, query and retrieve studies; run and read analyses; reports
-referrer       send studies; run and read analyses and reports of studies it sent
+referrer       send studies; view, analyse and read results of studies it sent
 device         send studies, nothing else (a modality, a probe, a gateway)
 auditor        read who holds access (users, tokens): no images, no results
 =============  ==================================================================
 
 "Of studies it sent" is checked per request (:attr:`Principal.own_studies_only`), not by
-a scope, so one route serves radiologists and referrers alike.
+a scope, so one route serves radiologists and referrers alike: referrers reach the
+DICOMweb routes of one study (``server.deps.AllowOwnStudy``) for studies they sent, and
+never the searches across studies.
 """
 
 from __future__ import annotations
