@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from medsight.access import Principal, Scope
@@ -22,8 +23,12 @@ __all__ = ["Allow", "AllowOwnStudy", "ContextDep", "PrincipalDep", "get_context"
 _bearer = HTTPBearer(auto_error=False, description="A token from `medsight tokens create`.")
 
 
-def get_context(request: Request) -> ServiceContext:
-    """The service context the app was started with."""
+async def get_context(request: Request) -> ServiceContext:
+    """The service context the app was started with.
+
+    Dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in
+    the thread pool, a hop that costs more than the work here.
+    """
     context: ServiceContext = request.app.state.context
     return context
 
@@ -51,7 +56,7 @@ class Allow:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
 
-    def __call__(self, principal: PrincipalDep) -> Principal:
+    async def __call__(self, principal: PrincipalDep) -> Principal:
         AccessService.require(principal, self.scope)
         return principal
 
@@ -67,11 +72,11 @@ class AllowOwnStudy(Allow):
     do searches across studies, which keep plain ``Allow``.
     """
 
-    def __call__(self, principal: PrincipalDep, request: Request, context: ContextDep) -> Principal:  # type: ignore[override]
+    async def __call__(self, principal: PrincipalDep, request: Request, context: ContextDep) -> Principal:  # type: ignore[override]
         study = request.path_params.get("study")
         if principal.allows(self.scope) or not principal.own_studies_only or study is None:
-            return super().__call__(principal)
-        context.access.require_study(principal, study)
+            return await super().__call__(principal)
+        await run_in_threadpool(context.access.require_study, principal, study)
         return principal
 
     def __repr__(self) -> str:

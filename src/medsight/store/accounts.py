@@ -179,10 +179,28 @@ class Accounts:
             return _token_record(row)
 
     def token(self, token_id: str) -> TokenRecord | None:
-        """The token with this public id, or None."""
+        """The token with this public id, or None (one query: this runs on every request)."""
+        statement = (
+            select(Token, User.name, User.disabled_at)
+            .outerjoin(User, Token.user_pk == User.pk)
+            .where(Token.token_id == token_id)
+        )
         with self._reading() as session:
-            row = session.scalar(select(Token).where(Token.token_id == token_id))
-            return _token_record(row) if row is not None else None
+            found = session.execute(statement).one_or_none()
+        if found is None:
+            return None
+        row, user_name, user_disabled_at = found
+        return TokenRecord(
+            token_id=row.token_id,
+            name=row.name,
+            role=Role(row.role),
+            user=user_name,
+            created_at=_aware(row.created_at) or row.created_at,
+            expires_at=_aware(row.expires_at),
+            revoked_at=_aware(row.revoked_at),
+            digest=row.digest,
+            user_disabled=user_disabled_at is not None,
+        )
 
     def tokens(self) -> list[TokenRecord]:
         """Every token (digests included: callers must not show them), oldest first."""
