@@ -25,10 +25,14 @@ The tree, with each class's code and CLI exit code::
         - InvalidDatasetError            input.invalid_dataset     3
         - StoredInstanceNotFoundError    store.not_found           3
         - UnknownResourceError           resource.not_found        3
+        - StreamMessageError             stream.malformed_message  3
       + ModelError                       model.error               1
         - ModelNotFoundError             model.not_found           2
         - InvalidBundleError             model.invalid_bundle      1
       + PrivacyError                     privacy.error             4
+        - DeidentificationKeyError       privacy.no_key            4
+        - BurnedInTextError              privacy.burned_in_text    4
+        - ResidualPhiError               privacy.residual_phi      4
       + IntegrityError                   integrity.error           5
         - WeightsMismatchError           model.weights_mismatch    5
         - StoredObjectCorruptError       store.object_corrupt      5
@@ -36,6 +40,8 @@ The tree, with each class's code and CLI exit code::
       + AccessError                      access.error              6
         - AuthenticationError            access.unauthenticated    6
         - PermissionDeniedError          access.forbidden          6
+          · UnknownDeviceError           stream.unknown_device     6
+      + StreamBusyError                  stream.busy               1
 
 The exit codes follow the table in ``docs/architecture.md``: 2 usage, 3 input,
 4 privacy, 5 integrity, 6 access, 1 anything else. The service maps the same classes
@@ -51,6 +57,8 @@ __all__ = [
     "AccessError",
     "ArchiveError",
     "AuthenticationError",
+    "BurnedInTextError",
+    "DeidentificationKeyError",
     "FileNotFoundInputError",
     "InputError",
     "IntegrityError",
@@ -67,10 +75,14 @@ __all__ = [
     "PermissionDeniedError",
     "PixelDecodeError",
     "PrivacyError",
+    "ResidualPhiError",
     "ResourceLimitError",
     "SeriesGeometryError",
     "StoredInstanceNotFoundError",
     "StoredObjectCorruptError",
+    "StreamBusyError",
+    "StreamMessageError",
+    "UnknownDeviceError",
     "UnknownResourceError",
     "UnsupportedFormatError",
     "UnsupportedTransferSyntaxError",
@@ -216,6 +228,24 @@ class PrivacyError(MedsightError):
     code = "privacy.error"
 
 
+class DeidentificationKeyError(PrivacyError):
+    """No de-identification key (file or environment), or one too short to be secret."""
+
+    code = "privacy.no_key"
+
+
+class BurnedInTextError(PrivacyError):
+    """An image that may carry burned-in text was not, or could not be, cleaned: not exported."""
+
+    code = "privacy.burned_in_text"
+
+
+class ResidualPhiError(PrivacyError):
+    """A de-identification check found attributes or images the profile says must not remain."""
+
+    code = "privacy.residual_phi"
+
+
 class IntegrityError(MedsightError):
     """Stored data does not match its recorded hash, signature or proof."""
 
@@ -258,6 +288,24 @@ class PermissionDeniedError(AccessError):
     code = "access.forbidden"
 
 
+class StreamMessageError(InputError):
+    """A live-stream message that is not a valid device message (bad framing, header or pixels)."""
+
+    code = "stream.malformed_message"
+
+
+class UnknownDeviceError(PermissionDeniedError):
+    """A live-stream message from a device other than the one the token was issued to."""
+
+    code = "stream.unknown_device"
+
+
+class StreamBusyError(MedsightError):
+    """The service already serves as many live streams as it allows; try again later."""
+
+    code = "stream.busy"
+
+
 #: Exit code of the CLI for each error class; the most specific class listed wins.
 EXIT_CODES: dict[type[MedsightError], int] = {
     MedsightError: 1,
@@ -281,6 +329,9 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     ModelNotFoundError: 2,
     InvalidBundleError: 1,
     PrivacyError: 4,
+    DeidentificationKeyError: 4,
+    BurnedInTextError: 4,
+    ResidualPhiError: 4,
     IntegrityError: 5,
     WeightsMismatchError: 5,
     StoredObjectCorruptError: 5,
@@ -288,6 +339,9 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     AccessError: 6,
     AuthenticationError: 6,
     PermissionDeniedError: 6,
+    StreamMessageError: 3,
+    UnknownDeviceError: 6,
+    StreamBusyError: 1,
 }
 
 

@@ -7,9 +7,11 @@ is the whole policy, in one table a reviewer can read:
 role           may
 =============  ==================================================================
 admin          everything, including users and tokens
-radiologist    send, query and retrieve studies; run and read analyses; reports
+radiologist    send, query and retrieve studies; run and read analyses; reports;
+               stream frames for live analysis (a handheld probe, the viewer's live mode)
 referrer       send studies; view, analyse and read results of studies it sent
-device         send studies, nothing else (a modality, a probe, a gateway)
+device         send studies and stream frames for live analysis (a modality, a
+               probe, a wearable, a gateway), nothing else
 auditor        read who holds access (users, tokens): no images, no results
 =============  ==================================================================
 
@@ -46,13 +48,16 @@ class Scope(StrEnum):
     ANALYSES_READ = "analyses:read"  # job status, results, heatmaps, FHIR reports
     ACCESS_READ = "access:read"  # list users and tokens (no secrets)
     ACCESS_ADMIN = "access:admin"  # create and revoke users and tokens
+    STREAMS_WRITE = "streams:write"  # live frame streams (WebSocket /api/v1/streams/{task})
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
-    Role.RADIOLOGIST: frozenset({Scope.STUDIES_WRITE, Scope.STUDIES_READ, Scope.ANALYSES_WRITE, Scope.ANALYSES_READ}),
+    Role.RADIOLOGIST: frozenset(
+        {Scope.STUDIES_WRITE, Scope.STUDIES_READ, Scope.ANALYSES_WRITE, Scope.ANALYSES_READ, Scope.STREAMS_WRITE}
+    ),
     Role.REFERRER: frozenset({Scope.STUDIES_WRITE, Scope.ANALYSES_WRITE, Scope.ANALYSES_READ}),
-    Role.DEVICE: frozenset({Scope.STUDIES_WRITE}),
+    Role.DEVICE: frozenset({Scope.STUDIES_WRITE, Scope.STREAMS_WRITE}),
     Role.AUDITOR: frozenset({Scope.ACCESS_READ}),
 }
 

@@ -17,10 +17,11 @@ from fastapi import FastAPI
 from medsight import __version__
 from medsight.server.problems import install_problem_handlers
 from medsight.server.requestlog import RequestLogMiddleware
-from medsight.server.routes import access, analyses, dicomweb, fhir, health
+from medsight.server.routes import access, analyses, dicomweb, fhir, health, streams
 from medsight.server.routes.worklist import router as worklist_router
 from medsight.server.viewer import ViewerFiles
 from medsight.services.context import ServiceContext
+from medsight.services.streams.hub import StreamHub
 from medsight.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def create_app(
         finally:
             if workers is not None:  # SIGTERM: finish running jobs within the grace, release the rest
                 await asyncio.to_thread(workers.stop)
+            app.state.streams.close()
             if owned:
                 app.state.context.close()
 
@@ -81,6 +83,7 @@ def create_app(
     )
     if context is not None:  # available before start-up too, for TestClient without a lifespan
         app.state.context = context
+    app.state.streams = StreamHub()  # live streams: models load on first use, shared by streams
     install_problem_handlers(app)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health.router)
@@ -89,6 +92,7 @@ def create_app(
     app.include_router(analyses.router)
     app.include_router(fhir.router)
     app.include_router(worklist_router)
+    app.include_router(streams.router)
     # The viewer answers what no route does (so routers included later are never shadowed).
     app.router.default = ViewerFiles()
     return app

@@ -7,17 +7,21 @@ new route is covered the moment it is added.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, WebSocket, WebSocketException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from medsight.access import Principal, Scope
+from medsight.errors import MedsightError
+from medsight.server.sockets import close_code_for, close_reason
 from medsight.services.accounts import AccessService
 from medsight.services.context import ServiceContext
+from medsight.services.streams.access import authorization_from_message
 
-__all__ = ["Allow", "AllowOwnStudy", "ContextDep", "PrincipalDep", "get_context", "get_principal"]
+__all__ = ["Allow", "AllowOwnStudy", "AllowSocket", "ContextDep", "PrincipalDep", "get_context", "get_principal"]
 
 # auto_error=False: a missing header is answered by our own 401 problem, not FastAPI's 403.
 _bearer = HTTPBearer(auto_error=False, description="A token from `medsight tokens create`.")
@@ -81,3 +85,39 @@ class AllowOwnStudy(Allow):
 
     def __repr__(self) -> str:
         return f"AllowOwnStudy({self.scope.value})"
+
+
+class AllowSocket(Allow):
+    """``Allow(scope)`` for a WebSocket route: authenticate, then admit or close.
+
+    The connection is accepted first, so that a refusal is a close code the client can
+    read (4401, 4403: ``server/sockets.py``) rather than a failed handshake. The token
+    comes from the upgrade request's ``Authorization`` header or, when there is none,
+    from a first message ``{"type": "auth", "token": ...}`` within ``timeout_s``
+    (browsers cannot set headers on a WebSocket). Never from the URL.
+    """
+
+    def __init__(self, scope: Scope, timeout_s: float = 5.0) -> None:
+        super().__init__(scope)
+        self.timeout_s = timeout_s
+
+    async def __call__(self, websocket: WebSocket) -> Principal:  # type: ignore[override]
+        context: ServiceContext = websocket.app.state.context
+        await websocket.accept()
+        try:
+            header = websocket.headers.get("authorization") or await self._first_message(websocket)
+            principal = await run_in_threadpool(context.access.authenticate, header)
+            AccessService.require(principal, self.scope)
+        except MedsightError as exc:
+            raise WebSocketException(close_code_for(exc), close_reason(exc)) from None
+        return principal
+
+    async def _first_message(self, websocket: WebSocket) -> str:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), self.timeout_s)
+        except TimeoutError:
+            message = {}
+        return authorization_from_message(message.get("text"))
+
+    def __repr__(self) -> str:
+        return f"AllowSocket({self.scope.value})"

@@ -50,6 +50,9 @@ HTTP_STATUS: dict[type[MedsightError], int] = {
     errors.ModelNotFoundError: 404,
     errors.InvalidBundleError: 500,
     errors.PrivacyError: 403,
+    errors.DeidentificationKeyError: 503,
+    errors.BurnedInTextError: 422,
+    errors.ResidualPhiError: 422,
     errors.IntegrityError: 500,
     errors.WeightsMismatchError: 500,
     errors.StoredObjectCorruptError: 500,
@@ -57,6 +60,9 @@ HTTP_STATUS: dict[type[MedsightError], int] = {
     errors.AccessError: 403,
     errors.AuthenticationError: 401,
     errors.PermissionDeniedError: 403,
+    errors.StreamMessageError: 400,
+    errors.UnknownDeviceError: 403,
+    errors.StreamBusyError: 503,
 }
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
