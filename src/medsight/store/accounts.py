@@ -7,19 +7,15 @@ datetimes, so every time read is made aware here, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from medsight.access import IssuedSecret, Role
 from medsight.errors import MedsightError, UnknownResourceError, UsageError
-from medsight.store.database import write_session
+from medsight.store.database import Tables
 from medsight.store.models import StudySubmitter, Token, User
 
 __all__ = ["Accounts", "TokenRecord", "UserRecord"]
@@ -82,27 +78,8 @@ def _token_record(row: Token) -> TokenRecord:
     )
 
 
-class Accounts:
+class Accounts(Tables):
     """The access tables of one store's database."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
-
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        try:
-            with self.sessions() as session:
-                yield session
-        except SQLAlchemyError as exc:
-            raise MedsightError(f"database query failed ({type(exc).__name__})") from exc
-
-    @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        try:
-            with write_session(self.sessions) as session:
-                yield session
-        except SQLAlchemyError as exc:
-            raise MedsightError(f"database write failed ({type(exc).__name__})") from exc
 
     def add_user(self, name: str, role: Role, now: datetime) -> UserRecord:
         """Create a user.

@@ -20,11 +20,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from medsight.errors import MedsightError
 from medsight.settings import StoreSettings
 
-__all__ = ["DATABASE_FILE", "database_url", "make_engine", "write_session"]
+__all__ = ["DATABASE_FILE", "Tables", "database_url", "make_engine", "write_session"]
 
 DATABASE_FILE = "medsight.db"
 _BUSY_TIMEOUT_S = 30
@@ -89,3 +91,34 @@ def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+class Tables:
+    """Base of the classes that own some of the store's tables (accounts, jobs, feedback...).
+
+    Holds the session factory and translates database errors at one place: a
+    :class:`MedsightError` that names only the exception class, never a bound value
+    (those can be patient data).
+
+    Args:
+        sessions: the store's session factory.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        try:
+            with self.sessions() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise MedsightError(f"database query failed ({type(exc).__name__})") from exc
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        try:
+            with write_session(self.sessions) as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise MedsightError(f"database write failed ({type(exc).__name__})") from exc

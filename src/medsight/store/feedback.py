@@ -7,18 +7,15 @@ records in, frozen dataclasses out; who may give feedback is the services' job.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from medsight.errors import MedsightError
-from medsight.store.database import write_session
+from medsight.store.database import Tables, write_session
 from medsight.store.models import Feedback
 
 __all__ = ["FeedbackLog", "FeedbackRecord", "Verdict"]
@@ -47,23 +44,12 @@ def _record(row: Feedback) -> FeedbackRecord:
     return FeedbackRecord(row.job_id, row.actor, Verdict(row.verdict), row.comment, created)
 
 
-class FeedbackLog:
+class FeedbackLog(Tables):
     """The feedback table of one store's database.
 
     Args:
         sessions: the store's session factory.
     """
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
-
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        try:
-            with self.sessions() as session:
-                yield session
-        except SQLAlchemyError as exc:
-            raise MedsightError(f"database query failed ({type(exc).__name__})") from exc
 
     def append(self, job_id: str, actor: str, verdict: Verdict, comment: str | None, now: datetime) -> FeedbackRecord:
         """Record one verdict on a job.

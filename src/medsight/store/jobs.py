@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -28,11 +27,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from medsight.errors import MedsightError, UnknownResourceError
-from medsight.store.database import write_session
+from medsight.store.database import Tables
 from medsight.store.models import Job
 
 __all__ = [
@@ -188,31 +185,12 @@ def job_record(row: Job) -> JobRecord:
     )
 
 
-class Jobs:
+class Jobs(Tables):
     """The job table of one store's database.
 
     Args:
         sessions: the store's session factory.
     """
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
-
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        try:
-            with self.sessions() as session:
-                yield session
-        except SQLAlchemyError as exc:
-            raise MedsightError(f"database query failed ({type(exc).__name__})") from exc
-
-    @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        try:
-            with write_session(self.sessions) as session:
-                yield session
-        except SQLAlchemyError as exc:
-            raise MedsightError(f"database write failed ({type(exc).__name__})") from exc
 
     def enqueue(self, new: NewJob, job_id: str, now: datetime) -> tuple[JobRecord, bool]:
         """Queue ``new`` under ``job_id``, or return the job with the same key.

@@ -21,21 +21,20 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, exists, select
 from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from medsight.errors import MedsightError, OutputError, ResourceLimitError, StoredInstanceNotFoundError
 from medsight.io.dicom.index import IndexRecord, index_record
 from medsight.settings import StoreSettings
 from medsight.store import migrate
 from medsight.store.blobs import BlobStore, sha256_hex
-from medsight.store.database import DATABASE_FILE, database_url, make_engine, write_session
+from medsight.store.database import DATABASE_FILE, Tables, database_url, make_engine, write_session
 from medsight.store.models import Instance, Series, Study
 from medsight.store.query import (
     InstanceQuery,
@@ -89,7 +88,7 @@ class IngestResult:
     size: int
 
 
-class Store:
+class Store(Tables):
     """Ingest, query and retrieve DICOM instances.
 
     Args:
@@ -99,9 +98,9 @@ class Store:
     """
 
     def __init__(self, engine: Engine, objects: Path, *, max_object_bytes: int) -> None:
+        super().__init__(sessionmaker(engine, expire_on_commit=False))
         self.engine = engine
         self.blobs = BlobStore(objects)
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.max_object_bytes = max_object_bytes
 
     @classmethod
@@ -122,15 +121,6 @@ class Store:
                 engine.dispose()
                 raise MedsightError(f"cannot open the store's database ({type(exc).__name__})") from exc
         return cls(engine, data_dir / "objects", max_object_bytes=settings.max_object_bytes)
-
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        """A session whose database errors become a MedsightError naming only their class."""
-        try:
-            with self.sessions() as session:
-                yield session
-        except SQLAlchemyError as exc:
-            raise MedsightError(f"database query failed ({type(exc).__name__})") from exc
 
     def close(self) -> None:
         """Close the database connections."""
