@@ -27,6 +27,7 @@ from medsight.cli import evaluate as evaluate_cmd
 from medsight.cli import info as info_cmd
 from medsight.cli import refusals as refusals_cmd
 from medsight.cli import serve as serve_cmd
+from medsight.cli import stream as stream_cmd
 from medsight.cli import tasks as tasks_cmd
 from medsight.cli import train as train_cmd
 from medsight.errors import MedsightError, exit_code_for
@@ -50,6 +51,7 @@ app.command("train")(train_cmd.train)
 app.command("refusals")(refusals_cmd.refusals)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)
+app.command("stream")(stream_cmd.stream)
 app.add_typer(access_cmd.tokens_app, name="tokens")
 app.add_typer(access_cmd.users_app, name="users")
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: The version this module reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 #: The largest JSON header a binary frame message may carry.
 MAX_HEADER_BYTES = 4096
 _LENGTH = struct.Struct(">I")
