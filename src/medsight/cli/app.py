@@ -22,6 +22,7 @@ from medsight import __version__
 from medsight.cli import access as access_cmd
 from medsight.cli import analyze as analyze_cmd
 from medsight.cli import convert as convert_cmd
+from medsight.cli import deid as deid_cmd
 from medsight.cli import demo as demo_cmd
 from medsight.cli import evaluate as evaluate_cmd
 from medsight.cli import info as info_cmd
@@ -44,6 +45,7 @@ app = typer.Typer(
 )
 app.command("info")(info_cmd.info)
 app.command("convert")(convert_cmd.convert)
+app.command("deid")(deid_cmd.deid)
 app.command("tasks")(tasks_cmd.tasks)
 app.command("analyze")(analyze_cmd.analyze)
 app.command("evaluate")(evaluate_cmd.evaluate)

@@ -1,0 +1,253 @@
+"""De-identification on pydicom data sets: the profile's decisions applied, the file written.
+
+:class:`DatasetNode` is the :class:`medsight.privacy.engine.Node` seam over a pydicom
+``Dataset``: elements are converted only when the profile touches them, so attributes the
+profile keeps are written back as they were read. :func:`deidentify_member` reads one
+file, applies the profile, records the method (PS3.15 E.1.1: Patient Identity Removed,
+De-identification Method and its Code Sequence, CID 7050), cleans or refuses burned-in
+pixels, and writes the result atomically. Nothing read from the file reaches a message.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pydicom
+from pydicom.datadict import dictionary_VR
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
+from pydicom.pixels.processing import apply_color_lut
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian
+
+from medsight.errors import BurnedInTextError
+from medsight.io._atomic import atomic_write
+from medsight.io.dicom.parse import translating
+from medsight.io.sources import Member
+from medsight.privacy.burned_in import PixelFacts, burned_in_reason, clean_mask
+from medsight.privacy.engine import Finding, Value, context_for, deidentify, residual
+from medsight.privacy.methods import method_codes, method_names, temporal_modified
+from medsight.privacy.profile import Option, Profile
+from medsight.privacy.pseudonym import Pseudonymizer
+
+__all__ = ["CheckReport", "DatasetNode", "DeidResult", "check_member", "deidentify_member"]
+
+_PIXEL_DATA = 0x7FE00010
+_META_DROPPED = (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102)
+
+
+class DatasetNode:
+    """A pydicom ``Dataset`` as the de-identification engine's :class:`~medsight.privacy.engine.Node`."""
+
+    __slots__ = ("ds",)
+
+    def __init__(self, ds: Dataset) -> None:
+        """Wrap ``ds`` (changed in place)."""
+        self.ds = ds
+
+    def tags(self) -> list[int]:
+        """The tags present, ascending."""
+        # keys(), not iteration: iterating a Dataset converts every element.
+        return sorted(int(tag) for tag in self.ds.keys())  # noqa: SIM118
+
+    def vr(self, tag: int) -> str:
+        """The element's VR; the dictionary's for implicit VR and UN of known tags."""
+        vr = self.ds.get_item(tag).VR
+        if vr in (None, "UN"):
+            try:
+                known = str(dictionary_VR(tag))
+            except KeyError:
+                return "UN"
+            return known.split(" or ")[0] if " or " in known else known
+        return str(vr)
+
+    def get(self, tag: int) -> Value | None:
+        """The value as str (backslash-joined), bytes or a number; None when empty."""
+        value: Any = self.ds[tag].value
+        if value is None or value == "" or value == b"":
+            return None
+        if isinstance(value, MultiValue | list):
+            return "\\".join(str(v) for v in value)
+        if isinstance(value, bytes | int | float):
+            return value
+        return str(value)
+
+    def set(self, tag: int, value: Value | None) -> None:
+        """Replace the value; None empties it."""
+        element = self.ds[tag]
+        if value is None:
+            element.value = b"" if isinstance(element.value, bytes) else None
+        elif isinstance(value, str) and "\\" in value:
+            element.value = value.split("\\")
+        else:
+            element.value = value
+
+    def delete(self, tag: int) -> None:
+        """Remove the element."""
+        del self.ds[tag]
+
+    def items(self, tag: int) -> list[DatasetNode]:
+        """The sequence's items, wrapped."""
+        value = self.ds[tag].value
+        return [DatasetNode(item) for item in value] if isinstance(value, Sequence) else []
+
+    def empty_sequence(self, tag: int) -> None:
+        """Leave the sequence with no items."""
+        self.ds[tag].value = []
+
+    def private_creator(self, tag: int) -> str | None:
+        """The Private Creator of a private data element's block."""
+        creator = self.ds.get((tag & 0xFFFF0000) | ((tag & 0xFF00) >> 8))
+        return None if creator is None else str(creator.value)
+
+
+@dataclass(frozen=True, slots=True)
+class DeidResult:
+    """What happened to one file.
+
+    Attributes:
+        output: where it was written.
+        burned_in: why its pixels were flagged, None when they were not.
+        cleaned: its pixels were masked (Clean Pixel Data).
+        size: bytes read.
+    """
+
+    output: Path
+    burned_in: str | None
+    cleaned: bool
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What remains in one file that the profile says must not."""
+
+    findings: tuple[Finding, ...]
+    burned_in: str | None
+
+
+def read_dataset(member: Member) -> pydicom.FileDataset:
+    """Parse a whole file with pydicom (typed errors, no values in messages)."""
+    with translating(member.label, "parsing"), member.open() as stream:
+        return pydicom.dcmread(stream, force=False)
+
+
+def pixel_facts(ds: Dataset) -> PixelFacts:
+    """The header facts that decide whether an image may carry burned-in text."""
+    regions: list[tuple[int, int, int, int]] = []
+    for item in ds.get("SequenceOfUltrasoundRegions", None) or []:
+        try:
+            x0, y0 = int(item.RegionLocationMinX0), int(item.RegionLocationMinY0)
+            regions.append((x0, y0, int(item.RegionLocationMaxX1), int(item.RegionLocationMaxY1)))
+        except (AttributeError, TypeError, ValueError):
+            continue
+    burned = ds.get("BurnedInAnnotation", None)
+    return PixelFacts(
+        modality=str(ds.get("Modality", "") or ""),
+        sop_class=str(ds.get("SOPClassUID", "") or ""),
+        burned_in=None if burned in (None, "") else str(burned),
+        regions=tuple(regions),
+        has_pixels=_PIXEL_DATA in ds,
+    )
+
+
+def deidentify_member(member: Member, output: Path, profile: Profile, pseudonyms: Pseudonymizer) -> DeidResult:
+    """De-identify one file into ``output`` (written atomically).
+
+    Raises:
+        BurnedInTextError: the image is flagged and Clean Pixel Data is off, or its pixels
+            could not be decoded and masked. Nothing is written then.
+        InvalidDicomError: the file does not parse.
+    """
+    ds = read_dataset(member)
+    facts = pixel_facts(ds)
+    reason = burned_in_reason(facts)
+    if reason is not None and Option.CLEAN_PIXEL_DATA not in profile.options:
+        raise BurnedInTextError(f"{member.label}: may carry burned-in text ({reason}); use --option clean-pixel-data")
+    node = DatasetNode(ds)
+    with translating(member.label, "de-identifying"):
+        deidentify(node, profile, context_for(node, pseudonyms))
+        _fix_meta(ds, profile, pseudonyms)
+        _record_method(ds, profile, cleaned=reason is not None)
+    if reason is not None:
+        _clean_pixels(ds, facts, member.label)
+    atomic_write(output, lambda stream: _write(ds, stream, member.label))
+    return DeidResult(output, reason, reason is not None, member.size)
+
+
+def _fix_meta(ds: pydicom.FileDataset, profile: Profile, pseudonyms: Pseudonymizer) -> None:
+    ds.preamble = b"\x00" * 128
+    meta = getattr(ds, "file_meta", None) or FileMetaDataset()
+    for tag in _META_DROPPED:
+        if tag in meta:
+            del meta[tag]
+    sop = ds.get("SOPInstanceUID", None)
+    if sop:
+        meta.MediaStorageSOPInstanceUID = str(sop)
+    elif "MediaStorageSOPInstanceUID" in meta and Option.RETAIN_UIDS not in profile.options:
+        meta.MediaStorageSOPInstanceUID = pseudonyms.uid(str(meta.MediaStorageSOPInstanceUID))
+    ds.file_meta = meta
+
+
+def _record_method(ds: Dataset, profile: Profile, *, cleaned: bool) -> None:
+    ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = method_names(profile.options)
+    items = []
+    for value, meaning in method_codes(profile.options, cleaned_pixels=cleaned):
+        item = Dataset()
+        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
+        items.append(item)
+    ds.DeidentificationMethodCodeSequence = Sequence(items)
+    ds.LongitudinalTemporalInformationModified = temporal_modified(profile.options)
+
+
+def _clean_pixels(ds: pydicom.FileDataset, facts: PixelFacts, label: str) -> None:
+    try:
+        _mask_pixels(ds, facts)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    # Decoders raise anything (Rust panics derive from BaseException): an image that
+    # cannot be decoded and masked is refused, never written as it was.
+    except BaseException as exc:
+        raise BurnedInTextError(
+            f"{label}: pixel data could not be cleaned ({type(exc).__name__}); not exported"
+        ) from exc
+
+
+def _mask_pixels(ds: pydicom.FileDataset, facts: PixelFacts) -> None:
+    array = np.array(ds.pixel_array)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    stacked = array if frames > 1 else array[np.newaxis]
+    shown = stacked
+    if str(ds.PhotometricInterpretation) == "PALETTE COLOR":
+        shown = apply_color_lut(stacked, ds)
+    mask = clean_mask(shown, facts)
+    stacked[:, mask] = 0
+    ds.PixelData = stacked.tobytes()
+    if str(ds.PhotometricInterpretation).startswith("YBR"):
+        ds.PhotometricInterpretation = "RGB"
+    if int(ds.get("SamplesPerPixel", 1)) > 1:
+        ds.PlanarConfiguration = 0
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds["PixelData"].VR = "OB" if int(ds.BitsAllocated) <= 8 else "OW"
+    ds["PixelData"].is_undefined_length = False
+    ds.BurnedInAnnotation = "NO"
+
+
+def _write(ds: pydicom.FileDataset, stream: BinaryIO, label: str) -> None:
+    buffer = io.BytesIO()
+    with translating(label, "writing"):
+        ds.save_as(buffer, enforce_file_format=True)
+    stream.write(buffer.getbuffer())
+
+
+def check_member(member: Member, profile: Profile) -> CheckReport:
+    """What in one file the profile says must not remain, and whether its pixels are flagged."""
+    ds = read_dataset(member)
+    with translating(member.label, "checking"):
+        findings = tuple(residual(DatasetNode(ds), profile))
+    return CheckReport(findings, burned_in_reason(pixel_facts(ds)))
