@@ -33,9 +33,6 @@ The tree, with each class's code and CLI exit code::
         - DeidentificationKeyError       privacy.no_key            4
         - BurnedInTextError              privacy.burned_in_text    4
         - ResidualPhiError               privacy.residual_phi      4
-        - DeidentificationKeyError       privacy.no_key            4
-        - BurnedInTextError              privacy.burned_in_text    4
-        - ResidualPhiError               privacy.residual_phi      4
       + IntegrityError                   integrity.error           5
         - WeightsMismatchError           model.weights_mismatch    5
         - StoredObjectCorruptError       store.object_corrupt      5
@@ -62,8 +59,6 @@ __all__ = [
     "AuthenticationError",
     "BurnedInTextError",
     "DeidentificationKeyError",
-    "BurnedInTextError",
-    "DeidentificationKeyError",
     "FileNotFoundInputError",
     "InputError",
     "IntegrityError",
@@ -80,7 +75,6 @@ __all__ = [
     "PermissionDeniedError",
     "PixelDecodeError",
     "PrivacyError",
-    "ResidualPhiError",
     "ResidualPhiError",
     "ResourceLimitError",
     "SeriesGeometryError",
@@ -252,24 +246,6 @@ class ResidualPhiError(PrivacyError):
     code = "privacy.residual_phi"
 
 
-class DeidentificationKeyError(PrivacyError):
-    """No de-identification key (file or environment), or one too short to be secret."""
-
-    code = "privacy.no_key"
-
-
-class BurnedInTextError(PrivacyError):
-    """An image that may carry burned-in text was not, or could not be, cleaned: not exported."""
-
-    code = "privacy.burned_in_text"
-
-
-class ResidualPhiError(PrivacyError):
-    """A de-identification check found attributes or images the profile says must not remain."""
-
-    code = "privacy.residual_phi"
-
-
 class IntegrityError(MedsightError):
     """Stored data does not match its recorded hash, signature or proof."""
 
@@ -353,9 +329,6 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     ModelNotFoundError: 2,
     InvalidBundleError: 1,
     PrivacyError: 4,
-    DeidentificationKeyError: 4,
-    BurnedInTextError: 4,
-    ResidualPhiError: 4,
     DeidentificationKeyError: 4,
     BurnedInTextError: 4,
     ResidualPhiError: 4,
