@@ -2,7 +2,9 @@
 
 The routes and the scope each needs are read from the app itself (``deps.Allow``), so a
 route added later is in the matrix without editing this file, and a route that forgot
-to declare a scope fails here instead of being open.
+to declare a scope fails here instead of being open. WebSocket routes are in it too:
+each must declare ``deps.AllowSocket``; a refusal there is a close code (4401, 4403)
+instead of a status.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from dataclasses import dataclass
 import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
 from tests.unit.server.conftest import auth
 
 from medsight.access import ROLE_SCOPES, Role, Scope
 from medsight.server import create_app
-from medsight.server.deps import Allow, get_principal
+from medsight.server.deps import Allow, AllowSocket, get_principal
 
 # Routes anyone may call, and routes any authenticated caller may call: both short on purpose.
 PUBLIC = {("GET", "/health")}
@@ -70,8 +72,27 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
     return found
 
 
+def _socket_routes(routes: list[object]) -> Iterator[APIWebSocketRoute]:
+    for route in routes:
+        if isinstance(route, APIWebSocketRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _socket_routes(list(route.original_router.routes))
+
+
+def socket_endpoints(app: FastAPI) -> list[Endpoint]:
+    found = []
+    for route in _socket_routes(list(app.routes)):
+        calls = [call for call in _walk(route.dependant) if isinstance(call, Allow)]
+        assert len(calls) <= 1, f"{route.path} declares several scopes"
+        scope = calls[0].scope if calls else None
+        found.append(Endpoint("WEBSOCKET", route.path, scope, bool(calls) and isinstance(calls[0], AllowSocket)))
+    return found
+
+
 # Built from a throwaway app: the routes do not depend on the context.
 ENDPOINTS = endpoints(create_app())
+SOCKETS = socket_endpoints(create_app())
 
 
 def test_the_matrix_sees_routes() -> None:
@@ -117,3 +138,46 @@ def test_a_revoked_token_is_refused_everywhere(client: TestClient, context, toke
     for endpoint in (e for e in ENDPOINTS if e.authenticated):
         response = client.request(endpoint.method, endpoint.concrete_path, headers=auth(tokens[Role.ADMIN]))
         assert response.status_code == 401, endpoint
+
+
+def _close_code(client: TestClient, path: str, headers: dict[str, str] | None, first: str | None = None) -> int | None:
+    """The close code a socket route answers with (None: it kept the stream open)."""
+    with client.websocket_connect(path, headers=headers or {}) as ws:
+        if first is not None:
+            ws.send_text(first)
+        message = ws.receive()
+    return message.get("code") if message["type"] == "websocket.close" else None
+
+
+def test_the_matrix_sees_socket_routes() -> None:
+    assert [e.path for e in SOCKETS] == ["/api/v1/streams/{task}"]
+
+
+@pytest.mark.parametrize("endpoint", SOCKETS, ids=str)
+def test_every_socket_route_authenticates_and_declares_a_scope(endpoint: Endpoint) -> None:
+    assert endpoint.authenticated, f"{endpoint} does not use deps.AllowSocket"
+    assert endpoint.scope is not None
+
+
+@pytest.mark.parametrize("endpoint", SOCKETS, ids=str)
+def test_without_a_token_every_socket_route_closes_4401(client: TestClient, endpoint: Endpoint) -> None:
+    assert _close_code(client, endpoint.concrete_path, None, first="{}") == 4401
+    assert _close_code(client, endpoint.concrete_path, auth("msk_nope_nope")) == 4401
+
+
+@pytest.mark.parametrize("role", list(Role), ids=str)
+@pytest.mark.parametrize("endpoint", SOCKETS, ids=str)
+def test_each_role_is_admitted_to_socket_routes_exactly_where_its_scopes_allow(
+    client: TestClient, tokens: dict[Role, str], endpoint: Endpoint, role: Role
+) -> None:
+    code = _close_code(client, endpoint.concrete_path, auth(tokens[role]))
+    if endpoint.scope in ROLE_SCOPES[role]:
+        assert code not in (4401, 4403), f"{role} denied on {endpoint}"
+    else:
+        assert code == 4403, f"{role} admitted on {endpoint}"
+
+
+def test_a_revoked_token_is_refused_on_socket_routes(client: TestClient, context, tokens: dict[Role, str]) -> None:  # type: ignore[no-untyped-def]
+    context.access.revoke_token(context.access.authenticate(f"Bearer {tokens[Role.DEVICE]}").token_id)
+    for endpoint in SOCKETS:
+        assert _close_code(client, endpoint.concrete_path, auth(tokens[Role.DEVICE])) == 4401

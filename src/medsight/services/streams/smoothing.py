@@ -47,7 +47,7 @@ class Tolerance:
     window: int = 9
     min_count: int = 5
     k: float = 3.0
-    min_inlier_fraction: float = 0.6
+    min_inlier_fraction: float = 0.75
 
     def __post_init__(self) -> None:
         if self.absolute < 0 or self.relative < 0 or self.k <= 0:
