@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
-        [--only service] [--service-memory-seconds S] [--service-instances N] [--note TEXT]
+        [--only service|viewer|streams] [--service-memory-seconds S] [--service-instances N] [--note TEXT]
 
 Every figure is measured by this run; nothing is carried over. Targets:
 
@@ -48,6 +48,7 @@ from benchmarks.sections import replace_lines, replace_section
 from benchmarks.series import REPO_ROOT, SeriesResult, SeriesRow, measure_series
 from benchmarks.service.measure import FULL_SERVICE, QUICK_SERVICE, ServiceOptions, ServiceResult, measure_service
 from benchmarks.service.report import SERVICE_TARGET_PREFIX, service_section, service_targets
+from benchmarks.streams import FULL_STREAMS, QUICK_STREAMS, measure_streams, streams_section
 from benchmarks.viewer import measure_viewer, viewer_section
 from medsight.models.bundle import shipped_bundles
 
@@ -92,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="a model bundle to measure (repeatable; default: every shipped bundle)",
     )
     parser.add_argument("--reference", type=Path, default=REPO_ROOT / "var/reference/resnet18-28")
-    parser.add_argument("--only", choices=["service", "viewer"], help="measure one section and update it in --out")
+    parser.add_argument(
+        "--only", choices=["service", "viewer", "streams"], help="measure one section and update it in --out"
+    )
     parser.add_argument("--service-memory-seconds", type=float, help="mixed load for the memory check (600)")
     parser.add_argument("--service-instances", type=int, help="instances stored before querying (10,000)")
     parser.add_argument("--note", default="", help="a sentence for the service section (what else ran)")
@@ -106,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.only == "viewer":
         _viewer_only(args, mode)
+        return
+    if args.only == "streams":
+        _streams_only(args, command, mode)
         return
     started = time.perf_counter()
     sections: list[str] = [_header(command, mode)]
@@ -125,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sections.append(service_text)
         _progress("viewer in the browser")
         sections.append(_viewer(mode))
+        _progress("live streams")
+        sections.append(_streams(args, command, mode, workdir / "streams"))
         sections.append(_summary(decoded, series, models) + "\n".join(service_targets(service)) + "\n")
         if profile:
             _progress("profiling the misses")
@@ -183,6 +191,21 @@ def _viewer_only(args: argparse.Namespace, mode: Mode) -> None:
     document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
     args.out.write_text(replace_section(document, _viewer(mode)), encoding="utf-8")
     _progress(f"updated the viewer section of {args.out}")
+
+
+def _streams(args: argparse.Namespace, command: str, mode: Mode, workdir: Path) -> str:
+    options = QUICK_STREAMS if mode is QUICK else FULL_STREAMS
+    shared = args.shared if args.shared.is_dir() else None
+    return streams_section(measure_streams(workdir, options, shared=shared), command)
+
+
+def _streams_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
+    """Measure live streams and put their section into the existing report."""
+    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
+        text = _streams(args, command, mode, Path(tmp))
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    args.out.write_text(replace_section(document, text), encoding="utf-8")
+    _progress(f"updated the live streams section of {args.out}")
 
 
 def _progress(message: str) -> None:

@@ -1,0 +1,259 @@
+"""Live streams (issue 6): latency, answers and drops at 30 fps, memory over a long run, 4 streams.
+
+A real ``medsight serve`` process runs on loopback; each stream is ``medsight stream``
+in its own process (a second process, as a probe's gateway would be), replaying a
+folder of frames at 30 fps and printing its ``--json`` report. This module samples the
+server's resident memory once a second meanwhile.
+
+* **one stream, long**: server-side p50/p95/p99 latency (frame arrival to answer ready,
+  from the answers), round trip, frames answered and dropped per second, and the
+  server's RSS over the run (first vs last tenth: "flat" within 10%);
+* **4 concurrent streams**, each at 30 fps: the same figures per stream and summed.
+
+Frames: each task's frame size from the issue (800x540 for ``us-fetal-head``, 256x256
+for ``us-breast``, 800x540 otherwise), cut from the shared ultrasound cine when present,
+else synthetic. Every task with a live predictor is measured; until the ultrasound
+models land that is ``cxr-pneumonia`` (its shipped 224 px bundle), which the report says.
+
+Usage: ``python -m benchmarks.run --only streams`` (updates that section of
+BENCHMARKS.md), or ``python -m benchmarks.streams --seconds 20`` to print it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tests.integration.server.live import LiveServer
+
+from medsight.imaging import display_array
+from medsight.io import read
+from medsight.io.framebytes import FrameEncoding, encode_frame
+from medsight.settings import ReadLimits
+
+__all__ = ["FULL_STREAMS", "QUICK_STREAMS", "StreamsOptions", "measure_streams", "streams_section"]
+
+HEADING = "## Live streams"
+TARGET_P99_MS = 33.0
+FPS = 30.0
+#: Frame size (rows, columns) per task, from the issue's targets.
+FRAME_SIZES = {"us-fetal-head": (540, 800), "us-breast": (256, 256)}
+_DEFAULT_SIZE = (540, 800)
+_CINE = Path("samples/us/GREYSCALE_CINE.zip")
+
+
+@dataclass(frozen=True)
+class StreamsOptions:
+    """How long to measure.
+
+    Attributes:
+        long_s: the single stream's run (memory is judged over it).
+        concurrent_s: the run of the concurrent streams.
+        streams: how many concurrent streams.
+    """
+
+    long_s: float
+    concurrent_s: float
+    streams: int = 4
+
+
+FULL_STREAMS = StreamsOptions(long_s=300.0, concurrent_s=60.0)
+QUICK_STREAMS = StreamsOptions(long_s=20.0, concurrent_s=10.0)
+
+
+def _frames(size: tuple[int, int], shared: Path | None, count: int = 27) -> list[np.ndarray]:
+    """Greyscale uint8 frames of ``size``: the shared cine's, tiled and cropped, else synthetic."""
+    rows, cols = size
+    cine = shared / _CINE if shared is not None else None
+    if cine is not None and cine.exists():
+        images, _ = read(cine, ReadLimits())
+        display = display_array(images[0])
+        planes = display.mean(axis=-1) if images[0].channels == 3 else display
+        return [_fit(np.asarray(plane), rows, cols) for plane in np.reshape(planes, (-1, *planes.shape[-2:]))]
+    grid_r, grid_c = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    out = []
+    for k in range(count):
+        ellipse = ((grid_r - rows / 2) / (rows / 3)) ** 2 + ((grid_c - cols / 2 - k) / (cols / 4)) ** 2
+        out.append(np.clip(60 + 0.1 * grid_c + 120 * (np.abs(ellipse - 1) < 0.08), 0, 255).astype(np.uint8))
+    return out
+
+
+def _fit(plane: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``plane`` tiled to cover ``rows x cols`` and cropped at the centre."""
+    tiled = np.tile(plane, (rows // plane.shape[0] + 1, cols // plane.shape[1] + 1))
+    top, left = (tiled.shape[0] - rows) // 2, (tiled.shape[1] - cols) // 2
+    return np.clip(tiled[top : top + rows, left : left + cols], 0, 255).astype(np.uint8)
+
+
+def _write_frames(folder: Path, frames: Sequence[np.ndarray]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, pixels in enumerate(frames):
+        (folder / f"frame{index:03d}.png").write_bytes(encode_frame(pixels, FrameEncoding.PNG))
+    return folder
+
+
+class _RssSampler(threading.Thread):
+    """The server's VmRSS once a second."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self._halt = pid, threading.Event()
+        self.samples: list[float] = []
+
+    def run(self) -> None:
+        while not self._halt.wait(1.0):
+            self.samples.append(_rss_mib(self.pid))
+
+    def stop(self) -> list[float]:
+        self._halt.set()
+        self.join(5)
+        return self.samples
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _stream_command(folder: Path, task: str, server: LiveServer, token: str, seconds: float) -> list[str]:
+    return [
+        sys.executable, "-m", "medsight", "stream", str(folder), "--task", task, "--fps", str(FPS),
+        "--seconds", str(seconds), "--url", server.url, "--token", token, "--json",
+    ]  # fmt: skip
+
+
+def _run_streams(folder: Path, task: str, server: LiveServer, tokens: Sequence[str], seconds: float) -> dict[str, Any]:
+    """Run one ``medsight stream`` process per token at once; their reports and the RSS samples."""
+    assert server.process is not None
+    sampler = _RssSampler(server.process.pid)
+    sampler.start()
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen(_stream_command(folder, task, server, token, seconds), stdout=subprocess.PIPE, text=True)
+        for token in tokens
+    ]
+    reports = []
+    for process in processes:
+        out, _ = process.communicate(timeout=seconds + 120)
+        if process.returncode != 0:
+            raise RuntimeError(f"medsight stream exited {process.returncode}")
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    return {"seconds": seconds, "wall_s": time.perf_counter() - started, "reports": reports, "rss": sampler.stop()}
+
+
+def measure_streams(
+    workdir: Path, options: StreamsOptions, *, shared: Path | None, tasks: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Measure every task with a live predictor (or ``tasks``) as the module docstring says."""
+    from medsight.services.streams.predictors import FRAME_PREDICTORS
+
+    server = LiveServer(data_dir=workdir / "var", extra_env={"MEDSIGHT_ANALYSIS_WORKERS": "0"}).start()
+    try:
+        tokens = [server.token("--role", "device", "--name", f"bench-{k}") for k in range(options.streams)]
+        results = {}
+        for task in tasks or sorted(FRAME_PREDICTORS):
+            size = FRAME_SIZES.get(task, _DEFAULT_SIZE)
+            folder = _write_frames(workdir / f"frames-{task}", _frames(size, shared))
+            _run_streams(folder, task, server, tokens[:1], 3.0)  # load the model, warm up
+            long = _run_streams(folder, task, server, tokens[:1], options.long_s)
+            many = _run_streams(folder, task, server, tokens, options.concurrent_s)
+            results[task] = {"size": size, "long": long, "concurrent": many}
+        return {"tasks": results, "options": options, "cine": shared is not None and (shared / _CINE).exists()}
+    finally:
+        server.stop()
+
+
+def _rate(report: dict[str, Any], key: str, seconds: float) -> str:
+    return f"{report[key] / seconds:.1f}"
+
+
+def _flat(rss: Sequence[float]) -> tuple[float, float, bool]:
+    tenth = max(1, len(rss) // 10)
+    first, last = float(np.median(rss[:tenth])), float(np.median(rss[-tenth:]))
+    return first, last, last <= first * 1.10
+
+
+def _ms(values: dict[str, float | None]) -> str:
+    return " / ".join("-" if values[key] is None else f"{values[key]:.1f}" for key in ("p50", "p95", "p99"))
+
+
+def _rows(label: str, report: dict[str, Any], seconds: float) -> str:
+    return (
+        f"| {label} | {report['frames_sent']} | {_rate(report, 'frames_answered', seconds)} "
+        f"| {_rate(report, 'frames_dropped', seconds)} | {_ms(report['latency_ms'])} | {_ms(report['rtt_ms'])} |"
+    )
+
+
+def streams_section(result: dict[str, Any], command: str) -> str:
+    """The Markdown section of a :func:`measure_streams` result."""
+    options: StreamsOptions = result["options"]
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    source = "the shared ultrasound cine (800x600, tiled and cropped)" if result["cine"] else "synthetic frames"
+    lines = [
+        HEADING,
+        "",
+        f"`{command}`, {date} UTC. A real `medsight serve` on loopback; each stream is a `medsight stream` "
+        f"process sending PNG frames from {source} at {FPS:g} fps. Latency is server-side (frame arrival to "
+        "answer ready: waiting, decoding, analysis); round trip is seen by the client. Rates are per second "
+        f"of sending. Target: server-side p99 <= {TARGET_P99_MS:g} ms.",
+        "",
+    ]
+    for task, measured in result["tasks"].items():
+        rows, cols = measured["size"]
+        long, many = measured["long"], measured["concurrent"]
+        model = "the shipped 224 px bundle; the ultrasound models had not landed" if task == "cxr-pneumonia" else ""
+        lines += [f"### {task} ({cols}x{rows} frames{'; ' + model if model else ''})", ""]
+        lines += [
+            "| run | frames sent | answered/s | dropped/s | server p50 / p95 / p99 ms "
+            "| round trip p50 / p95 / p99 ms |",
+            "|---|---|---|---|---|---|",
+            _rows(f"1 stream, {options.long_s:g} s", long["reports"][0], long["seconds"]),
+        ]
+        for k, report in enumerate(many["reports"]):
+            lines.append(
+                _rows(f"{options.streams} streams, {options.concurrent_s:g} s: #{k + 1}", report, many["seconds"])
+            )
+        first, last, flat = _flat(long["rss"])
+        worst = max(r["latency_ms"]["p99"] or 0.0 for r in [long["reports"][0], *many["reports"]])
+        lines += [
+            "",
+            f"- Server RSS over the {options.long_s:g} s stream: {first:.0f} MiB in the first tenth, "
+            f"{last:.0f} MiB in the last ({'flat, within 10%' if flat else 'GREW by more than 10%'}); "
+            f"peak {max(long['rss']):.0f} MiB, with {options.streams} streams {max(many['rss'] or [0]):.0f} MiB.",
+            f"- p99 target ({TARGET_P99_MS:g} ms), one stream: "
+            f"{'met' if (long['reports'][0]['latency_ms']['p99'] or 1e9) <= TARGET_P99_MS else 'missed'}; "
+            f"worst p99 of any stream: {worst} ms.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print the section (``--seconds`` for the long run; the concurrent run is half of it)."""
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
+    args = parser.parse_args(argv)
+    options = StreamsOptions(long_s=args.seconds, concurrent_s=max(5.0, args.seconds / 2))
+    with tempfile.TemporaryDirectory(prefix="medsight-streams-") as tmp:
+        shared = args.shared if args.shared.is_dir() else None
+        result = measure_streams(Path(tmp), options, shared=shared)
+    print(streams_section(result, f"python -m benchmarks.streams --seconds {args.seconds:g}"))
+
+
+if __name__ == "__main__":
+    main()
