@@ -75,3 +75,49 @@ def shared_datasets() -> Path:
     if not datasets.is_dir():
         pytest.skip("../shared/datasets is absent (real training data); skipping")
     return datasets
+
+
+@pytest.fixture(scope="session")
+def synthetic_hc18(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small HC18-layout folder of synthetic head rings (160 x 108 px)."""
+    from tests.data.synthetic_hc18 import write_hc18
+
+    return write_hc18(tmp_path_factory.mktemp("data") / "hc18")
+
+
+@pytest.fixture(scope="session")
+def tiny_segmenter(tmp_path_factory: pytest.TempPathFactory, synthetic_hc18: Path) -> Path:
+    """A us-fetal-head bundle: a small U-Net trained for a few steps at 32 px (seconds)."""
+    from medsight.services.train import TrainRequest, train
+    from medsight.training import FitOptions, TrainOptions
+
+    out = tmp_path_factory.mktemp("models") / "tiny-head"
+    options = FitOptions(
+        resolution=32,
+        train=TrainOptions(epochs=3, batch_size=8, lr=1e-2, seed=0, patience=3),
+        bootstrap=100,
+        name="tiny-head",
+        threads=1,
+    )
+    train(TrainRequest("us-fetal-head", synthetic_hc18, out, options, command="pytest"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_breast_bundle(tmp_path_factory: pytest.TempPathFactory, synthetic_npz: Path) -> Path:
+    """A us-breast bundle trained for a few steps on :func:`synthetic_npz` (labels swapped on loading)."""
+    from medsight.models.networks import NetworkConfig
+    from medsight.services.train import TrainRequest, train
+    from medsight.training import FitOptions, TrainOptions
+
+    out = tmp_path_factory.mktemp("models") / "tiny-breast"
+    options = FitOptions(
+        resolution=28,
+        train=TrainOptions(epochs=2, batch_size=16, lr=3e-3, seed=0),
+        network=NetworkConfig(widths=(4, 8, 8, 8), blocks=(1, 1, 1, 1)),
+        bootstrap=100,
+        name="tiny-breast",
+        threads=1,
+    )
+    train(TrainRequest("us-breast", synthetic_npz, out, options, command="pytest"))
+    return out

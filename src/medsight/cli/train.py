@@ -50,7 +50,9 @@ def train(
     task: Annotated[str, typer.Option("--task", "-t", help="Task to train (see `medsight tasks`).")],
     data: Annotated[Path, typer.Option("--data", "-d", help="Dataset with train and val splits.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder to write (replaced if it is a bundle).")],
-    resolution: Annotated[int, typer.Option("--resolution", min=8, max=1024, help="Model input size, px.")] = 28,
+    resolution: Annotated[
+        int | None, typer.Option("--resolution", min=8, max=1024, help="Model input size, px (default: the task's).")
+    ] = None,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Most epochs (early stopping may end sooner).")] = 30,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", min=2, help="Images per step.")] = 64,
@@ -75,9 +77,12 @@ def train(
     from medsight.models.networks import NetworkConfig
     from medsight.services.train import TrainRequest
     from medsight.services.train import train as run
+    from medsight.tasks import get_task
     from medsight.training import FitOptions, FitProgress, TrainOptions
     from medsight.training.fit import default_network
 
+    spec = get_task(task)
+    resolution = resolution or min(spec.preprocessing)
     network = None
     if widths:
         try:
@@ -107,6 +112,13 @@ def train(
         typer.echo(json.dumps(metadata, indent=2))
         return
     val = bundle.metadata.medsight.metrics["val"]
+    if bundle.metadata.medsight.kind == "segmentation":
+        console.print(
+            f"wrote {out}: {bundle.name} {bundle.version}, val Dice {val['dice']} {val.get('dice_ci')}, "
+            f"HC MAE {val['hc_mae_mm']} mm {val.get('hc_mae_mm_ci')}, HD95 {val['hd95_mm']} mm",
+            highlight=False,
+        )
+        return
     console.print(
         f"wrote {out}: {bundle.name} {bundle.version}, val AUC {val['auc']:.4f} {val.get('auc_ci')}, "
         f"accuracy {val['accuracy']:.4f}, ECE {val['ece']:.4f}, threshold {bundle.metadata.medsight.threshold:.3f}",

@@ -40,13 +40,21 @@ _NEVER_GROUPS = frozenset({"patient_id", "clinical_reading", "name", "patient_na
 LabelOf = Callable[[str], int]
 
 
-def load_dataset(path: Path, label_of: LabelOf, limits: ReadLimits | None = None) -> LabelledSet:
+def load_dataset(
+    path: Path,
+    label_of: LabelOf,
+    limits: ReadLimits | None = None,
+    *,
+    relabel: Callable[[int], int] | None = None,
+) -> LabelledSet:
     """Read the labelled dataset at ``path``, in whichever supported layout it is.
 
     Args:
         path: an ``.npz`` file, a ``labels.csv``, or a folder holding either or class folders.
         label_of: maps a class spelling (``PNEUMONIA``) to its label index.
         limits: read limits for the image files.
+        relabel: maps an integer label as stored (npz, a numeric CSV label) to the
+            task's class index (``TaskSpec.class_of_stored``); None keeps it.
 
     Raises:
         FileNotFoundInputError: ``path`` does not exist.
@@ -56,15 +64,15 @@ def load_dataset(path: Path, label_of: LabelOf, limits: ReadLimits | None = None
     if not path.exists():
         raise FileNotFoundInputError(f"{path} does not exist")
     if path.is_file() and path.suffix == ".npz":
-        return _from_npz(path)
+        return _from_npz(path, relabel)
     if path.is_file() and path.suffix == ".csv":
-        return _from_csv(path, label_of, limits)
+        return _from_csv(path, label_of, limits, relabel)
     if path.is_dir():
         if (path / "labels.csv").is_file():
-            return _from_csv(path / "labels.csv", label_of, limits)
+            return _from_csv(path / "labels.csv", label_of, limits, relabel)
         npz = sorted(path.glob("*.npz"))
         if len(npz) == 1:
-            return _from_npz(npz[0])
+            return _from_npz(npz[0], relabel)
         if len(npz) > 1:
             names = ", ".join(p.name for p in npz)
             raise InvalidDatasetError(f"{path} holds several .npz files ({names}); name one")
@@ -80,7 +88,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _from_npz(path: Path) -> LabelledSet:
+def _from_npz(path: Path, relabel: Callable[[int], int] | None = None) -> LabelledSet:
     try:
         archive = np.load(path, allow_pickle=False)
         arrays = {key: archive[key] for key in archive.files}
@@ -96,7 +104,8 @@ def _from_npz(path: Path) -> LabelledSet:
             raise InvalidDatasetError(f"{path.name}: {split}_images and {split}_labels do not match")
         images[split] = imgs
         flat = np.asarray(labels).reshape(len(labels), -1)[:, 0]
-        cases += [Case(key=f"{split}/{i}", label=int(y), split=split, index=i) for i, y in enumerate(flat)]
+        mapped = [relabel(int(y)) if relabel else int(y) for y in flat]
+        cases += [Case(key=f"{split}/{i}", label=y, split=split, index=i) for i, y in enumerate(mapped)]
     if not cases:
         raise InvalidDatasetError(f"{path.name} holds no '{{split}}_images' arrays (MedMNIST layout)")
 
@@ -117,7 +126,9 @@ def _file_loader(limits: ReadLimits) -> Callable[[Case], Image]:
     return load
 
 
-def _from_csv(path: Path, label_of: LabelOf, limits: ReadLimits) -> LabelledSet:
+def _from_csv(
+    path: Path, label_of: LabelOf, limits: ReadLimits, relabel: Callable[[int], int] | None = None
+) -> LabelledSet:
     root = path.parent
     try:
         with path.open(newline="", encoding="utf-8") as stream:
@@ -130,7 +141,8 @@ def _from_csv(path: Path, label_of: LabelOf, limits: ReadLimits) -> LabelledSet:
     cases = []
     for line, row in enumerate(rows, start=2):
         try:
-            label = int(row["label"]) if row["label"].strip().isdigit() else label_of(row["label"])
+            stored = row["label"].strip()
+            label = (relabel or int)(int(stored)) if stored.isdigit() else label_of(stored)
         except MedsightError as exc:
             raise InvalidDatasetError(f"{path.name} line {line}: {exc.message}") from None
         relative = row["path"].strip()

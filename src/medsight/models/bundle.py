@@ -51,6 +51,7 @@ class MedsightSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task: str
+    kind: str = Field(default="classification", description="classification or segmentation (TaskKind)")
     classes: list[str]
     network: dict[str, Any]
     preprocessing: dict[str, Any]
@@ -63,6 +64,9 @@ class MedsightSection(BaseModel):
     weights: dict[str, str] = Field(description="file under models/ -> sha256")
     metrics: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)
+    segmentation: dict[str, Any] = Field(
+        default_factory=dict, description="segmentation bundles: confidence calibration, measurement settings"
+    )
 
 
 class BundleMetadata(BaseModel):

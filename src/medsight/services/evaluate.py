@@ -70,7 +70,7 @@ def evaluate(
             (metrics would be undefined) — single-class data still gets accuracy and friends.
     """
     task = get_task(options.task)
-    data = load_dataset(options.data, task.label_of, options.limits).split(options.split)
+    data = load_dataset(options.data, task.label_of, options.limits, relabel=task.class_of_stored).split(options.split)
     model = model or load_model(task, options.model, resolution=_resolution(data), backend=options.backend)
     on_start(len(data))
     probabilities, refusals = _score(data, model, on_case)

@@ -10,7 +10,8 @@ from medsight.data import load_dataset
 from medsight.models.bundle import Bundle, load_bundle
 from medsight.plots import reliability_plot_png, roc_plot_png
 from medsight.settings import ReadLimits
-from medsight.tasks import get_task
+from medsight.tasks import TaskSpec, get_task
+from medsight.tasks.registry import TaskKind
 from medsight.training import FitOptions, FitProgress, fit_classifier
 from medsight.training.export import BundleSource, write_bundle
 
@@ -36,7 +37,9 @@ def train(request: TrainRequest, progress: FitProgress | None = None, limits: Re
         OutputError: the bundle cannot be written.
     """
     task = get_task(request.task)
-    data = load_dataset(request.data, task.label_of, limits)
+    if task.kind is TaskKind.SEGMENTATION:
+        return _train_segmenter(task, request, progress or FitProgress(), limits)
+    data = load_dataset(request.data, task.label_of, limits, relabel=task.class_of_stored)
     result = fit_classifier(task, data, request.options, progress or FitProgress())
     name = request.options.name or f"{task.name}-{request.options.resolution}"
     auc_ci = result.val_metrics.get("auc_ci")
@@ -57,4 +60,21 @@ def train(request: TrainRequest, progress: FitProgress | None = None, limits: Re
     }
     provenance: dict[str, Any] = {**data.provenance, "path_name": request.data.name}
     write_bundle(request.out, BundleSource(task, result, request.options, provenance, request.command, plots))
+    return load_bundle(request.out)
+
+
+def _train_segmenter(task: TaskSpec, request: TrainRequest, progress: FitProgress, limits: ReadLimits | None) -> Bundle:
+    """The segmentation path: an HC18-layout folder, a U-Net, a measured bundle."""
+    from medsight.data.hc18 import load_hc18
+    from medsight.training.export_segment import SegmentationSource, write_segmentation_bundle
+    from medsight.training.segment import SegmentOptions, fit_segmenter
+
+    fit = request.options
+    options = SegmentOptions(
+        resolution=fit.resolution, train=fit.train, name=fit.name, version=fit.version, threads=fit.threads
+    )
+    data = load_hc18(request.data, limits)
+    result = fit_segmenter(task, data, options, progress)
+    progress.on_stage("validate", 1)
+    write_segmentation_bundle(request.out, SegmentationSource(task, result, options, data, request.command))
     return load_bundle(request.out)

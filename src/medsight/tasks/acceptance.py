@@ -73,7 +73,8 @@ class AcceptanceRule:
         description: what the task is for, as a refusal states it ("a frontal chest X-ray").
         modalities: DICOM modalities accepted; OT (unknown) always passes to the pixel checks.
         body_parts: Body Part Examined values accepted when the attribute is present.
-        views: View Position values accepted when the attribute is present.
+        views: View Position values accepted when the attribute is present; empty
+            accepts any (ultrasound records no View Position that a task could check).
     """
 
     description: str
@@ -88,7 +89,7 @@ class AcceptanceRule:
             return Refusal("modality", f"modality {meta.modality.value} is not {self.description}")
         if meta.body_part and meta.body_part.upper() not in self.body_parts:
             return Refusal("body_part", f"body part {meta.body_part.upper()} is not {self.description}")
-        if meta.view and meta.view.upper() not in self.views:
+        if meta.view and self.views and meta.view.upper() not in self.views:
             return Refusal("view", f"view position {meta.view.upper()} is not {self.description}")
         return None
 

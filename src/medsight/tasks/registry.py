@@ -14,12 +14,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from medsight.errors import UsageError
 from medsight.tasks.acceptance import AcceptanceRule
 from medsight.tasks.preprocess import Preprocessing
 
-__all__ = ["TaskSpec", "get_task", "task_names"]
+__all__ = ["TaskKind", "TaskSpec", "get_task", "task_names"]
+
+
+class TaskKind(StrEnum):
+    """What a task's model outputs, which decides its trainer, bundle, evaluation and result.
+
+    - ``classification``: one calibrated probability per image (``cxr-pneumonia``, ``us-breast``);
+    - ``segmentation``: a mask, and measurements taken from it (``us-fetal-head``).
+    """
+
+    CLASSIFICATION = "classification"
+    SEGMENTATION = "segmentation"
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,10 @@ class TaskSpec:
         shipped_models: the bundle shipped for each resolution, by resolution.
         intended_use: one paragraph for the model card.
         limitations: what a model of this task is not for, one sentence each.
+        kind: classification or segmentation (:class:`TaskKind`).
+        stored_labels: how a dataset's integer labels map to class indices, where they
+            differ (BreastMNIST stores 0 = malignant; ``us-breast`` reports malignant as
+            its positive class, index 1). Empty: the stored label is the class index.
     """
 
     name: str
@@ -47,6 +63,8 @@ class TaskSpec:
     shipped_models: Mapping[int, str]
     intended_use: str
     limitations: tuple[str, ...] = field(default=())
+    kind: TaskKind = TaskKind.CLASSIFICATION
+    stored_labels: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def positive_class(self) -> str:
@@ -68,6 +86,10 @@ class TaskSpec:
                 return label
         raise UsageError(f"{spelling!r} is not a class of {self.name} (classes: {', '.join(self.classes)})")
 
+    def class_of_stored(self, stored: int) -> int:
+        """The class index of an integer label as a dataset stores it."""
+        return self.stored_labels.get(stored, stored)
+
     def preprocessing_for(self, resolution: int) -> Preprocessing:
         """The default preprocessing at ``resolution`` px, or a center-crop one for other sizes."""
         if resolution in self.preprocessing:
@@ -79,8 +101,10 @@ class TaskSpec:
 def _tasks() -> dict[str, TaskSpec]:
     # Imported here so that ``import medsight.tasks.registry`` alone stays cheap.
     from medsight.tasks.cxr_pneumonia import CXR_PNEUMONIA
+    from medsight.tasks.us_breast import US_BREAST
+    from medsight.tasks.us_fetal_head import US_FETAL_HEAD
 
-    return {spec.name: spec for spec in (CXR_PNEUMONIA,)}
+    return {spec.name: spec for spec in (CXR_PNEUMONIA, US_BREAST, US_FETAL_HEAD)}
 
 
 def task_names() -> tuple[str, ...]:

@@ -35,8 +35,11 @@ __all__ = ["ONNX_TOLERANCE", "BundleSource", "export_onnx", "write_bundle"]
 ONNX_TOLERANCE = 1e-4
 
 
-def export_onnx(model: Classifier, size: int, path: Path) -> None:
+def export_onnx(model: Classifier, size: int, path: Path, graph: torch.nn.Module | None = None) -> None:
     """Export ``model`` with outputs ``(logits, features)`` and a dynamic batch axis.
+
+    ``graph`` replaces the classifier's ``(logits, features)`` wrapper when given (a
+    segmenter's :class:`~medsight.models.segmenter.SegmenterWithFeatures`).
 
     Raises:
         ModelError: the export fails, or ONNX Runtime's outputs differ from torch's by
@@ -45,7 +48,7 @@ def export_onnx(model: Classifier, size: int, path: Path) -> None:
     import onnxruntime
 
     model = model.eval()
-    wrapped = WithFeatures(model).eval()
+    wrapped = graph.eval() if graph is not None else WithFeatures(model).eval()
     example = torch.rand(2, 1, size, size, generator=torch.Generator().manual_seed(0))
     batch = torch.export.Dim("batch", min=1, max=4096)
     # The exporter logs and prints its progress; none of it is for our users.
@@ -209,14 +212,14 @@ def _metadata(source: BundleSource, weights: dict[str, str]) -> BundleMetadata:
         task=task.title,
         description=f"{task.title}: {size} px residual CNN, temperature-calibrated, with a distribution check.",
         data_source=str(provenance.get("file", "")),
-        data_type="greyscale chest radiograph",
+        data_type=f"greyscale image: {task.acceptance.description}",
         intended_use=task.intended_use,
         network_data_format={
             "inputs": {
                 "image": {
                     "type": "image",
                     "format": "magnitude",
-                    "modality": "CR/DX",
+                    "modality": "/".join(sorted(m.value for m in task.acceptance.modalities)),
                     "num_channels": 1,
                     "spatial_shape": [size, size],
                     "dtype": "float32",

@@ -80,9 +80,9 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         "|---|---:|---|",
         *[f"| {_METRIC_NAMES[k]} | {val[k]:.4f} | {_ci(val.get(k + '_ci'))} |" for k in _METRIC_NAMES if k in val],
         "",
-        "Validation comes from the same hospital and period as training. The official test split is known to "
-        "sit further from training than validation does (different class balance, different reading period): "
-        "expect lower figures there, and lower still on other populations.",
+        "Validation comes from the same hospital and period as training. A held-back test split, and other "
+        "sites and populations above all, can sit further from training than validation does: expect lower "
+        "figures there.",
         "",
     ]
     if plots:

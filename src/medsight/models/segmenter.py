@@ -1,0 +1,115 @@
+"""The segmentation network: MONAI's U-Net, built from a JSON-able config stored in its bundle.
+
+:class:`Segmenter` returns one logit per pixel (the foreground: the fetal head) and the
+U-Net's bottleneck pooled to a vector, which feeds the same distribution check the
+classifiers use. The bottleneck is reached by walking MONAI's nested
+``Sequential(down, SkipConnection(...), up)`` blocks explicitly (:meth:`Segmenter.run`),
+so the graph exports to ONNX without hooks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from monai.networks.layers.simplelayers import SkipConnection
+from monai.networks.nets.unet import UNet
+from torch import nn
+
+__all__ = ["Segmenter", "SegmenterConfig", "SegmenterWithFeatures"]
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """A 2-D U-Net.
+
+    Attributes:
+        arch: ``unet`` (MONAI ``UNet``).
+        channels: channels per level, from the input side (one more level than ``strides``).
+        strides: down-sampling factor between levels.
+        res_units: residual units per block (MONAI ``num_res_units``).
+        dropout: dropout inside the blocks.
+        mean: intensity mean of the training inputs (the network normalises itself).
+        std: intensity standard deviation of the training inputs.
+    """
+
+    arch: str = "unet"
+    channels: tuple[int, ...] = (16, 32, 64, 128, 256)
+    strides: tuple[int, ...] = (2, 2, 2, 2)
+    res_units: int = 1
+    dropout: float = 0.0
+    mean: float = 0.5
+    std: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.arch != "unet":
+            raise ValueError(f"unknown segmentation arch {self.arch!r}")
+        if len(self.channels) != len(self.strides) + 1:
+            raise ValueError("a U-Net needs one more channel count than strides")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for a bundle."""
+        data = asdict(self)
+        data["channels"], data["strides"] = list(self.channels), list(self.strides)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SegmenterConfig:
+        """Inverse of :meth:`to_dict`."""
+        fields = dict(data)
+        fields["channels"], fields["strides"] = tuple(fields["channels"]), tuple(fields["strides"])
+        return cls(**fields)
+
+
+class Segmenter(nn.Module):
+    """Normalise, run the U-Net; logits ``(n, 1, H, W)`` and pooled bottleneck features."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, config: SegmenterConfig) -> None:
+        super().__init__()
+        self.unet = UNet(
+            spatial_dims=2,
+            in_channels=1,
+            out_channels=1,
+            channels=config.channels,
+            strides=config.strides,
+            num_res_units=config.res_units,
+            dropout=config.dropout,
+        )
+        self.register_buffer("mean", torch.tensor(config.mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(config.std, dtype=torch.float32))
+
+    def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits (n, 1, H, W), features (n, channels[-1]))`` of inputs in ``[0, 1]``."""
+        bottoms: list[torch.Tensor] = []
+        logits = _walk(self.unet.model, (x - self.mean) / self.std, bottoms)
+        return logits, bottoms[0].mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(n, 1, H, W)``."""
+        return self.run(x)[0]
+
+
+class SegmenterWithFeatures(nn.Module):
+    """The segmenter returning ``(logits, features)``: the graph exported to ONNX."""
+
+    def __init__(self, segmenter: Segmenter) -> None:
+        super().__init__()
+        self.segmenter = segmenter
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.segmenter.run(x)
+
+
+def _walk(block: nn.Module, x: torch.Tensor, bottoms: list[torch.Tensor]) -> torch.Tensor:
+    """Run MONAI's nested U-Net block by block, keeping the bottleneck's output."""
+    if isinstance(block, nn.Sequential) and len(block) == 3 and isinstance(block[1], SkipConnection):
+        down = block[0](x)
+        inner = _walk(block[1].submodule, down, bottoms)
+        return block[2](torch.cat([down, inner], dim=1))  # type: ignore[no-any-return]
+    out: torch.Tensor = block(x)
+    bottoms.append(out)
+    return out

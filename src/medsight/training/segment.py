@@ -1,0 +1,264 @@
+"""Training a segmentation task (``us-fetal-head``): from an HC18-layout folder to a fitted U-Net.
+
+1. every image through the task's shared preprocessing; the reference mask is the
+   annotated ellipse, filled, resized to the model input;
+2. MONAI U-Net, Dice + binary cross-entropy, AdamW with a one-cycle schedule; joint
+   augmentation of image and mask (MONAI ``RandAffined``, left-right flips) and intensity
+   changes on the image; the best epoch by validation Dice at the model's resolution,
+   early stopping;
+3. on validation pixels only: one temperature for the pixel probabilities;
+4. on training images only: the distribution check (pixel statistics, bottleneck features);
+5. validation measured exactly as ``evaluate`` measures (:mod:`medsight.inference.segmentation`):
+   Dice and HD95 at the frame's resolution, HC against the CSV, 95% bootstrap CIs.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from monai.utils.misc import set_determinism
+from numpy.typing import NDArray
+
+from medsight.calibration import fit_temperature
+from medsight.data.hc18 import MeasuredSet
+from medsight.errors import InvalidDatasetError, MedsightError
+from medsight.inference.ood import OodDetector
+from medsight.models.segmenter import Segmenter, SegmenterConfig
+from medsight.tasks import Preprocessing, TaskSpec, prepare
+from medsight.tasks.preprocess import resize_area
+from medsight.training.fit import FitProgress
+from medsight.training.loop import TrainOptions
+
+__all__ = ["SegmentOptions", "SegmentationFit", "fit_segmenter", "prepare_measured"]
+
+# Every n-th validation pixel fits the temperature (neighbours are nearly copies).
+_PIXEL_STRIDE = 5
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """What decides a segmentation run.
+
+    Attributes:
+        resolution: model input side, px.
+        train: epochs, batch size, learning rate, patience, seed.
+        network: the U-Net; None for :class:`SegmenterConfig`'s default.
+        ood_quantile: training quantile of the distribution check's thresholds.
+        bootstrap: resamples for the CIs.
+        name: the bundle's model name; None gives ``<task>-<resolution>``.
+        version: the bundle's version.
+        threads: torch threads.
+    """
+
+    resolution: int
+    train: TrainOptions = field(default_factory=lambda: TrainOptions(batch_size=16, epochs=40, patience=10))
+    network: SegmenterConfig | None = None
+    ood_quantile: float = 0.995
+    bootstrap: int = 2000
+    name: str | None = None
+    version: str = "1.0.0"
+    threads: int = 2
+
+
+@dataclass
+class SegmentationFit:
+    """A fitted segmenter before it is written as a bundle."""
+
+    model: Segmenter
+    network: SegmenterConfig
+    temperature: float
+    ood: OodDetector
+    history: list[dict[str, float]]
+    best_epoch: int
+    stopped_early: bool
+    seconds: float
+    split_sizes: dict[str, int]
+    x_val: NDArray[np.float32]
+    ood_val_false_refusal: float = 0.0
+    val_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_measured(
+    data: MeasuredSet, preprocessing: Preprocessing, on_case: Callable[[], None] | None = None
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Inputs ``(n, 1, S, S)`` and reference masks ``(n, 1, S, S)`` (0/1) of every case.
+
+    Raises:
+        InvalidDatasetError: an image or annotation cannot be read.
+    """
+    size = preprocessing.size
+    inputs = np.empty((len(data), 1, size, size), dtype=np.float32)
+    masks = np.empty_like(inputs)
+    for i, case in enumerate(data):
+        try:
+            prepared = prepare(data.image(case), preprocessing)
+        except MedsightError as exc:
+            raise InvalidDatasetError(f"case {case.key}: {exc.message}") from exc
+        _, mask = data.reference(case, prepared.unit.shape)
+        r0, c0, r1, c1 = prepared.box
+        inputs[i] = prepared.input
+        masks[i, 0] = resize_area(mask[r0:r1, c0:c1].astype(np.float32), (size, size)) >= 0.5
+        if on_case:
+            on_case()
+    return inputs, masks
+
+
+def _augmenter(size: int, seed: int) -> Any:
+    from monai.transforms.compose import Compose
+    from monai.transforms.intensity.dictionary import RandAdjustContrastd, RandGaussianNoised
+    from monai.transforms.spatial.dictionary import RandAffined, RandFlipd
+
+    return Compose(
+        [
+            RandAffined(
+                keys=("image", "mask"),
+                prob=0.8,
+                rotate_range=(np.deg2rad(20),),
+                scale_range=(0.15, 0.15),
+                translate_range=(0.08 * size, 0.08 * size),
+                mode=("bilinear", "nearest"),
+                padding_mode="zeros",
+            ),
+            RandFlipd(keys=("image", "mask"), prob=0.5, spatial_axis=1),
+            RandAdjustContrastd(keys="image", prob=0.5, gamma=(0.7, 1.4)),
+            RandGaussianNoised(keys="image", prob=0.2, std=0.03),
+        ]
+    ).set_random_state(seed=seed)
+
+
+def _batch(augment: Any, x: NDArray[np.float32], y: NDArray[np.float32]) -> tuple[torch.Tensor, torch.Tensor]:
+    if augment is None:
+        return torch.from_numpy(x), torch.from_numpy(y)
+    pairs = [augment({"image": torch.from_numpy(a), "mask": torch.from_numpy(b)}) for a, b in zip(x, y, strict=True)]
+    images = torch.stack([torch.as_tensor(p["image"]) for p in pairs]).float().clamp_(0.0, 1.0)
+    masks = torch.stack([torch.as_tensor(p["mask"]) for p in pairs]).float()
+    return images, masks
+
+
+def _val_dice(model: Segmenter, x: NDArray[np.float32], y: NDArray[np.float32]) -> tuple[float, NDArray[np.float32]]:
+    logits = predict_logits(model, x)
+    pred, ref = logits > 0, y[:, 0] > 0.5
+    inter = (pred & ref).sum(axis=(1, 2))
+    dice = 2 * inter / np.maximum(1, pred.sum(axis=(1, 2)) + ref.sum(axis=(1, 2)))
+    return float(dice.mean()), logits
+
+
+def predict_logits(model: Segmenter, x: NDArray[np.float32], batch: int = 32) -> NDArray[np.float32]:
+    """Pixel logits ``(n, S, S)`` in eval mode."""
+    model.eval()
+    with torch.inference_mode():
+        out = [model(torch.from_numpy(x[s : s + batch]))[:, 0] for s in range(0, len(x), batch)]
+    return torch.cat(out).numpy()
+
+
+def _train(
+    model: Segmenter,
+    train: tuple[NDArray[np.float32], NDArray[np.float32]],
+    val: tuple[NDArray[np.float32], NDArray[np.float32]],
+    options: TrainOptions,
+    progress: FitProgress,
+) -> tuple[Segmenter, int, bool, list[dict[str, float]]]:
+    from monai.losses.dice import DiceLoss
+
+    x_train, y_train = train
+    dice_loss, bce = DiceLoss(sigmoid=True), torch.nn.BCEWithLogitsLoss()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    steps = max(1, len(x_train) // options.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=options.lr, total_steps=options.epochs * steps, pct_start=0.1
+    )
+    generator = torch.Generator().manual_seed(options.seed)
+    augment = _augmenter(x_train.shape[-1], options.seed) if options.augment else None
+    best, best_epoch, best_state, history = -1.0, 0, copy.deepcopy(model.state_dict()), []
+    for epoch in range(1, options.epochs + 1):
+        started, total = time.perf_counter(), 0.0
+        model.train()
+        order = torch.randperm(len(x_train), generator=generator).numpy()
+        for b in range(steps):
+            idx = order[b * options.batch_size : (b + 1) * options.batch_size]
+            x, y = _batch(augment, x_train[idx], y_train[idx])
+            optimiser.zero_grad(set_to_none=True)
+            logits = model(x)
+            loss = dice_loss(logits, y) + bce(logits, y)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss.item())
+            progress.on_step()
+        dice, _ = _val_dice(model, *val)
+        if dice > best:
+            best, best_epoch, best_state = dice, epoch, copy.deepcopy(model.state_dict())
+        history.append({"epoch": epoch, "train_loss": round(total / steps, 4), "val_dice": round(dice, 4)})
+        _report(progress, epoch, total / steps, dice, time.perf_counter() - started, epoch == best_epoch)
+        if epoch - best_epoch >= options.patience:
+            model.load_state_dict(best_state)
+            return model.eval(), best_epoch, True, history
+    model.load_state_dict(best_state)
+    return model.eval(), best_epoch, False, history
+
+
+def _report(progress: FitProgress, epoch: int, loss: float, dice: float, seconds: float, best: bool) -> None:
+    from medsight.training.loop import EpochLog
+
+    # EpochLog's val_auc column carries the val Dice here (the CLI prints it per epoch).
+    progress.on_epoch(EpochLog(epoch, loss, 1.0 - dice, dice, seconds, best))
+
+
+def fit_segmenter(task: TaskSpec, data: MeasuredSet, options: SegmentOptions, progress: FitProgress) -> SegmentationFit:
+    """Steps 1-4 of the module docstring; step 5 is :func:`medsight.training.segment_eval.validate`."""
+    started = time.perf_counter()
+    torch.set_num_threads(options.threads)
+    set_determinism(seed=options.train.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    preprocessing = task.preprocessing_for(options.resolution)
+    splits = {name: data.split(name) for name in ("train", "val")}
+    arrays = {}
+    for name, part in splits.items():
+        progress.on_stage(f"preprocess {name}", len(part))
+        arrays[name] = prepare_measured(part, preprocessing, progress.on_step)
+    (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
+    base = options.network or SegmenterConfig()
+    network = SegmenterConfig.from_dict({**base.to_dict(), "mean": float(x_train.mean()), "std": float(x_train.std())})
+    steps = max(1, len(x_train) // options.train.batch_size)
+    progress.on_stage("train", options.train.epochs * steps)
+    model, best_epoch, stopped, history = _train(
+        Segmenter(network), (x_train, y_train), (x_val, y_val), options.train, progress
+    )
+    progress.on_stage("calibrate", 2)
+    val_logits = predict_logits(model, x_val)
+    temperature = fit_temperature(
+        val_logits.ravel()[::_PIXEL_STRIDE].astype(np.float64), y_val[:, 0].ravel()[::_PIXEL_STRIDE].astype(np.int64)
+    )
+    progress.on_step()
+    with torch.inference_mode():
+        train_features = _features(model, x_train)
+        val_features = _features(model, x_val)
+    ood = OodDetector.fit(
+        x_train, train_features, quantile=options.ood_quantile, description=task.acceptance.description
+    )
+    false_refusal = float(np.mean(ood.scores(x_val, val_features).max(axis=1) > 1.0))
+    progress.on_step()
+    return SegmentationFit(
+        model=model,
+        network=network,
+        temperature=temperature,
+        ood=ood,
+        history=history,
+        best_epoch=best_epoch,
+        stopped_early=stopped,
+        seconds=time.perf_counter() - started,
+        split_sizes={name: len(part) for name, part in splits.items()},
+        x_val=x_val,
+        ood_val_false_refusal=false_refusal,
+    )
+
+
+def _features(model: Segmenter, x: NDArray[np.float32], batch: int = 64) -> NDArray[np.float32]:
+    model.eval()
+    return torch.cat([model.run(torch.from_numpy(x[s : s + batch]))[1] for s in range(0, len(x), batch)]).numpy()
