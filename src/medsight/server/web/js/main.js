@@ -3,18 +3,20 @@
 
 import { setUnauthorizedHandler, whoAmI } from "./api.js";
 import { clearToken, getToken, setToken } from "./session.js";
+import { Live } from "./live.js";
 import { Results } from "./results.js";
 import { Uploader } from "./upload.js";
 import { Viewer } from "./viewer.js";
 import { Worklist } from "./worklist.js";
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["view-signin", "view-worklist", "view-viewer"];
+const VIEWS = ["view-signin", "view-worklist", "view-viewer", "view-live"];
 
 const viewer = new Viewer();
 const results = new Results(viewer);
 const worklist = new Worklist((uid) => { location.hash = `#study/${encodeURIComponent(uid)}`; });
 new Uploader(() => worklist.refresh());
+const live = new Live();
 
 function showView(id) {
   for (const view of VIEWS) $(view).hidden = view !== id;
@@ -24,6 +26,7 @@ function signedIn(me) {
   $("whoami").textContent = `${me.actor} (${me.role})`;
   $("sign-out").hidden = false;
   $("nav-worklist").hidden = false;
+  $("nav-live").hidden = !me.scopes.includes("streams:write");
 }
 
 function signOut(message = "") {
@@ -34,6 +37,8 @@ function signOut(message = "") {
   $("whoami").textContent = "";
   $("sign-out").hidden = true;
   $("nav-worklist").hidden = true;
+  $("nav-live").hidden = true;
+  live.stop();
   $("signin-error").textContent = message;
   if (location.hash) history.replaceState(null, "", location.pathname);
   route();
@@ -59,7 +64,13 @@ function route() {
     return;
   }
   const study = /^#study\/(.+)$/.exec(location.hash);
-  if (study) {
+  if (location.hash !== "#live") live.stop();
+  if (location.hash === "#live") {
+    worklist.hide();
+    results.close();
+    viewer.close();
+    showView("view-live");
+  } else if (study) {
     worklist.hide();
     openStudy(decodeURIComponent(study[1]));
   } else {
