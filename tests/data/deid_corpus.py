@@ -35,11 +35,12 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, UltrasoundImageS
 
 from medsight.privacy.profile import table
 
-__all__ = ["Planted", "planted_values", "write_corpus", "write_planted"]
+__all__ = ["Planted", "planted_value", "planted_values", "text_image", "write_corpus", "write_planted"]
 
 _ROOT = "1.2.826.0.1.3680043.10.999"
 _NUMERIC = {"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"}
 _BINARY = {"OB", "OW", "OD", "OF", "OL", "OV", "UN"}
+_OVERRIDDEN = {0x00100020, 0x00100010, 0x00080020}  # planted per patient instead
 TEXT_IN_PIXELS = "PHI JANE DOE 1937"
 
 
@@ -104,6 +105,11 @@ def _value(tag: int, vr: str, n: int) -> str | bytes | int | float | list[int]:
     return text  # LO, LT, ST, UT, UC
 
 
+def planted_value(tag: int, vr: str, n: int = 0) -> object:
+    """The value planted in ``tag`` of file ``n`` (for the numeric ones, checked by parsing)."""
+    return _value(tag, vr, n)
+
+
 def _needle(vr: str, value: object) -> bytes | None:
     if vr in _NUMERIC or vr == "AS":
         return None
@@ -126,10 +132,16 @@ def _item_needles(n: int) -> list[bytes]:
     return [f"PHINESTED{d}^N{n:04d}".encode() for d in range(3)] + [f"{_ROOT}.9.{d}.{n}".encode() for d in range(3)]
 
 
-def planted_values(n: int = 0) -> list[Planted]:
-    """Every value :func:`write_planted` plants in file ``n``."""
-    out = []
+def planted_values(n: int = 0, patient: int = 0) -> list[Planted]:
+    """Every value :func:`write_planted` plants in file ``n`` of ``patient``."""
+    out = [
+        Planted(0x00100020, "Patient ID", "LO", f"PHIPATIENT{patient:04d}".encode()),
+        Planted(0x00100010, "Patient's Name", "PN", f"PHIDOE^PATIENT{patient:04d}".encode()),
+        Planted(0x00080020, "Study Date", "DA", f"{2001 + patient % 20:04d}0615".encode()),
+    ]
     for tag, name, vr in _plantable():
+        if tag in _OVERRIDDEN:
+            continue
         if vr == "SQ":
             out += [Planted(tag, name, vr, needle) for needle in _item_needles(n)]
         else:
@@ -199,7 +211,9 @@ def text_image(size: int, text: str = TEXT_IN_PIXELS, at: tuple[int, int] = (2, 
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(0)
-    speckle = rng.gamma(2.0, 20.0, (size, size)).clip(0, 150).astype(np.uint8)
+    noise = rng.gamma(2.0, 20.0, (size + 2, size + 2))  # B-mode-like speckle: grains of about 3 pixels
+    grains = sum(noise[dy : dy + size, dx : dx + size] for dy in range(3) for dx in range(3)) / 9
+    speckle = (2 * grains).clip(0, 150).astype(np.uint8)
     picture = Image.fromarray(speckle)
     draw = ImageDraw.Draw(picture)
     draw.text(at, text, fill=255)

@@ -22,7 +22,7 @@ __all__ = ["PathLike", "atomic_write"]
 PathLike = str | os.PathLike[str]
 
 
-def atomic_write(path: PathLike, write: Callable[[BinaryIO], None]) -> Path:
+def atomic_write(path: PathLike, write: Callable[[BinaryIO], None], *, fsync: bool = True) -> Path:
     """Run ``write`` on a temporary file beside ``path``, then move it into place.
 
     The file is created with mode 0600 (owner only), as :func:`tempfile.mkstemp` does:
@@ -31,6 +31,8 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None]) -> Path:
     Args:
         path: the destination; its folder must exist.
         write: writes the whole content to the binary stream it is given.
+        fsync: flush the file to disk before the rename (a batch writer that syncs once
+            at its end passes False; the rename is atomic either way).
 
     Returns:
         The destination as a :class:`~pathlib.Path`.
@@ -49,7 +51,8 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None]) -> Path:
         with os.fdopen(fd, "wb") as stream:
             write(stream)
             stream.flush()
-            os.fsync(stream.fileno())
+            if fsync:
+                os.fsync(stream.fileno())
         os.replace(tmp_name, target)
     except OSError as exc:
         _remove(tmp_name)

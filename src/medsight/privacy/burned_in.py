@@ -75,27 +75,30 @@ def outside_regions(shape: tuple[int, int], regions: tuple[tuple[int, int, int, 
     return mask
 
 
-def text_mask(image: NDArray[np.generic]) -> NDArray[np.bool_]:
+def text_mask(image: NDArray[np.generic], white: float | None = None) -> NDArray[np.bool_]:
     """True on the pixels of blocks that look like rendered text.
 
     A pixel is a stroke when it differs from both of its neighbours two pixels away
-    (left and right, or above and below) by more than :data:`_CONTRAST` of the image's
-    range, in the same direction: thin glyph strokes do, broad anatomy does not. An 8 x 8
+    (left and right, or above and below) by more than :data:`_CONTRAST` of the white
+    level, in the same direction: thin glyph strokes do, broad anatomy does not. An 8 x 8
     block with at least :data:`_DENSITY` stroke pixels is text-like; text-like blocks are
     grown by one block each way so the edges of glyphs are covered.
 
     Args:
         image: one frame, (rows, columns) or (rows, columns, channels), any numeric dtype;
             for a cine, pass the frame-wise maximum.
+        white: the largest value the image can show (``2**BitsStored - 1``); default
+            255 for 8-bit images, else the image's maximum.
     """
     grey = image.astype(np.float32)
     if grey.ndim == 3:
         grey = grey.mean(axis=2)
     rows, cols = grey.shape
-    low, high = float(np.percentile(grey, 1)), float(grey.max())
-    if high <= low:
+    if white is None:
+        white = 255.0 if image.dtype == np.uint8 else float(grey.max())
+    if white <= 0 or float(grey.max()) <= float(grey.min()):
         return np.zeros((rows, cols), dtype=bool)
-    stroke = _strokes(grey, _CONTRAST * (high - low))
+    stroke = _strokes(grey, _CONTRAST * white)
     by, bx = -(-rows // _BLOCK), -(-cols // _BLOCK)
     padded = np.zeros((by * _BLOCK, bx * _BLOCK), dtype=np.float32)
     padded[:rows, :cols] = stroke
@@ -118,15 +121,16 @@ def _strokes(grey: NDArray[np.float32], threshold: float) -> NDArray[np.bool_]:
     return bright | dark
 
 
-def clean_mask(frames: NDArray[np.generic], facts: PixelFacts) -> NDArray[np.bool_]:
+def clean_mask(frames: NDArray[np.generic], facts: PixelFacts, white: float | None = None) -> NDArray[np.bool_]:
     """The pixels to mask in every frame: outside the ultrasound regions, and text-like blocks.
 
     Args:
         frames: (frames, rows, columns[, channels]) as displayed (palette colour expanded).
         facts: the header facts (regions).
+        white: the largest displayable value (see :func:`text_mask`).
     """
     summary = frames.max(axis=0)
-    mask = text_mask(summary)
+    mask = text_mask(summary, white)
     if facts.regions:
         mask |= outside_regions(mask.shape, facts.regions)
     return mask

@@ -22,6 +22,7 @@ __all__ = ["Context", "Finding", "Node", "Value", "context_for", "deidentify", "
 
 Value = str | bytes | int | float
 _PATIENT_ID = 0x00100020
+_PATIENT_NAME = 0x00100010
 #: Attributes whose values are redacted wherever they appear in free text (C).
 _IDENTIFYING = (0x00100010, 0x00100020, 0x00101000, 0x00101001, 0x00080050, 0x00101040, 0x00080090, 0x00101060)
 _PATIENT_IDENTITY_REMOVED = 0x00120062
@@ -61,9 +62,18 @@ class Node(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What one patient's file needs besides the profile: keyed pseudonyms, date shift, terms."""
+    """What one patient's file needs besides the profile.
+
+    Attributes:
+        pseudonyms: the keyed pseudonym maker.
+        patient: the patient's pseudonym (of Patient ID, else of Patient's Name), written
+            to both, so the name carries nothing of its own and one patient stays one.
+        shift_days: how far this patient's dates move back (Modified Dates).
+        terms: the patient's identifying words, redacted from cleaned text.
+    """
 
     pseudonyms: Pseudonymizer
+    patient: str
     shift_days: int
     terms: tuple[str, ...]
 
@@ -85,10 +95,16 @@ class Finding:
 
 def context_for(root: Node, pseudonyms: Pseudonymizer) -> Context:
     """The context for a data set: its patient's date shift and identifying words."""
-    patient = root.get(_PATIENT_ID) if _PATIENT_ID in root.tags() else None
     present = set(root.tags())
+    patient = str(root.get(_PATIENT_ID) or "") if _PATIENT_ID in present else ""
+    name = str(root.get(_PATIENT_NAME) or "") if _PATIENT_NAME in present else ""
     values = [str(root.get(tag) or "") for tag in _IDENTIFYING if tag in present and root.vr(tag) != "SQ"]
-    return Context(pseudonyms, pseudonyms.date_shift_days(str(patient or "")), identifier_terms(values))
+    return Context(
+        pseudonyms,
+        pseudonyms.patient(patient or name),
+        pseudonyms.date_shift_days(patient),
+        identifier_terms(values),
+    )
 
 
 def deidentify(node: Node, profile: Profile, context: Context) -> None:
@@ -149,7 +165,7 @@ def _replace(op: Op, vr: str, value: str, context: Context) -> str:
     if op is Op.UID:
         return "\\".join(context.pseudonyms.uid(uid) if uid.strip() else "" for uid in value.split("\\"))
     if op is Op.PSEUDONYM:
-        return context.pseudonyms.patient(value) if value.strip() else ""
+        return context.patient if value.strip() else ""
     if vr == "DA":
         return "\\".join(shift_date(v, context.shift_days) for v in value.split("\\"))
     if vr == "DT":

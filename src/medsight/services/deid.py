@@ -149,7 +149,7 @@ def deidentify(
         target = output / relative.name if single and output.is_dir() else output if single else output / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            result = deidentify_member(member, target, profile, pseudonyms)
+            result = deidentify_member(member, target, profile, pseudonyms, fsync=single)
         except BurnedInTextError:
             summary.refused.append(member.label)
         except InvalidDicomError:
@@ -162,6 +162,8 @@ def deidentify(
             summary.bytes_read += result.size
         if progress is not None:
             progress(done, len(members))
+    if not single:
+        os.sync()  # one flush for the whole batch instead of one per file
     return summary
 
 

@@ -17,7 +17,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pydicom
+from pydicom import config
 from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.pixels.processing import apply_color_lut
@@ -37,6 +39,7 @@ from medsight.privacy.pseudonym import Pseudonymizer
 __all__ = ["CheckReport", "DatasetNode", "DeidResult", "check_member", "deidentify_member"]
 
 _PIXEL_DATA = 0x7FE00010
+_BINARY_VRS = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})
 _META_DROPPED = (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102)
 
 
@@ -77,14 +80,13 @@ class DatasetNode:
         return str(value)
 
     def set(self, tag: int, value: Value | None) -> None:
-        """Replace the value; None empties it."""
-        element = self.ds[tag]
+        """Replace the value; None empties it. The old value is never converted."""
+        vr = self.vr(tag)
         if value is None:
-            element.value = b"" if isinstance(element.value, bytes) else None
+            value = b"" if vr in _BINARY_VRS else None
         elif isinstance(value, str) and "\\" in value:
-            element.value = value.split("\\")
-        else:
-            element.value = value
+            value = value.split("\\")  # type: ignore[assignment]
+        self.ds[tag] = DataElement(tag, vr, value, validation_mode=config.IGNORE)
 
     def delete(self, tag: int) -> None:
         """Remove the element."""
@@ -96,8 +98,8 @@ class DatasetNode:
         return [DatasetNode(item) for item in value] if isinstance(value, Sequence) else []
 
     def empty_sequence(self, tag: int) -> None:
-        """Leave the sequence with no items."""
-        self.ds[tag].value = []
+        """Leave the sequence with no items (its old items are never parsed)."""
+        self.ds[tag] = DataElement(tag, "SQ", Sequence(), validation_mode=config.IGNORE)
 
     def private_creator(self, tag: int) -> str | None:
         """The Private Creator of a private data element's block."""
@@ -155,8 +157,10 @@ def pixel_facts(ds: Dataset) -> PixelFacts:
     )
 
 
-def deidentify_member(member: Member, output: Path, profile: Profile, pseudonyms: Pseudonymizer) -> DeidResult:
-    """De-identify one file into ``output`` (written atomically).
+def deidentify_member(
+    member: Member, output: Path, profile: Profile, pseudonyms: Pseudonymizer, *, fsync: bool = True
+) -> DeidResult:
+    """De-identify one file into ``output``, written atomically (flushed to disk unless ``fsync`` is off).
 
     Raises:
         BurnedInTextError: the image is flagged and Clean Pixel Data is off, or its pixels
@@ -175,7 +179,7 @@ def deidentify_member(member: Member, output: Path, profile: Profile, pseudonyms
         _record_method(ds, profile, cleaned=reason is not None)
     if reason is not None:
         _clean_pixels(ds, facts, member.label)
-    atomic_write(output, lambda stream: _write(ds, stream, member.label))
+    atomic_write(output, lambda stream: _write(ds, stream, member.label), fsync=fsync)
     return DeidResult(output, reason, reason is not None, member.size)
 
 
@@ -222,10 +226,11 @@ def _mask_pixels(ds: pydicom.FileDataset, facts: PixelFacts) -> None:
     array = np.array(ds.pixel_array)
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     stacked = array if frames > 1 else array[np.newaxis]
-    shown = stacked
+    shown, white = stacked, float(2 ** int(ds.get("BitsStored", 8)) - 1)
     if str(ds.PhotometricInterpretation) == "PALETTE COLOR":
         shown = apply_color_lut(stacked, ds)
-    mask = clean_mask(shown, facts)
+        white = float(np.iinfo(shown.dtype).max) if shown.dtype.kind == "u" else float(shown.max())
+    mask = clean_mask(shown, facts, white)
     stacked[:, mask] = 0
     ds.PixelData = stacked.tobytes()
     if str(ds.PhotometricInterpretation).startswith("YBR"):
