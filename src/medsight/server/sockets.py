@@ -9,6 +9,7 @@ The reason (at most 123 bytes) is the error's code and message, never patient da
 code   error                       when
 =====  ==========================  =============================================
 1000   (normal)                    the client sent ``{"type": "end"}``: summary sent
+1001   (going away)                no message for the idle timeout (60 s)
 4400   ``stream.malformed_message`` bad framing, header, JSON or pixels
 4401   ``access.unauthenticated``  no token, a bad one, or none within the timeout
 4403   ``access.forbidden``        the token's role holds no ``streams:write``
@@ -32,9 +33,10 @@ from medsight.errors import MedsightError
 from medsight.server.problems import status_for
 from medsight.services.streams.session import Incoming
 
-__all__ = ["INTERNAL_ERROR", "NORMAL", "SocketAdapter", "close_code_for", "close_reason"]
+__all__ = ["GOING_AWAY", "INTERNAL_ERROR", "NORMAL", "SocketAdapter", "close_code_for", "close_reason"]
 
 NORMAL = 1000
+GOING_AWAY = 1001
 INTERNAL_ERROR = 1011
 _MAX_REASON_BYTES = 123
 

@@ -117,3 +117,10 @@ def test_close_codes_follow_the_http_table() -> None:
     assert close_code_for(errors.UnknownDeviceError("x")) == 4403
     assert close_code_for(errors.UnknownResourceError("x")) == 4404
     assert close_code_for(errors.StreamBusyError("x")) == 4503
+
+
+def test_a_silent_stream_is_closed_1001(app: FastAPI, probe: str) -> None:
+    app.state.streams = StreamHub(StreamOptions(idle_timeout_s=0.2), registry=registry(FakePredictor()))
+    with TestClient(app) as client, client.websocket_connect(PATH, headers=auth(probe)) as ws:
+        ws.receive_json()
+        assert ws.receive()["code"] == 1001

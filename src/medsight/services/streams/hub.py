@@ -34,17 +34,17 @@ class StreamOptions:
         max_streams: streams open at once; one more is closed with ``stream.busy``.
         inference_threads: threads that decode and analyse frames, shared by all streams.
         max_frame_pixels: the largest frame accepted, in pixels.
-        auth_timeout_s: how long a connection without an ``Authorization`` header may
-            take to send its authentication message.
+        idle_timeout_s: a stream that sends nothing for this long is closed (1001), so a
+            silent client does not hold a place.
     """
 
     max_streams: int = 16
     inference_threads: int = 2
     max_frame_pixels: int = 4096 * 4096
-    auth_timeout_s: float = 5.0
+    idle_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_streams < 1 or self.inference_threads < 1 or self.max_frame_pixels < 1:
+        if min(self.max_streams, self.inference_threads, self.max_frame_pixels, self.idle_timeout_s) <= 0:
             raise ValueError("stream limits must be positive")
 
 

@@ -96,6 +96,7 @@ class StreamSession:
     stats: StreamStats = field(default_factory=StreamStats)
 
     def __post_init__(self) -> None:
+        self.idle = False  # ended because the client sent nothing for the hub's idle timeout
         self._slot: LatestSlot[_Pending] = LatestSlot()
         self._smoothers = {name: Smoother(tolerance) for name, tolerance in self.predictor.tolerances.items()}
 
@@ -125,10 +126,14 @@ class StreamSession:
             self.stats.dropped = self._slot.dropped
 
     async def _receive_loop(self) -> bool:
-        """Receive until ``end`` (True) or disconnection (False); the slot is closed either way."""
+        """Receive until ``end`` (True), disconnection or silence (False); the slot is closed either way."""
         try:
             while True:
-                data = await self.socket.receive()
+                try:
+                    data = await asyncio.wait_for(self.socket.receive(), self.hub.options.idle_timeout_s)
+                except TimeoutError:
+                    self.idle = True
+                    return False
                 if data is None:
                     return False
                 if isinstance(data, bytes):
