@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
-        [--only service|viewer|streams] [--service-memory-seconds S] [--service-instances N] [--note TEXT]
+        [--only service|viewer|streams|deid] [--service-memory-seconds S] [--service-instances N] [--note TEXT]
 
 Every figure is measured by this run; nothing is carried over. Targets:
 
@@ -18,7 +18,10 @@ Every figure is measured by this run; nothing is carried over. Targets:
   same workload, STOW-RS ingest and QIDO-RS latency at least Orthanc's (ratio >= 1.0);
   medsight's RSS within 10% from the first to the last minute of 10 minutes of mixed load;
   analysis jobs end to end (no target). ``--only service`` measures this section alone
-  and puts it into the existing ``--out`` file, keeping the other sections.
+  and puts it into the existing ``--out`` file, keeping the other sections;
+* de-identification (:mod:`benchmarks.deid`, issue 8): files/s on 1,000 planted files at
+  least 2x the faster of dicognito and pydicom deid, and no planted value left behind
+  (``--only deid`` alone).
 
 When a target is missed, the run profiles ``medsight.io.read_image`` on the case that
 missed it (cProfile, one worker) and adds the top entries to the report; it also profiles
@@ -41,6 +44,8 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks.decode import DecodeResult, find_samples, measure_decode
+from benchmarks.deid import FULL_DEID, QUICK_DEID, deid_section, deid_targets, measure_deid
+from benchmarks.deid import TARGET_PREFIX as DEID_TARGET_PREFIX
 from benchmarks.models import FULL_EFFORT, QUICK_EFFORT, ModelsResult, measure_models
 from benchmarks.models_report import models_section, models_targets
 from benchmarks.profiling import profile_read, stage_split
@@ -94,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--reference", type=Path, default=REPO_ROOT / "var/reference/resnet18-28")
     parser.add_argument(
-        "--only", choices=["service", "viewer", "streams"], help="measure one section and update it in --out"
+        "--only", choices=["service", "viewer", "streams", "deid"], help="measure one section and update it in --out"
     )
     parser.add_argument("--service-memory-seconds", type=float, help="mixed load for the memory check (600)")
     parser.add_argument("--service-instances", type=int, help="instances stored before querying (10,000)")
@@ -112,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.only == "streams":
         _streams_only(args, command, mode)
+        return
+    if args.only == "deid":
+        _deid_only(args, command, mode)
         return
     started = time.perf_counter()
     sections: list[str] = [_header(command, mode)]
@@ -133,7 +141,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         sections.append(_viewer(mode))
         _progress("live streams")
         sections.append(_streams(args, command, mode, workdir / "streams"))
-        sections.append(_summary(decoded, series, models) + "\n".join(service_targets(service)) + "\n")
+        _progress("de-identification against dicognito and deid")
+        deid_text, deid_lines = _deid(command, mode, workdir / "deid")
+        sections.append(deid_text)
+        targets = [*service_targets(service), *deid_lines]
+        sections.append(_summary(decoded, series, models) + "\n".join(targets) + "\n")
         if profile:
             _progress("profiling the misses")
             sections.append(_profiles(decoded, series, workdir / "series", mode))
@@ -206,6 +218,23 @@ def _streams_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
     document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
     args.out.write_text(replace_section(document, text), encoding="utf-8")
     _progress(f"updated the live streams section of {args.out}")
+
+
+def _deid(command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    bench = measure_deid(workdir, QUICK_DEID if mode is QUICK else FULL_DEID)
+    return deid_section(bench, command), deid_targets(bench)
+
+
+def _deid_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
+    """Measure de-identification and put its section and target lines into the existing report."""
+    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
+        text, lines = _deid(command, mode, Path(tmp))
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    document = replace_section(document, text)
+    document = replace_lines(document, "## Targets", DEID_TARGET_PREFIX, lines)
+    args.out.write_text(document, encoding="utf-8")
+    _progress(f"updated the de-identification section of {args.out}")
 
 
 def _progress(message: str) -> None:
