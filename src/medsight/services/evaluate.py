@@ -24,6 +24,7 @@ from medsight.plots import reliability_plot_png, roc_plot_png
 from medsight.services.models import load_model
 from medsight.settings import ReadLimits
 from medsight.tasks import get_task, prepare
+from medsight.tasks.registry import TaskKind
 
 __all__ = ["EvaluateOptions", "evaluate"]
 
@@ -70,6 +71,8 @@ def evaluate(
             (metrics would be undefined) — single-class data still gets accuracy and friends.
     """
     task = get_task(options.task)
+    if task.kind is TaskKind.SEGMENTATION:
+        return _evaluate_segmentation(options, on_start, on_case)
     data = load_dataset(options.data, task.label_of, options.limits, relabel=task.class_of_stored).split(options.split)
     model = model or load_model(task, options.model, resolution=_resolution(data), backend=options.backend)
     on_start(len(data))
@@ -99,6 +102,31 @@ def evaluate(
     if options.plots is not None:
         report["plots"] = _write_plots(options.plots, y, probabilities, model, report)
     return report
+
+
+def _evaluate_segmentation(
+    options: EvaluateOptions, on_start: Callable[[int], None], on_case: Callable[[], None]
+) -> dict[str, Any]:
+    """The segmentation report: ``n``, Dice, HD95, HC errors with 95% CIs (``measure_eval``)."""
+    from medsight.data.hc18 import load_hc18
+    from medsight.inference.measure_eval import score_measured
+    from medsight.inference.segmentation import LoadedSegmenter
+    from medsight.models.bundle import resolve_bundle
+    from medsight.services.models import shipped_for
+
+    task = get_task(options.task)
+    data = load_hc18(options.data, options.limits).split(options.split)
+    bundle = resolve_bundle(options.model, default=shipped_for(task, None))
+    model = LoadedSegmenter.load(bundle, options.backend)
+    on_start(len(data))
+    scores = score_measured(model, data, bootstrap=options.bootstrap, seed=options.seed, on_case=on_case)
+    return {
+        "task": task.name,
+        "split": options.split,
+        "data": {"path": str(options.data), "layout": "hc18"},
+        "model": bundle.identity(),
+        **scores,
+    }
 
 
 def _uncertainty(model: LoadedModel, y: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
