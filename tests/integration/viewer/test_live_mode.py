@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,3 +59,19 @@ def test_live_mode_streams_frames_and_shows_answers(
 def test_live_mode_is_offered_only_to_roles_that_may_stream(page: Page, live_server: LiveServer) -> None:
     sign_in(page, live_server.url, live_server.token("--role", "referrer"))
     expect(page.get_by_role("link", name="Live")).to_be_hidden()
+
+
+@pytest.mark.shared
+def test_live_mode_plays_a_cine_dicom(page: Page, live_server: LiveServer, samples_dir: Path, tmp_path: Path) -> None:
+    with zipfile.ZipFile(samples_dir / "us" / "GREYSCALE_CINE.zip") as archive:
+        cine = Path(archive.extract("GREYSCALE_CINE.dcm", tmp_path))
+    sign_in(page, live_server.url, live_server.token("--role", "radiologist"))
+    page.get_by_role("link", name="Live").click()
+    page.get_by_label("Frames or a cine DICOM").set_input_files(str(cine))
+    expect(page.locator("#live-status")).to_contain_text("27 frames of 800x600 ready", timeout=60_000)
+    assert page.get_by_label("Frames per second").input_value() == "30"  # from Frame Time (33 ms)
+    page.get_by_label("Task").select_option("cxr-pneumonia")
+    page.get_by_role("button", name="Start").click()
+    wait_until(page, "() => document.querySelectorAll('#live-result dt').length > 2", timeout_s=60)
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("#live-status")).to_contain_text("Stopped:", timeout=10_000)
