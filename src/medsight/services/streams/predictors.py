@@ -7,8 +7,10 @@ loads its predictor; the stream hub calls it once per process and shares the res
 between streams, so a predictor must be safe to call from several threads at once
 (ONNX Runtime sessions are).
 
-Adding a task is one entry in :data:`FRAME_PREDICTORS`. Loaders import their model code
-inside the function, so importing this module imports no torch.
+Adding a task is one entry in :data:`FRAME_PREDICTORS`: the ultrasound tasks go through
+their per-frame entry point (:class:`medsight.inference.frames.FrameAnalyzer`), the chest
+X-ray task through its :class:`~medsight.inference.Analyzer`. Loaders import their model
+code inside the function, so importing this module imports no torch.
 """
 
 from __future__ import annotations
@@ -29,7 +31,16 @@ if TYPE_CHECKING:
 
 _PROBABILITY = Tolerance(absolute=0.05)  # a probability has settled within 0.05
 
-__all__ = ["FRAME_PREDICTORS", "Frame", "FramePredictor", "FrameResult", "frame_image", "load_frame_predictor"]
+__all__ = [
+    "FRAME_PREDICTORS",
+    "ULTRASOUND_TOLERANCES",
+    "AnalyzerFramePredictor",
+    "Frame",
+    "FramePredictor",
+    "FrameResult",
+    "frame_image",
+    "load_frame_predictor",
+]
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,72 @@ class ClassifierFramePredictor:
         return FrameResult(payload, {"probability": analysis.probability})
 
 
+class FrameAnalysisLike(Protocol):
+    """What :class:`medsight.inference.frames.FrameAnalysis` offers."""
+
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+    @property
+    def measurements(self) -> dict[str, float]: ...
+
+
+class FrameAnalyzerLike(Protocol):
+    """What :class:`medsight.inference.frames.FrameAnalyzer` offers (the ultrasound tasks' entry point)."""
+
+    @property
+    def task(self) -> str: ...
+
+    @property
+    def model(self) -> dict[str, str]: ...
+
+    def analyze(
+        self, frame: NDArray[Any], pixel_spacing_mm: tuple[float, float] | None = None
+    ) -> FrameAnalysisLike: ...
+
+
+#: When each ultrasound measurement has settled: HC within 2 mm (the target error is 2.5),
+#: BPD 1 mm, OFD 1.5 mm, gestational age 0.3 weeks (2 days), confidence and probability 0.05.
+ULTRASOUND_TOLERANCES: dict[str, Tolerance] = {
+    "hc_mm": Tolerance(absolute=2.0),
+    "bpd_mm": Tolerance(absolute=1.0),
+    "ofd_mm": Tolerance(absolute=1.5),
+    "ga_weeks": Tolerance(absolute=0.3),
+    "confidence": Tolerance(absolute=0.05),
+    "probability": _PROBABILITY,
+}
+
+
+@dataclass(frozen=True)
+class AnalyzerFramePredictor:
+    """A task's per-frame entry point (``FrameAnalyzer``) as a stream's predictor."""
+
+    analyzer: FrameAnalyzerLike
+    tolerances: Mapping[str, Tolerance] = field(default_factory=lambda: dict(ULTRASOUND_TOLERANCES))
+
+    @property
+    def task(self) -> str:
+        return self.analyzer.task
+
+    @property
+    def model(self) -> dict[str, str]:
+        return self.analyzer.model
+
+    def predict(self, frame: Frame) -> FrameResult:
+        analysis = self.analyzer.analyze(frame.pixels, frame.pixel_spacing_mm)
+        payload = {key: value for key, value in analysis.payload.items() if key != "model"}
+        return FrameResult(payload, dict(analysis.measurements))
+
+
+def _frame_analyzer(task_name: str) -> Callable[[], FramePredictor]:
+    def load() -> FramePredictor:
+        from medsight.inference.frames import FrameAnalyzer
+
+        return AnalyzerFramePredictor(FrameAnalyzer.load(task_name))
+
+    return load
+
+
 def _classifier(task_name: str) -> Callable[[], FramePredictor]:
     def load() -> FramePredictor:
         from medsight.inference import Analyzer
@@ -138,6 +215,8 @@ def _classifier(task_name: str) -> Callable[[], FramePredictor]:
 #: Tasks a live stream can run, and how to load each one's predictor.
 FRAME_PREDICTORS: dict[str, Callable[[], FramePredictor]] = {
     "cxr-pneumonia": _classifier("cxr-pneumonia"),
+    "us-breast": _frame_analyzer("us-breast"),
+    "us-fetal-head": _frame_analyzer("us-fetal-head"),
 }
 
 

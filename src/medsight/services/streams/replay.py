@@ -265,7 +265,9 @@ class _Replayer:
                 columns=frames.columns,
                 pixel_spacing_mm=frames.pixel_spacing_mm,
             )
-            message = DeviceMessage(schema_version=SCHEMA_VERSION, device_id=device, timestamp=time.time(), frame=header)
+            message = DeviceMessage(
+                schema_version=SCHEMA_VERSION, device_id=device, timestamp=time.time(), frame=header
+            )
             data = pack_frame(message, frames.frames[index % len(frames.frames)])
             self.sent_at[index] = time.perf_counter()
             await ws.send(data)
