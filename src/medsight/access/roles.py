@@ -8,7 +8,8 @@ role           may
 =============  ==================================================================
 admin          everything, including users and tokens
 radiologist    send, query and retrieve studies; run and read analyses; reports;
-               stream frames for live analysis (a handheld probe, the viewer's live mode)
+               stream frames for live analysis (a handheld probe, the viewer's live mode);
+               de-identified exports of studies (PS3.15 Basic Profile)
 referrer       send studies; view, analyse and read results of studies it sent
 device         send studies and stream frames for live analysis (a modality, a
                probe, a wearable, a gateway), nothing else
@@ -49,12 +50,20 @@ class Scope(StrEnum):
     ACCESS_READ = "access:read"  # list users and tokens (no secrets)
     ACCESS_ADMIN = "access:admin"  # create and revoke users and tokens
     STREAMS_WRITE = "streams:write"  # live frame streams (WebSocket /api/v1/streams/{task})
+    STUDIES_EXPORT = "studies:export"  # de-identified exports of studies (POST /api/v1/exports/deid)
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
     Role.RADIOLOGIST: frozenset(
-        {Scope.STUDIES_WRITE, Scope.STUDIES_READ, Scope.ANALYSES_WRITE, Scope.ANALYSES_READ, Scope.STREAMS_WRITE}
+        {
+            Scope.STUDIES_WRITE,
+            Scope.STUDIES_READ,
+            Scope.ANALYSES_WRITE,
+            Scope.ANALYSES_READ,
+            Scope.STREAMS_WRITE,
+            Scope.STUDIES_EXPORT,
+        }
     ),
     Role.REFERRER: frozenset({Scope.STUDIES_WRITE, Scope.ANALYSES_WRITE, Scope.ANALYSES_READ}),
     Role.DEVICE: frozenset({Scope.STUDIES_WRITE, Scope.STREAMS_WRITE}),

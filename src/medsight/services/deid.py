@@ -24,6 +24,7 @@ from medsight.settings import ReadLimits
 
 __all__ = [
     "KEY_ENV",
+    "KEY_FILE_ENV",
     "CheckSummary",
     "CheckedFile",
     "DeidSummary",
@@ -33,26 +34,30 @@ __all__ = [
     "make_profile",
 ]
 
-#: The environment variable that may hold the key (text, at least 16 bytes).
+#: The environment variables that may hold the key (text, at least 16 bytes) or name its file.
 KEY_ENV = "MEDSIGHT_DEID_KEY"
+KEY_FILE_ENV = "MEDSIGHT_DEID_KEY_FILE"
 PROFILES = ("basic",)
 Progress = Callable[[int, int], None]
 
 
 def load_key(key_file: Path | None = None, environ: Mapping[str, str] | None = None) -> bytes:
-    """The de-identification key from ``key_file``, else from ``$MEDSIGHT_DEID_KEY``.
+    """The key from ``key_file``, else ``$MEDSIGHT_DEID_KEY_FILE``'s file, else ``$MEDSIGHT_DEID_KEY``.
 
     Raises:
         DeidentificationKeyError: neither is given, the file cannot be read, or the key is
             shorter than 16 bytes. The key itself is never shown.
     """
+    env = os.environ if environ is None else environ
+    if key_file is None and env.get(KEY_FILE_ENV):
+        key_file = Path(env[KEY_FILE_ENV])
     if key_file is not None:
         try:
             key = key_file.read_bytes().strip()
         except OSError as exc:
             raise DeidentificationKeyError(f"{key_file}: cannot read the de-identification key file") from exc
     else:
-        key = (os.environ if environ is None else environ).get(KEY_ENV, "").strip().encode("utf-8")
+        key = env.get(KEY_ENV, "").strip().encode("utf-8")
     if not key:
         raise DeidentificationKeyError(
             f"no de-identification key: pass --key-file FILE or set {KEY_ENV} (at least {MIN_KEY_BYTES} bytes); "

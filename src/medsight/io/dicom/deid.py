@@ -36,7 +36,7 @@ from medsight.privacy.methods import method_codes, method_names, temporal_modifi
 from medsight.privacy.profile import Option, Profile
 from medsight.privacy.pseudonym import Pseudonymizer
 
-__all__ = ["CheckReport", "DatasetNode", "DeidResult", "check_member", "deidentify_member"]
+__all__ = ["CheckReport", "DatasetNode", "DeidResult", "check_member", "deidentify_bytes", "deidentify_member"]
 
 _PIXEL_DATA = 0x7FE00010
 _BINARY_VRS = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})
@@ -167,20 +167,41 @@ def deidentify_member(
             could not be decoded and masked. Nothing is written then.
         InvalidDicomError: the file does not parse.
     """
-    ds = read_dataset(member)
+    ds, reason = _deidentified(read_dataset(member), member.label, profile, pseudonyms)
+    atomic_write(output, lambda stream: _write(ds, stream, member.label), fsync=fsync)
+    return DeidResult(output, reason, reason is not None, member.size)
+
+
+def deidentify_bytes(data: bytes, label: str, profile: Profile, pseudonyms: Pseudonymizer) -> bytes:
+    """One de-identified object from the bytes of another (for exports from the store).
+
+    Raises:
+        BurnedInTextError: as :func:`deidentify_member`.
+        InvalidDicomError: the bytes do not parse.
+    """
+    with translating(label, "parsing"):
+        parsed = pydicom.dcmread(io.BytesIO(data), force=False)
+    ds, _ = _deidentified(parsed, label, profile, pseudonyms)
+    out = io.BytesIO()
+    _write(ds, out, label)
+    return out.getvalue()
+
+
+def _deidentified(
+    ds: pydicom.FileDataset, label: str, profile: Profile, pseudonyms: Pseudonymizer
+) -> tuple[pydicom.FileDataset, str | None]:
     facts = pixel_facts(ds)
     reason = burned_in_reason(facts)
     if reason is not None and Option.CLEAN_PIXEL_DATA not in profile.options:
-        raise BurnedInTextError(f"{member.label}: may carry burned-in text ({reason}); use --option clean-pixel-data")
+        raise BurnedInTextError(f"{label}: may carry burned-in text ({reason}); use --option clean-pixel-data")
     node = DatasetNode(ds)
-    with translating(member.label, "de-identifying"):
+    with translating(label, "de-identifying"):
         deidentify(node, profile, context_for(node, pseudonyms))
         _fix_meta(ds, profile, pseudonyms)
         _record_method(ds, profile, cleaned=reason is not None)
     if reason is not None:
-        _clean_pixels(ds, facts, member.label)
-    atomic_write(output, lambda stream: _write(ds, stream, member.label), fsync=fsync)
-    return DeidResult(output, reason, reason is not None, member.size)
+        _clean_pixels(ds, facts, label)
+    return ds, reason
 
 
 def _fix_meta(ds: pydicom.FileDataset, profile: Profile, pseudonyms: Pseudonymizer) -> None:
