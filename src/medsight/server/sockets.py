@@ -73,8 +73,9 @@ class SocketAdapter:
         return text
 
     async def send_json(self, data: dict[str, Any]) -> None:
-        """Send ``data`` as one text message."""
-        await self.websocket.send_json(data)
+        """Send ``data`` as one text message; nothing when the client has gone (the receiver sees it)."""
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await self.websocket.send_json(data)
 
     async def close(self, code: int, reason: str = "") -> None:
         """Close unless already closed."""

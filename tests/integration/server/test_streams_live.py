@@ -257,3 +257,17 @@ def test_the_log_names_no_device_message_content(server: LiveServer) -> None:
     log = server.log()
     assert "closed 4400" in log
     assert "probe-bad" not in log
+
+
+def test_a_client_that_vanishes_mid_stream_is_no_error(server: LiveServer, probe: str) -> None:
+    with open_stream(server, probe) as ws:
+        ready(ws)
+        for index in range(20):
+            ws.send(frame(index, "probe-1"))
+        ws.socket.close()  # no close frame: the connection just drops
+    time.sleep(1.0)
+    with open_stream(server, probe) as again:  # the service carries on
+        ready(again)
+        again.send(frame(0, "probe-1"))
+        assert json.loads(again.recv(timeout=60))["frame"] == 0
+    assert "stream failed" not in server.log()
