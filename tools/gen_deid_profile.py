@@ -40,6 +40,7 @@ OPTION_COLUMNS = (
 )
 BASIC_ACTIONS = {"D", "Z", "X", "K", "C", "U", "X/Z", "X/D", "X/Z/D", "Z/D", "X/Z/U*"}
 _TAG = re.compile(r"\(([0-9A-FX]{4}),([0-9A-FX]{4})\)")
+_NOTE = re.compile(r"\(see Note \d+\)", re.IGNORECASE)
 # Spot checks against PS3.15 Table E.1-1 (2025a).
 SPOT_CHECKS = {
     "00100010": "Z",  # Patient's Name
@@ -97,7 +98,8 @@ def _row(row: dict[str, str]) -> dict[str, Any]:
     for column, action in options.items():
         if action not in {"K", "C"}:
             raise SystemExit(f"unknown option action {action!r} for {tag} {column}")
-    return {"tag": key, "name": row["name"], "std": row["stdCompIOD"] == "Y", "basic": basic, "options": options}
+    name = " ".join(_NOTE.sub("", row["name"]).split())  # "Icon Image Sequence (see Note 11)"
+    return {"tag": key, "name": name, "std": row["stdCompIOD"] == "Y", "basic": basic, "options": options}
 
 
 def render(table: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from tests.data.deid_corpus import (
     write_planted,
 )
 
-from medsight.errors import BurnedInTextError, DeidentificationKeyError
+from medsight.errors import BurnedInTextError, DeidentificationKeyError, InvalidDicomError
 from medsight.io.dicom.deid import check_member, deidentify_member
 from medsight.io.sources import open_path
 from medsight.privacy.profile import Option, compile_profile
@@ -167,3 +167,26 @@ def test_philips_text_rows_are_masked(samples_dir: Path, tmp_path: Path) -> None
     pixels = pydicom.dcmread(out).pixel_array
     assert (pixels[:38] == 0).all()  # above the ultrasound region: name, ID, birth date
     assert np.count_nonzero(pixels) > 0.1 * pixels.size
+
+
+@pytest.mark.parametrize("keep", [0, 100, 200, 3000, 20000])
+def test_broken_files_fail_typed_or_are_skipped(tmp_path: Path, keep: int) -> None:
+    data = write_planted(tmp_path / "full.dcm", size=16).read_bytes()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.dcm").write_bytes(data[:keep])
+    (folder / "notes.txt").write_text("not DICOM")
+    write_planted(folder / "good.dcm", 1, size=16)
+    summary = deidentify(folder, tmp_path / "out", CLEAN, KEY)
+    assert summary.written + len(summary.skipped) == 3
+    assert (tmp_path / "out" / "good.dcm").exists()
+    # pydicom reads a truncated data set up to where it ends: what it read is de-identified,
+    # and nothing it did not read is written. Anything else is a typed error, without values.
+    try:
+        _deid(folder / "broken.dcm", tmp_path / "one.dcm")
+    except InvalidDicomError as error:
+        message = error.message
+        assert not (tmp_path / "one.dcm").exists()
+    else:
+        message = (tmp_path / "one.dcm").read_bytes().decode("latin-1")
+    assert "PHI" not in message
