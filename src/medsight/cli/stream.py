@@ -15,7 +15,7 @@ import typer
 
 from medsight.errors import UsageError
 from medsight.io.framebytes import FrameEncoding
-from medsight.services.streams.replay import ReplayOptions, ReplayReport, load_frames, replay
+from medsight.services.streams.replay import ReplayOptions, ReplayReport, load_frames, replay, stream_url
 
 __all__ = ["stream"]
 
@@ -44,6 +44,7 @@ def stream(
     except ValueError:
         raise UsageError(f"--encoding must be png, jpeg or raw, got {encoding!r}") from None
     options = ReplayOptions(url=url, task=task, token=token, fps=fps, seconds=seconds, device_id=device)
+    stream_url(url, task)  # a bad --url is a usage error before any frame is read
     frames = load_frames(path, frame_encoding)
     if not as_json:
         typer.echo(f"streaming {len(frames.frames)} frames of {frames.columns}x{frames.rows} at {fps:g} fps", err=True)

@@ -171,8 +171,15 @@ def load_frames(
 
 
 def _planes(image: Image) -> list[NDArray[np.uint8]]:
-    """8-bit greyscale planes: each frame of a cine or slice of a stack, or the image."""
-    display = display_array(image)
+    """8-bit greyscale planes: each frame of a cine or slice of a stack, or the image.
+
+    8-bit sources (an ultrasound cine, PNG or JPEG frames) are sent as they are: they
+    already hold display values, and windowing each frame on its own would change the
+    brightness from frame to frame. Anything else is windowed to 8 bits.
+    """
+    eight_bit = (image.meta.bits_stored or 16) <= 8 and float(image.pixels.min(initial=0)) >= 0
+    eight_bit = eight_bit and float(image.pixels.max(initial=0)) <= 255
+    display = np.rint(image.pixels).astype(np.uint8) if eight_bit else display_array(image)
     if image.channels == 3:
         display = np.rint(display.mean(axis=-1)).astype(np.uint8)
     if image.layout is Layout.IMAGE:
