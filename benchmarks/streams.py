@@ -135,7 +135,7 @@ def _rss_mib(pid: int) -> float:
 def _stream_command(folder: Path, task: str, server: LiveServer, token: str, seconds: float) -> list[str]:
     return [
         sys.executable, "-m", "medsight", "stream", str(folder), "--task", task, "--fps", str(FPS),
-        "--seconds", str(seconds), "--url", server.url, "--token", token, "--json",
+        "--encoding", "jpeg", "--seconds", str(seconds), "--url", server.url, "--token", token, "--json",
     ]  # fmt: skip
 
 
@@ -220,9 +220,9 @@ def streams_section(result: dict[str, Any], command: str) -> str:
         HEADING,
         "",
         f"`{command}`, {date} UTC. A real `medsight serve` on loopback; each stream is a `medsight stream` "
-        f"process sending PNG frames from {source} at {FPS:g} fps. Latency is server-side (frame arrival to "
-        "answer ready: waiting, decoding, analysis); round trip is seen by the client. Rates are per second "
-        f"of sending. Target: server-side p99 <= {TARGET_P99_MS:g} ms.",
+        f"process sending JPEG frames (quality 90) from {source} at {FPS:g} fps. Latency is server-side "
+        "(frame arrival to answer ready: waiting, decoding, analysis); round trip is seen by the client. "
+        f"Rates are per second of sending. Target: server-side p99 <= {TARGET_P99_MS:g} ms.",
         "",
     ]
     for task, measured in result["tasks"].items():

@@ -30,7 +30,9 @@ def stream(
         typer.Option("--token", envvar="MEDSIGHT_TOKEN", help="A token with streams:write (device, radiologist)."),
     ] = None,
     seconds: Annotated[float, typer.Option("--seconds", help="How long to stream.")] = 10.0,
-    encoding: Annotated[str, typer.Option("--encoding", help="png, jpeg or raw.")] = "png",
+    encoding: Annotated[
+        str, typer.Option("--encoding", help="jpeg (quality 90, as ultrasound gateways send), png or raw.")
+    ] = "jpeg",
     device: Annotated[
         str | None, typer.Option("--device", help="Device id to send as [default: the token's device].")
     ] = None,
