@@ -9,11 +9,13 @@ role           may
 admin          everything, including users and tokens
 radiologist    send, query and retrieve studies; run and read analyses; reports;
                stream frames for live analysis (a handheld probe, the viewer's live mode);
-               de-identified exports of studies (PS3.15 Basic Profile)
+               de-identified exports of studies (PS3.15 Basic Profile); record and
+               read patients' consent
 referrer       send studies; view, analyse and read results of studies it sent
 device         send studies and stream frames for live analysis (a modality, a
                probe, a wearable, a gateway), nothing else
-auditor        read who holds access (users, tokens): no images, no results
+auditor        read who holds access (users, tokens) and consent decisions (by
+               pseudonym): no images, no results
 =============  ==================================================================
 
 "Of studies it sent" is checked per request (:attr:`Principal.own_studies_only`), not by
@@ -51,6 +53,8 @@ class Scope(StrEnum):
     ACCESS_ADMIN = "access:admin"  # create and revoke users and tokens
     STREAMS_WRITE = "streams:write"  # live frame streams (WebSocket /api/v1/streams/{task})
     STUDIES_EXPORT = "studies:export"  # de-identified exports of studies (POST /api/v1/exports/deid)
+    CONSENTS_WRITE = "consents:write"  # record a consent grant or withdrawal
+    CONSENTS_READ = "consents:read"  # read consent decisions (by pseudonym)
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
@@ -63,11 +67,13 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.ANALYSES_READ,
             Scope.STREAMS_WRITE,
             Scope.STUDIES_EXPORT,
+            Scope.CONSENTS_WRITE,
+            Scope.CONSENTS_READ,
         }
     ),
     Role.REFERRER: frozenset({Scope.STUDIES_WRITE, Scope.ANALYSES_WRITE, Scope.ANALYSES_READ}),
     Role.DEVICE: frozenset({Scope.STUDIES_WRITE, Scope.STREAMS_WRITE}),
-    Role.AUDITOR: frozenset({Scope.ACCESS_READ}),
+    Role.AUDITOR: frozenset({Scope.ACCESS_READ, Scope.CONSENTS_READ}),
 }
 
 

@@ -21,6 +21,7 @@ import typer
 from medsight import __version__
 from medsight.cli import access as access_cmd
 from medsight.cli import analyze as analyze_cmd
+from medsight.cli import consent as consent_cmd
 from medsight.cli import convert as convert_cmd
 from medsight.cli import deid as deid_cmd
 from medsight.cli import demo as demo_cmd
@@ -56,6 +57,7 @@ app.command("serve")(serve_cmd.serve)
 app.command("stream")(stream_cmd.stream)
 app.add_typer(access_cmd.tokens_app, name="tokens")
 app.add_typer(access_cmd.users_app, name="users")
+app.add_typer(consent_cmd.consent_app, name="consent")
 
 _state = {"debug": False}
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from medsight import __version__
 from medsight.server.problems import install_problem_handlers
 from medsight.server.requestlog import RequestLogMiddleware
-from medsight.server.routes import access, analyses, dicomweb, exports, fhir, health, streams
+from medsight.server.routes import access, analyses, consents, dicomweb, exports, fhir, health, streams
 from medsight.server.routes.worklist import router as worklist_router
 from medsight.server.viewer import ViewerFiles
 from medsight.services.context import ServiceContext
@@ -94,6 +94,7 @@ def create_app(
     app.include_router(worklist_router)
     app.include_router(streams.router)
     app.include_router(exports.router)
+    app.include_router(consents.router)
     # The viewer answers what no route does (so routers included later are never shadowed).
     app.router.default = ViewerFiles()
     return app

@@ -2,8 +2,9 @@
 
 The service's ``POST /api/v1/exports/deid`` calls :func:`export_studies`. Member names are
 positions (``study-001/00001.dcm``), never UIDs; ``manifest.json`` says how many objects
-went in and how many were refused (burned-in text that could not be cleaned), so nothing
-is left out silently. The key is the same as the CLI's, so pseudonyms agree across both.
+went in, how many were refused (burned-in text that could not be cleaned) and how many
+studies were left out for want of consent, so nothing is left out silently. The key is
+the same as the CLI's, so pseudonyms agree across both and with the consent registry.
 """
 
 from __future__ import annotations
@@ -16,12 +17,25 @@ from typing import BinaryIO
 
 from medsight.errors import BurnedInTextError
 from medsight.io.dicom.deid import deidentify_bytes
+from medsight.privacy.consent import Purpose
 from medsight.privacy.methods import method_names
 from medsight.privacy.profile import Profile, table_meta
 from medsight.privacy.pseudonym import Pseudonymizer
+from medsight.services.consent import consented
+from medsight.store.consent import ConsentLog
+from medsight.store.query import StudyQuery
 from medsight.store.store import Store
 
-__all__ = ["ExportSummary", "export_studies"]
+__all__ = ["ConsentCheck", "ExportSummary", "export_studies"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentCheck:
+    """Include only patients with a grant for ``purpose`` (and ``party``) in force."""
+
+    log: ConsentLog
+    purpose: Purpose
+    party: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +45,16 @@ class ExportSummary:
     studies: int
     instances: int
     refused: int
+    without_consent: int = 0
 
 
 def export_studies(
-    store: Store, study_uids: Sequence[str], profile: Profile, key: bytes, target: BinaryIO
+    store: Store,
+    study_uids: Sequence[str],
+    profile: Profile,
+    key: bytes,
+    target: BinaryIO,
+    consent: ConsentCheck | None = None,
 ) -> ExportSummary:
     """Write the de-identified objects of ``study_uids`` as a zip to ``target``.
 
@@ -44,24 +64,44 @@ def export_studies(
         DeidentificationKeyError: the key is too short.
     """
     pseudonyms = Pseudonymizer(key)
+    allowed = _allowed(store, study_uids, pseudonyms, consent)
     written = refused = 0
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for s, study in enumerate(study_uids, start=1):
+            if study not in allowed:
+                continue
             for n, (_, data) in enumerate(store.iter_instances(study), start=1):
-                label = f"study {s} object {n}"
                 try:
-                    out = deidentify_bytes(data, label, profile, pseudonyms)
+                    out = deidentify_bytes(data, f"study {s} object {n}", profile, pseudonyms)
                 except BurnedInTextError:
                     refused += 1
                     continue
                 archive.writestr(f"study-{s:03d}/{n:05d}.dcm", out)
                 written += 1
-        manifest = {
-            "profile": method_names(profile.options),
-            "table": table_meta(),
-            "studies": len(study_uids),
-            "instances": written,
-            "refused_burned_in_text": refused,
-        }
-        archive.writestr("manifest.json", json.dumps(manifest, indent=2))
-    return ExportSummary(len(study_uids), written, refused)
+        summary = ExportSummary(len(allowed), written, refused, len(set(study_uids)) - len(allowed))
+        archive.writestr("manifest.json", _manifest(profile, summary, consent))
+    return summary
+
+
+def _allowed(
+    store: Store, study_uids: Sequence[str], pseudonyms: Pseudonymizer, consent: ConsentCheck | None
+) -> set[str]:
+    if consent is None:
+        return set(study_uids)
+    found = store.studies(StudyQuery(study_instance_uids=tuple(study_uids)))
+    patient = {s.study_instance_uid: pseudonyms.patient(s.patient_id or s.patient_name or "") for s in found}
+    granted = consented(consent.log, patient.values(), consent.purpose, consent.party)
+    return {study for study, pseudonym in patient.items() if pseudonym in granted}
+
+
+def _manifest(profile: Profile, summary: ExportSummary, consent: ConsentCheck | None) -> str:
+    manifest = {
+        "profile": method_names(profile.options),
+        "table": table_meta(),
+        "purpose": None if consent is None else consent.purpose.value,
+        "studies": summary.studies,
+        "instances": summary.instances,
+        "refused_burned_in_text": summary.refused,
+        "studies_without_consent": summary.without_consent,
+    }
+    return json.dumps(manifest, indent=2)

@@ -24,7 +24,19 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Feedback", "Instance", "Job", "Patient", "Series", "Study", "StudySubmitter", "Token", "User"]
+__all__ = [
+    "Base",
+    "Consent",
+    "Feedback",
+    "Instance",
+    "Job",
+    "Patient",
+    "Series",
+    "Study",
+    "StudySubmitter",
+    "Token",
+    "User",
+]
 
 UID = String(64)  # UI: at most 64 characters (PS3.5 6.2)
 
@@ -215,3 +227,18 @@ class Feedback(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Consent(Base):
+    """A patient's consent decision for one purpose (by pseudonym, never an identifier); rows are only appended."""
+
+    __tablename__ = "consents"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    party: Mapped[str] = mapped_column(String(160))  # the remote party for sharing, else ""
+    state: Mapped[str] = mapped_column(String(16))  # granted | withdrawn
+    recorded_by: Mapped[str] = mapped_column(String(160))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    document_ref: Mapped[str | None] = mapped_column(String(256))

@@ -61,3 +61,19 @@ def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
     done = medsight("deid", tmp_path, tmp_path / "o", "-o", "retain-all", key="k" * 20)
     assert done.returncode == 2
     assert "usage.invalid" in done.stderr
+
+
+def test_consent_grant_show_withdraw(tmp_path: Path) -> None:
+    key = "a-secret-key-for-tests"
+    data = ["--data-dir", str(tmp_path / "var")]
+    granted = medsight("consent", "grant", "--patient-id", "MRN-9", "--purpose", "model-training", *data, key=key)
+    assert granted.returncode == 0, granted.stderr
+    assert "MRN-9" not in granted.stdout
+    pseudonym = granted.stdout.split(":")[0]
+    assert pseudonym.startswith("ANON-")
+    medsight("consent", "withdraw", "--pseudonym", pseudonym, "--purpose", "model-training", *data)
+    shown = medsight("consent", "show", "--patient-id", "MRN-9", "--json", *data, key=key)
+    assert json.loads(shown.stdout) == {"pseudonym": pseudonym, "in_force": {"model-training": False}, "decisions": 2}
+    missing = medsight("consent", "show", "--patient-id", "MRN-9", *data)
+    assert missing.returncode == 4
+    assert "privacy.no_key" in missing.stderr

@@ -13,16 +13,24 @@ from tests.data.deid_corpus import planted_values, write_planted
 from tests.unit.server.conftest import auth
 
 from medsight.access import Role
+from medsight.privacy.pseudonym import Pseudonymizer
+from medsight.services.consent import record_consent
 from medsight.services.context import ServiceContext
+from medsight.store.consent import ConsentLog
 from medsight.store.query import StudyQuery
+
+KEY = "export-test-key-0123456789"
 
 
 @pytest.fixture
-def study(context: ServiceContext, tmp_path: Path) -> None:
-    """Two planted objects (a CT and an ultrasound with burned-in text) in the store."""
+def study(context: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two planted objects (a CT and an ultrasound with burned-in text) of a consenting patient."""
+    monkeypatch.setenv("MEDSIGHT_DEID_KEY", KEY)
     for n, ultrasound in ((0, False), (1, True)):
         path = write_planted(tmp_path / f"{n}.dcm", n, ultrasound=ultrasound, size=32)
         context.store.ingest(path.read_bytes())
+    pseudonym = Pseudonymizer(KEY.encode()).patient("PHIPATIENT0000")
+    record_consent(ConsentLog(context.store.sessions), pseudonym, "research-export", granted=True, recorded_by="t")
 
 
 def _study_uids(context: ServiceContext) -> list[str]:
@@ -32,7 +40,6 @@ def _study_uids(context: ServiceContext) -> list[str]:
 def test_export_is_deidentified(
     client: TestClient, context: ServiceContext, tokens: dict[Role, str], study: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MEDSIGHT_DEID_KEY", "export-test-key-0123456789")
     uids = _study_uids(context)
     response = client.post("/api/v1/exports/deid", json={"study_uids": uids}, headers=auth(tokens[Role.RADIOLOGIST]))
     assert response.status_code == 200, response.text
@@ -51,7 +58,6 @@ def test_export_is_deidentified(
 def test_flagged_images_are_refused_and_counted(
     client: TestClient, context: ServiceContext, tokens: dict[Role, str], study: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MEDSIGHT_DEID_KEY", "export-test-key-0123456789")
     body = {"study_uids": _study_uids(context), "options": []}
     response = client.post("/api/v1/exports/deid", json=body, headers=auth(tokens[Role.ADMIN]))
     assert response.status_code == 200
@@ -74,3 +80,21 @@ def test_without_a_key_the_export_is_refused(
 def test_referrers_may_not_export(client: TestClient, tokens: dict[Role, str]) -> None:
     response = client.post("/api/v1/exports/deid", json={"study_uids": ["1.2"]}, headers=auth(tokens[Role.REFERRER]))
     assert response.status_code == 403
+
+
+def test_only_consenting_patients_are_exported_and_withdrawal_counts(
+    client: TestClient, context: ServiceContext, tokens: dict[Role, str], study: None
+) -> None:
+    headers = auth(tokens[Role.RADIOLOGIST])
+    body = {"study_uids": _study_uids(context)}
+    first = client.post("/api/v1/exports/deid", json=body, headers=headers)
+    assert first.headers["x-medsight-without-consent"] == "0"
+    withdrawn = {"patient_id": "PHIPATIENT0000", "purpose": "research-export", "granted": False}
+    assert client.post("/api/v1/consents", json=withdrawn, headers=headers).status_code == 201
+    second = client.post("/api/v1/exports/deid", json=body, headers=headers)
+    assert second.status_code == 200
+    assert second.headers["x-medsight-without-consent"] == "2"  # one patient, two studies
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(second.content)).read("manifest.json"))
+    assert (manifest["instances"], manifest["studies_without_consent"]) == (0, 2)
+    sharing = client.post("/api/v1/exports/deid", json={**body, "purpose": "sharing"}, headers=headers)
+    assert sharing.status_code == 400  # sharing names its party

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
@@ -12,10 +12,12 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from medsight.access import Principal, Scope
+from medsight.privacy.consent import parse_purpose
 from medsight.privacy.profile import parse_options
 from medsight.server.deps import Allow, ContextDep
 from medsight.services.deid import load_key, make_profile
-from medsight.services.deid_export import export_studies
+from medsight.services.deid_export import ConsentCheck, export_studies
+from medsight.store.consent import ConsentLog
 
 __all__ = ["router"]
 
@@ -24,10 +26,16 @@ Exporter = Annotated[Principal, Depends(Allow(Scope.STUDIES_EXPORT))]
 
 
 class DeidExportCreate(BaseModel):
-    """Which studies, and which profile options (CLI names; Clean Pixel Data by default)."""
+    """Which studies, the profile options (CLI names; Clean Pixel Data by default), and the purpose.
+
+    Only patients whose consent to the purpose is in force are exported: research export
+    by default, or sharing with a named party.
+    """
 
     study_uids: list[str] = Field(min_length=1, max_length=100, examples=[["1.2.826.0.1.3680043.8.498.1"]])
     options: list[str] = Field(default=["clean-pixel-data"], max_length=16)
+    purpose: Literal["research-export", "sharing"] = "research-export"
+    party: str | None = Field(default=None, max_length=160)
 
 
 @router.post(
@@ -40,16 +48,20 @@ def deid_export(body: DeidExportCreate, context: ContextDep, principal: Exporter
     """The studies' objects de-identified with the key in ``$MEDSIGHT_DEID_KEY`` (or ``$MEDSIGHT_DEID_KEY_FILE``).
 
     Objects with burned-in text that cannot be cleaned are left out and counted in the
-    zip's ``manifest.json`` and the ``X-Medsight-Refused`` header. 503 without a key.
+    zip's ``manifest.json`` and the ``X-Medsight-Refused`` header; studies of patients
+    without consent to the purpose are left out and counted (``X-Medsight-Without-Consent``).
+    503 without a key.
     """
     profile = make_profile("basic", parse_options(body.options))
+    purpose, party = parse_purpose(body.purpose, body.party)
     for study in body.study_uids:
         context.access.require_study(principal, study)
     key = load_key()
     handle, name = tempfile.mkstemp(prefix="medsight-export-", suffix=".zip")
     try:
         with os.fdopen(handle, "wb") as target:
-            summary = export_studies(context.store, body.study_uids, profile, key, target)
+            consent = ConsentCheck(ConsentLog(context.store.sessions), purpose, party)
+            summary = export_studies(context.store, body.study_uids, profile, key, target, consent)
     except BaseException:
         os.unlink(name)
         raise
@@ -57,6 +69,9 @@ def deid_export(body: DeidExportCreate, context: ContextDep, principal: Exporter
         name,
         media_type="application/zip",
         filename="deid-export.zip",
-        headers={"X-Medsight-Refused": str(summary.refused)},
+        headers={
+            "X-Medsight-Refused": str(summary.refused),
+            "X-Medsight-Without-Consent": str(summary.without_consent),
+        },
         background=BackgroundTask(os.unlink, name),
     )
