@@ -51,6 +51,8 @@ def test_live_mode_streams_frames_and_shows_answers(
     wait_until(page, "() => document.querySelectorAll('#live-result dt').length > 2", timeout_s=30)
     expect(page.locator("#live-result")).to_contain_text("ms on the server")
     page.screenshot(path=str(artifacts / "live-mode.png"))
+    page.get_by_role("button", name="Reset").click()  # accepted: the stream goes on
+    wait_until(page, "() => !document.getElementById('live-stop').disabled", timeout_s=5)
     page.get_by_role("button", name="Stop").click()
     expect(page.locator("#live-status")).to_contain_text("Stopped:", timeout=10_000)
     assert "answered" in (page.locator("#live-status").text_content() or "")

@@ -20,6 +20,9 @@ Answers (text, JSON):
   (waiting in the slot, decoding and analysis included);
 * ``{"type": "summary", "received", "answered", "dropped", "signals"}`` after the
   client sends ``{"type": "end"}``, once the frame in analysis has been answered.
+
+``{"type": "reset"}`` from the client forgets the smoothing history (the probe moved
+to another view), so "stable" is earned again.
 """
 
 from __future__ import annotations
@@ -155,6 +158,10 @@ class StreamSession:
         control = _control(text)
         if control == "end":
             return True
+        if control == "reset":  # the probe moved to another view: forget the history
+            for smoother in self._smoothers.values():
+                smoother.reset()
+            return False
         message = parse_text(text)
         self._check_device(message)
         if message.frame is not None:
@@ -218,9 +225,9 @@ def _control(text: str) -> str | None:
     except ValueError:
         raise StreamMessageError("a text message must be JSON") from None
     if isinstance(data, dict) and "type" in data:
-        if data == {"type": "end"}:
-            return "end"
-        raise StreamMessageError('the only control message after authentication is {"type": "end"}')
+        if data in ({"type": "end"}, {"type": "reset"}):
+            return str(data["type"])
+        raise StreamMessageError('the control messages are {"type": "end"} and {"type": "reset"}')
     return None
 
 

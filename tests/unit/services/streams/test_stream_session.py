@@ -147,3 +147,14 @@ def test_the_ready_message_names_task_model_device_and_measurements() -> None:
     assert ready["task"] == "fake-task"
     assert ready["device_id"] == "probe-1"
     assert ready["measurements"] == ["mean"]
+
+
+def test_reset_forgets_the_smoothing_history() -> None:
+    reset = json.dumps({"type": "reset"})
+    steady = [x for i in range(3) for x in (frame_message(i), 0.02)]
+    socket = ScriptedSocket([*steady, reset, frame_message(3), 0.02, END])
+    run(socket, FakePredictor())
+    results = [m["smoothed"]["mean"] for m in socket.sent if m["type"] == "result"]
+    assert results[2]["stable"]
+    assert results[3]["n"] == 1
+    assert not results[3]["stable"]

@@ -69,6 +69,7 @@ export class Live {
     $("live-files").addEventListener("change", (event) => this.load(event.target.files));
     $("live-start").addEventListener("click", () => this.start());
     $("live-stop").addEventListener("click", () => this.stop());
+    $("live-reset").addEventListener("click", () => this.reset());
   }
 
   status(text) {
@@ -106,6 +107,7 @@ export class Live {
     socket.addEventListener("close", (event) => this.closed(event));
     $("live-start").disabled = true;
     $("live-stop").disabled = false;
+    $("live-reset").disabled = false;
     this.status("Connecting…");
   }
 
@@ -190,11 +192,18 @@ export class Live {
     $("live-stable").hidden = !stable;
   }
 
+  /** The probe moved to another view: the server forgets the smoothing history. */
+  reset() {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ type: "reset" }));
+    $("live-stable").hidden = true;
+  }
+
   stop() {
     clearInterval(this.timer);
     this.timer = null;
     if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ type: "end" }));
     $("live-stop").disabled = true;
+    $("live-reset").disabled = true;
   }
 
   closed(event) {
@@ -202,6 +211,7 @@ export class Live {
     this.socket = null;
     $("live-start").disabled = !this.source;
     $("live-stop").disabled = true;
+    $("live-reset").disabled = true;
     if (event.code !== 1000) this.status(`The stream closed (${event.code}): ${event.reason || "connection lost"}`);
   }
 }
