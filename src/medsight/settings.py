@@ -70,6 +70,9 @@ class ServiceSettings(StoreSettings):
         routing_rules: a JSON file of rules that start analyses on arrival; None uses
             the built-in rules (CR/DX chest images to ``cxr-pneumonia``).
         auto_analyze: whether arriving studies are routed at all.
+        max_streams: live streams open at once (``/api/v1/streams``); one more closes 4503.
+        stream_threads: threads that decode and analyse live frames, shared by all streams.
+        stream_idle_s: a live stream silent this long is closed (1001).
     """
 
     host: str = "127.0.0.1"
@@ -79,6 +82,9 @@ class ServiceSettings(StoreSettings):
     job_lease_s: float = Field(default=60.0, gt=0)
     routing_rules: Path | None = None
     auto_analyze: bool = True
+    max_streams: int = Field(default=16, ge=1, le=1024)
+    stream_threads: int = Field(default=2, ge=1, le=64)
+    stream_idle_s: float = Field(default=60.0, gt=0)
 
 
 class Settings(BaseSettings):

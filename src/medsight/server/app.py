@@ -21,7 +21,7 @@ from medsight.server.routes import access, analyses, consents, dicomweb, exports
 from medsight.server.routes.worklist import router as worklist_router
 from medsight.server.viewer import ViewerFiles
 from medsight.services.context import ServiceContext
-from medsight.services.streams.hub import StreamHub
+from medsight.services.streams.hub import StreamHub, StreamOptions
 from medsight.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -83,7 +83,14 @@ def create_app(
     )
     if context is not None:  # available before start-up too, for TestClient without a lifespan
         app.state.context = context
-    app.state.streams = StreamHub()  # live streams: models load on first use, shared by streams
+    # Live streams: models load on first use, shared by the streams of this process.
+    app.state.streams = StreamHub(
+        StreamOptions(
+            max_streams=settings.max_streams,
+            inference_threads=settings.stream_threads,
+            idle_timeout_s=settings.stream_idle_s,
+        )
+    )
     install_problem_handlers(app)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health.router)

@@ -124,3 +124,14 @@ def test_a_silent_stream_is_closed_1001(app: FastAPI, probe: str) -> None:
     with TestClient(app) as client, client.websocket_connect(PATH, headers=auth(probe)) as ws:
         ws.receive_json()
         assert ws.receive()["code"] == 1001
+
+
+def test_the_stream_limits_come_from_the_service_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from medsight.server import create_app
+    from medsight.settings import ServiceSettings
+
+    monkeypatch.setenv("MEDSIGHT_MAX_STREAMS", "3")
+    monkeypatch.setenv("MEDSIGHT_STREAM_THREADS", "1")
+    monkeypatch.setenv("MEDSIGHT_STREAM_IDLE_S", "5")
+    options = create_app(ServiceSettings()).state.streams.options
+    assert (options.max_streams, options.inference_threads, options.idle_timeout_s) == (3, 1, 5.0)
