@@ -26,6 +26,7 @@ _PATIENT_NAME = 0x00100010
 #: Attributes whose values are redacted wherever they appear in free text (C).
 _IDENTIFYING = (0x00100010, 0x00100020, 0x00101000, 0x00101001, 0x00080050, 0x00101040, 0x00080090, 0x00101060)
 _PATIENT_IDENTITY_REMOVED = 0x00120062
+_FREE_TEXT = frozenset({"ST", "LT", "UT", "UC"})
 
 
 class Node(Protocol):
@@ -107,8 +108,17 @@ def context_for(root: Node, pseudonyms: Pseudonymizer) -> Context:
     )
 
 
-def deidentify(node: Node, profile: Profile, context: Context) -> None:
-    """Apply ``profile`` to every element of ``node``, recursing into sequences."""
+def deidentify(node: Node, profile: Profile, context: Context, *, cleaning: bool = False) -> None:
+    """Apply ``profile`` to every element of ``node``, recursing into sequences.
+
+    Args:
+        node: the data set or item.
+        profile: the compiled profile.
+        context: the patient's pseudonyms, date shift and identifying words.
+        cleaning: inside a sequence an option cleans (C: structured content, graphic
+            annotations, descriptors): free text outside Table E.1-1 (ST, LT, UT, UC,
+            such as an SR's Text Value) is cleaned too, not kept.
+    """
     for tag in node.tags():
         if tag & 0xFFFF == 0:  # group lengths: stale once values change (retired, PS3.5 7.2)
             node.delete(tag)
@@ -117,7 +127,10 @@ def deidentify(node: Node, profile: Profile, context: Context) -> None:
         if (tag >> 16) & 1:
             _private(node, tag, profile)
         elif node.vr(tag) == "SQ":
-            _sequence(node, tag, rule.sequence_op, profile, context)
+            inner = cleaning or rule.op is Op.CLEAN
+            _sequence(node, tag, rule.sequence_op, profile, context, inner)
+        elif cleaning and not rule.listed and node.vr(tag) in _FREE_TEXT:
+            _value(node, tag, Op.CLEAN, context)
         else:
             _value(node, tag, rule.op, context)
 
@@ -130,14 +143,14 @@ def _private(node: Node, tag: int, profile: Profile) -> None:
     node.delete(tag)
 
 
-def _sequence(node: Node, tag: int, op: Op, profile: Profile, context: Context) -> None:
+def _sequence(node: Node, tag: int, op: Op, profile: Profile, context: Context, cleaning: bool) -> None:
     if op is Op.REMOVE:
         node.delete(tag)
     elif op is Op.EMPTY:
         node.empty_sequence(tag)
     else:
         for item in node.items(tag):
-            deidentify(item, profile, context)
+            deidentify(item, profile, context, cleaning=cleaning)
 
 
 def _value(node: Node, tag: int, op: Op, context: Context) -> None:

@@ -166,3 +166,22 @@ def test_clean_text_redacts_shapes(text: str, gone: str) -> None:
 def test_shift_date_handles_ranges_and_garbage() -> None:
     assert shift_date("20240301-20240302", 1) == "20240229-20240301"
     assert shift_date("garbage", 3) == "19000101"
+
+
+def test_clean_structured_content_cleans_text_values_inside() -> None:
+    content = DictNode(
+        {
+            0x0040A160: ("UT", "Jane Doe seen on 2024-01-31, MRN-1 stable"),  # Text Value: not in the table
+            0x00080104: ("LO", "Finding"),  # Code Meaning: kept
+        }
+    )
+    node = _dataset()
+    node.elements[0x0040A730] = ("SQ", [content])
+    _run({Option.CLEAN_STRUCTURED_CONTENT}, node)
+    (item,) = node.value(0x0040A730)
+    text = item.value(0x0040A160)
+    assert "Jane" not in text
+    assert "2024" not in text
+    assert "MRN-1" not in text
+    assert "stable" in text
+    assert item.value(0x00080104) == "Finding"
