@@ -33,10 +33,11 @@ from medsight.errors import MedsightError
 from medsight.server.problems import status_for
 from medsight.services.streams.session import Incoming
 
-__all__ = ["GOING_AWAY", "INTERNAL_ERROR", "NORMAL", "SocketAdapter", "close_code_for", "close_reason"]
+__all__ = ["ABNORMAL", "GOING_AWAY", "INTERNAL_ERROR", "NORMAL", "SocketAdapter", "close_code_for", "close_reason"]
 
 NORMAL = 1000
 GOING_AWAY = 1001
+ABNORMAL = 1006  # never sent: the log's code for a client that vanished without a close frame
 INTERNAL_ERROR = 1011
 _MAX_REASON_BYTES = 123
 

@@ -271,3 +271,4 @@ def test_a_client_that_vanishes_mid_stream_is_no_error(server: LiveServer, probe
         again.send(frame(0, "probe-1"))
         assert json.loads(again.recv(timeout=60))["frame"] == 0
     assert "stream failed" not in server.log()
+    assert "closed 1006" in server.log()

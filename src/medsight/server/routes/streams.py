@@ -18,7 +18,15 @@ from fastapi.concurrency import run_in_threadpool
 from medsight.access import Principal, Scope
 from medsight.errors import MedsightError
 from medsight.server.deps import AllowSocket
-from medsight.server.sockets import GOING_AWAY, INTERNAL_ERROR, NORMAL, SocketAdapter, close_code_for, close_reason
+from medsight.server.sockets import (
+    ABNORMAL,
+    GOING_AWAY,
+    INTERNAL_ERROR,
+    NORMAL,
+    SocketAdapter,
+    close_code_for,
+    close_reason,
+)
 from medsight.services.context import ServiceContext
 from medsight.services.streams.access import device_of
 from medsight.services.streams.hub import StreamHub
@@ -49,8 +57,10 @@ async def stream(
                 await session.run()
             finally:
                 stats = session.stats
-            if session.idle:
+            if session.ending == "idle":
                 code, reason = GOING_AWAY, "no message within the idle timeout"
+            elif session.ending == "gone":
+                code = ABNORMAL  # nothing to send: for the log
     except MedsightError as exc:
         code, reason = close_code_for(exc), close_reason(exc)
     except Exception as exc:  # a bug: close this stream only, log the class, never the message

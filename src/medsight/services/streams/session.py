@@ -99,7 +99,9 @@ class StreamSession:
     stats: StreamStats = field(default_factory=StreamStats)
 
     def __post_init__(self) -> None:
-        self.idle = False  # ended because the client sent nothing for the hub's idle timeout
+        # How the stream ended: "end" (the client asked), "gone" (it disconnected), "idle"
+        # (silent for the hub's idle timeout), "error" (an error ended it; the default).
+        self.ending = "error"
         self._slot: LatestSlot[_Pending] = LatestSlot()
         self._smoothers = {name: Smoother(tolerance) for name, tolerance in self.predictor.tolerances.items()}
 
@@ -135,13 +137,15 @@ class StreamSession:
                 try:
                     data = await asyncio.wait_for(self.socket.receive(), self.hub.options.idle_timeout_s)
                 except TimeoutError:
-                    self.idle = True
+                    self.ending = "idle"
                     return False
                 if data is None:
+                    self.ending = "gone"
                     return False
                 if isinstance(data, bytes):
                     self._accept_frame(data)
                 elif self._accept_text(data):
+                    self.ending = "end"
                     return True
         finally:
             self._slot.close()
