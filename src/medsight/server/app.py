@@ -37,6 +37,11 @@ and FHIR.
 Every route except `/health` needs `Authorization: Bearer <token>`; tokens come from
 `medsight tokens create`. Errors are `application/problem+json` with `code`, `message`
 and `request_id`.
+
+Live streams are a WebSocket, `/api/v1/streams/{task}`, which OpenAPI cannot list:
+frames in (a 4-byte header length, a JSON header, PNG/JPEG/raw pixels), one answer per
+analysed frame out; refusals are close codes `4000 + HTTP status`. See
+`docs/architecture.md`, "Live streams".
 """
 
 
