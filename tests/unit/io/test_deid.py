@@ -190,3 +190,19 @@ def test_broken_files_fail_typed_or_are_skipped(tmp_path: Path, keep: int) -> No
     else:
         message = (tmp_path / "one.dcm").read_bytes().decode("latin-1")
     assert "PHI" not in message
+
+
+def test_every_bundled_pydicom_file_is_deidentified_or_refused_typed(pydicom_test_files: Path, tmp_path: Path) -> None:
+    outcomes: dict[str, int] = {}
+    for path in sorted(p for p in pydicom_test_files.rglob("*") if p.is_file()):
+        out = tmp_path / f"{len(outcomes)}-{path.name}.dcm"
+        try:
+            _deid(path, out)
+        except (InvalidDicomError, BurnedInTextError) as error:
+            outcomes[error.code] = outcomes.get(error.code, 0) + 1
+            continue
+        report = check_member(open_path(out), CLEAN)
+        assert report.findings == (), path.name
+        assert report.burned_in is None, path.name
+        outcomes["ok"] = outcomes.get("ok", 0) + 1
+    assert outcomes["ok"] >= 160, outcomes

@@ -21,13 +21,15 @@ from pydicom import config
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.pixels.processing import apply_color_lut
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
-from medsight.errors import BurnedInTextError
+from medsight.errors import BurnedInTextError, InvalidDicomError
 from medsight.io._atomic import atomic_write
+from medsight.io.detect import FileKind, sniff
 from medsight.io.dicom.parse import translating
 from medsight.io.sources import Member
 from medsight.privacy.burned_in import PixelFacts, burned_in_reason, clean_mask
@@ -39,6 +41,9 @@ from medsight.privacy.pseudonym import Pseudonymizer
 __all__ = ["CheckReport", "DatasetNode", "DeidResult", "check_member", "deidentify_bytes", "deidentify_member"]
 
 _PIXEL_DATA = 0x7FE00010
+_IDENTIFYING_TAGS = (0x00080016, 0x00080018, 0x0020000D, 0x00280010)
+# Secondary Capture, for an object that names no SOP Class at all (File Meta must name one).
+_UNKNOWN_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7"
 _BINARY_VRS = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})
 _META_DROPPED = (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102)
 
@@ -133,9 +138,25 @@ class CheckReport:
 
 
 def read_dataset(member: Member) -> pydicom.FileDataset:
-    """Parse a whole file with pydicom (typed errors, no values in messages)."""
+    """Parse a whole file with pydicom (typed errors, no values in messages).
+
+    A data set without preamble and File Meta (ACR-NEMA style) is read when its first
+    bytes look like one and it holds identifying attributes, as the reader does.
+
+    Raises:
+        InvalidDicomError: not a DICOM file, or one that does not parse.
+    """
     with translating(member.label, "parsing"), member.open() as stream:
-        return pydicom.dcmread(stream, force=False)
+        try:
+            return pydicom.dcmread(stream, force=False)
+        except PydicomInvalidDicomError:
+            stream.seek(0)
+            if sniff(stream, member.label) is not FileKind.DICOM:
+                raise
+            ds = pydicom.dcmread(stream, force=True)
+    if not any(tag in ds for tag in _IDENTIFYING_TAGS):
+        raise InvalidDicomError(f"{member.label}: not a DICOM file")
+    return ds
 
 
 def pixel_facts(ds: Dataset) -> PixelFacts:
@@ -267,8 +288,32 @@ def _mask_pixels(ds: pydicom.FileDataset, facts: PixelFacts) -> None:
 def _write(ds: pydicom.FileDataset, stream: BinaryIO, label: str) -> None:
     buffer = io.BytesIO()
     with translating(label, "writing"):
-        ds.save_as(buffer, enforce_file_format=True)
+        _complete_meta(ds)
+        # dcmwrite, not save_as: it writes big-endian data sets as read (save_as refuses).
+        try:
+            pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+        except (TypeError, ValueError):
+            # Elements read in an encoding other than the transfer syntax's (an implicit
+            # VR data set labelled explicit) are written once converted, VRs from the dictionary.
+            for _ in ds.iterall():
+                pass
+            buffer = io.BytesIO()
+            pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
     stream.write(buffer.getbuffer())
+
+
+def _complete_meta(ds: pydicom.FileDataset) -> None:
+    """File Meta that PS3.10 requires, from the data set (files read without it, or with gaps)."""
+    meta = ds.file_meta
+    if "TransferSyntaxUID" not in meta:
+        implicit, little = ds.original_encoding if ds.original_encoding[0] is not None else (False, True)
+        meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+        )
+    if not meta.get("MediaStorageSOPClassUID"):
+        meta.MediaStorageSOPClassUID = UID(str(ds.get("SOPClassUID", "") or _UNKNOWN_SOP_CLASS))
+    if not meta.get("MediaStorageSOPInstanceUID"):
+        meta.MediaStorageSOPInstanceUID = UID(str(ds.get("SOPInstanceUID", "") or generate_uid()))
 
 
 def check_member(member: Member, profile: Profile) -> CheckReport:
