@@ -167,8 +167,8 @@ def deidentify(
             summary.bytes_read += result.size
         if progress is not None:
             progress(done, len(members))
-    if not single:
-        os.sync()  # one flush for the whole batch instead of one per file
+    if not single and hasattr(os, "sync"):
+        os.sync()  # one flush for the whole batch instead of one per file (POSIX)
     return summary
 
 
