@@ -52,4 +52,4 @@ def test_every_role_has_scopes_and_only_admin_manages_access() -> None:
     assert all(ROLE_SCOPES[role] for role in Role)
     assert [role for role in Role if Scope.ACCESS_ADMIN in ROLE_SCOPES[role]] == [Role.ADMIN]
     assert ROLE_SCOPES[Role.DEVICE] == {Scope.STUDIES_WRITE, Scope.STREAMS_WRITE}
-    assert ROLE_SCOPES[Role.AUDITOR] == {Scope.ACCESS_READ}
+    assert ROLE_SCOPES[Role.AUDITOR] == {Scope.ACCESS_READ, Scope.CONSENTS_READ}  # who holds access, who consented
