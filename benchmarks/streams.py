@@ -11,8 +11,10 @@ server's resident memory once a second meanwhile.
 * **4 concurrent streams**, each at 30 fps: the same figures per stream and summed.
 
 Frames: each task's frame size from the issue (800x540 for ``us-fetal-head``, 256x256
-for ``us-breast``, 800x540 otherwise), cut from the shared ultrasound cine when present,
-else synthetic. Every task with a live predictor is measured; until the ultrasound
+for ``us-breast``, 800x540 otherwise): HC18 image 001 jittered as a hand-held probe
+would move (with its pixel size, so HC is measured) for ``us-fetal-head``, BreastMNIST
+validation images enlarged for ``us-breast``, the shared ultrasound cine otherwise; synthetic
+frames when ``../shared`` is absent. Every task with a live predictor is measured; until the ultrasound
 models are shipped, ``cxr-pneumonia`` (its 224 px bundle) stands in, and a task whose
 model is missing is reported as not measured.
 
@@ -89,6 +91,52 @@ def _frames(size: tuple[int, int], shared: Path | None, count: int = 27) -> list
     return out
 
 
+_HC18 = Path("datasets/hc18")
+_BREASTMNIST = Path("datasets/breastmnist/breastmnist_trainval.npz")
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The frames a task's streams send, where they come from, and their pixel spacing."""
+
+    frames: list[np.ndarray]
+    what: str
+    spacing: float | None = None
+
+
+def _source(task: str, size: tuple[int, int], shared: Path | None) -> _Source:
+    """Real frames of the task's kind when ``shared`` has them, else the cine or synthetic ones."""
+    if task == "us-fetal-head" and shared is not None and (shared / _HC18).is_dir():
+        return _hc18_frames(shared / _HC18, size)
+    if task == "us-breast" and shared is not None and (shared / _BREASTMNIST).exists():
+        return _breast_frames(shared / _BREASTMNIST, size)
+    frames = _frames(size, shared)
+    cine = shared is not None and (shared / _CINE).exists()
+    return _Source(frames, "the shared ultrasound cine (800x600, tiled and cropped)" if cine else "synthetic frames")
+
+
+def _hc18_frames(folder: Path, size: tuple[int, int], count: int = 27) -> _Source:
+    """HC18 image 001 moved by a few pixels each frame, as a hand-held probe would: one head, one HC."""
+    images, _ = read(folder / "training_set" / "001_HC.png", ReadLimits())
+    plane = _fit(np.rint(images[0].pixels).astype(np.uint8), *size)
+    rng = np.random.default_rng(0)
+    frames = [np.roll(plane, tuple(rng.integers(-4, 5, size=2)), axis=(0, 1)) for _ in range(count)]
+    rows = (folder / "training_set_pixel_size_and_HC.csv").read_text().splitlines()
+    spacing = float(next(row.split(",")[1] for row in rows if row.startswith("001_HC.png")))
+    return _Source(frames, f"HC18 image 001 jittered by up to 4 px ({spacing:.4f} mm/px)", spacing)
+
+
+def _breast_frames(npz: Path, size: tuple[int, int], count: int = 27) -> _Source:
+    """BreastMNIST validation images, bilinearly enlarged from 28 px to the frame size."""
+    from scipy import ndimage
+
+    with np.load(npz) as data:
+        images = data["val_images"][:count].astype(np.float32)
+    scale = (size[0] / images.shape[1], size[1] / images.shape[2])
+    frames = [np.clip(ndimage.zoom(image, scale, order=1), 0, 255).astype(np.uint8) for image in images]
+    return _Source(frames, f"BreastMNIST validation images enlarged from 28 px to {size[1]}x{size[0]}")
+
+
 def _fit(plane: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """``plane`` tiled to cover ``rows x cols`` and cropped at the centre."""
     tiled = np.tile(plane, (rows // plane.shape[0] + 1, cols // plane.shape[1] + 1))
@@ -132,14 +180,19 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _stream_command(folder: Path, task: str, server: LiveServer, token: str, seconds: float) -> list[str]:
-    return [
+def _stream_command(
+    folder: Path, task: str, server: LiveServer, token: str, seconds: float, spacing: float | None
+) -> list[str]:
+    command = [
         sys.executable, "-m", "medsight", "stream", str(folder), "--task", task, "--fps", str(FPS),
         "--encoding", "jpeg", "--seconds", str(seconds), "--url", server.url, "--token", token, "--json",
     ]  # fmt: skip
+    return command + (["--pixel-spacing", str(spacing)] if spacing else [])
 
 
-def _run_streams(folder: Path, task: str, server: LiveServer, tokens: Sequence[str], seconds: float) -> dict[str, Any]:
+def _run_streams(
+    folder: Path, task: str, server: LiveServer, tokens: Sequence[str], seconds: float, spacing: float | None = None
+) -> dict[str, Any]:
     """Run one ``medsight stream`` process per token at once; their reports and the RSS samples."""
     assert server.process is not None
     sampler = _RssSampler(server.process.pid)
@@ -147,7 +200,7 @@ def _run_streams(folder: Path, task: str, server: LiveServer, tokens: Sequence[s
     started = time.perf_counter()
     processes = [
         subprocess.Popen(
-            _stream_command(folder, task, server, token, seconds),
+            _stream_command(folder, task, server, token, seconds, spacing),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -176,16 +229,17 @@ def measure_streams(
         results = {}
         for task in tasks or sorted(FRAME_PREDICTORS):
             size = FRAME_SIZES.get(task, _DEFAULT_SIZE)
-            folder = _write_frames(workdir / f"frames-{task}", _frames(size, shared))
+            source = _source(task, size, shared)
+            folder = _write_frames(workdir / f"frames-{task}", source.frames)
             try:
-                _run_streams(folder, task, server, tokens[:1], 3.0)  # load the model, warm up
+                _run_streams(folder, task, server, tokens[:1], 3.0, source.spacing)  # load the model, warm up
             except _NotMeasuredError as exc:
-                results[task] = {"size": size, "skipped": str(exc)}
+                results[task] = {"size": size, "skipped": str(exc), "source": source.what}
                 continue
-            long = _run_streams(folder, task, server, tokens[:1], options.long_s)
-            many = _run_streams(folder, task, server, tokens, options.concurrent_s)
-            results[task] = {"size": size, "long": long, "concurrent": many}
-        return {"tasks": results, "options": options, "cine": shared is not None and (shared / _CINE).exists()}
+            long = _run_streams(folder, task, server, tokens[:1], options.long_s, source.spacing)
+            many = _run_streams(folder, task, server, tokens, options.concurrent_s, source.spacing)
+            results[task] = {"size": size, "long": long, "concurrent": many, "source": source.what}
+        return {"tasks": results, "options": options}
     finally:
         server.stop()
 
@@ -215,12 +269,11 @@ def streams_section(result: dict[str, Any], command: str) -> str:
     """The Markdown section of a :func:`measure_streams` result."""
     options: StreamsOptions = result["options"]
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
-    source = "the shared ultrasound cine (800x600, tiled and cropped)" if result["cine"] else "synthetic frames"
     lines = [
         HEADING,
         "",
         f"`{command}`, {date} UTC. A real `medsight serve` on loopback; each stream is a `medsight stream` "
-        f"process sending JPEG frames (quality 90) from {source} at {FPS:g} fps. Latency is server-side "
+        f"process sending JPEG frames (quality 90) at {FPS:g} fps. Latency is server-side "
         "(frame arrival to answer ready: waiting, decoding, analysis); round trip is seen by the client. "
         f"Rates are per second of sending. Target: server-side p99 <= {TARGET_P99_MS:g} ms.",
         "",
@@ -233,6 +286,7 @@ def streams_section(result: dict[str, Any], command: str) -> str:
         long, many = measured["long"], measured["concurrent"]
         model = "the shipped 224 px bundle, standing in for the ultrasound models" if task == "cxr-pneumonia" else ""
         lines += [f"### {task} ({cols}x{rows} frames{'; ' + model if model else ''})", ""]
+        lines += [f"Frames: {measured.get('source', 'synthetic frames')}.", ""]
         lines += [
             "| run | frames sent | answered/s | dropped/s | server p50 / p95 / p99 ms "
             "| round trip p50 / p95 / p99 ms |",

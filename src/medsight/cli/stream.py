@@ -15,7 +15,14 @@ import typer
 
 from medsight.errors import UsageError
 from medsight.io.framebytes import FrameEncoding
-from medsight.services.streams.replay import ReplayOptions, ReplayReport, load_frames, replay, stream_url
+from medsight.services.streams.replay import (
+    ReplayOptions,
+    ReplayReport,
+    load_frames,
+    parse_spacing,
+    replay,
+    stream_url,
+)
 
 __all__ = ["stream"]
 
@@ -33,6 +40,10 @@ def stream(
     encoding: Annotated[
         str, typer.Option("--encoding", help="jpeg (quality 90, as ultrasound gateways send), png or raw.")
     ] = "jpeg",
+    pixel_spacing: Annotated[
+        str | None,
+        typer.Option("--pixel-spacing", help="mm per pixel (MM or ROW,COL) when the files do not record it."),
+    ] = None,
     device: Annotated[
         str | None, typer.Option("--device", help="Device id to send as [default: the token's device].")
     ] = None,
@@ -47,7 +58,8 @@ def stream(
         raise UsageError(f"--encoding must be png, jpeg or raw, got {encoding!r}") from None
     options = ReplayOptions(url=url, task=task, token=token, fps=fps, seconds=seconds, device_id=device)
     stream_url(url, task)  # a bad --url is a usage error before any frame is read
-    frames = load_frames(path, frame_encoding)
+    spacing = parse_spacing(pixel_spacing) if pixel_spacing else None
+    frames = load_frames(path, frame_encoding, pixel_spacing_mm=spacing)
     if not as_json:
         typer.echo(f"streaming {len(frames.frames)} frames of {frames.columns}x{frames.rows} at {fps:g} fps", err=True)
     report = replay(options, frames)

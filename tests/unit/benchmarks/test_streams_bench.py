@@ -20,7 +20,6 @@ def _report(p99: float) -> dict[str, Any]:
 def test_the_section_has_a_row_per_stream_and_the_verdicts() -> None:
     result = {
         "options": QUICK_STREAMS,
-        "cine": False,
         "tasks": {
             "cxr-pneumonia": {
                 "size": (540, 800),

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from medsight.errors import UsageError
 from medsight.io.framebytes import FrameEncoding, encode_frame
-from medsight.services.streams.replay import load_frames, stream_url
+from medsight.services.streams.replay import load_frames, parse_spacing, stream_url
 
 
 @pytest.fixture
@@ -71,3 +72,19 @@ def test_frames_of_a_folder_are_read_in_order_and_encoded(frames: Path) -> None:
 
 def test_stream_url_keeps_a_path_prefix() -> None:
     assert stream_url("https://host:8443/medsight/", "us-breast") == "wss://host:8443/medsight/api/v1/streams/us-breast"
+
+
+@pytest.mark.parametrize(("text", "expected"), [("0.1", (0.1, 0.1)), ("0.12,0.1", (0.12, 0.1))])
+def test_pixel_spacing_is_one_or_two_numbers(text: str, expected: tuple[float, float]) -> None:
+    assert parse_spacing(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "x", "0", "-1", "1,2,3"])
+def test_a_bad_pixel_spacing_is_a_usage_error(text: str) -> None:
+    with pytest.raises(UsageError, match="--pixel-spacing"):
+        parse_spacing(text)
+
+
+def test_the_given_spacing_overrides_the_files(frames: Path) -> None:
+    assert load_frames(frames).pixel_spacing_mm is None
+    assert load_frames(frames, pixel_spacing_mm=(0.2, 0.2)).pixel_spacing_mm == (0.2, 0.2)

@@ -42,7 +42,7 @@ from medsight.io.framebytes import FrameEncoding, encode_frame
 from medsight.services.streams.schema import SCHEMA_VERSION, DeviceMessage, FrameHeader, pack_frame
 from medsight.settings import ReadLimits
 
-__all__ = ["ReplayFrames", "ReplayOptions", "ReplayReport", "load_frames", "replay", "stream_url"]
+__all__ = ["ReplayFrames", "ReplayOptions", "ReplayReport", "load_frames", "parse_spacing", "replay", "stream_url"]
 
 _PERCENTILES = (50, 95, 99)
 _SUMMARY_TIMEOUT_S = 15.0
@@ -145,9 +145,16 @@ def percentiles(values: Sequence[float]) -> dict[str, float | None]:
 
 
 def load_frames(
-    path: Path, encoding: FrameEncoding = FrameEncoding.JPEG, limits: ReadLimits | None = None
+    path: Path,
+    encoding: FrameEncoding = FrameEncoding.JPEG,
+    limits: ReadLimits | None = None,
+    *,
+    pixel_spacing_mm: tuple[float, float] | None = None,
 ) -> ReplayFrames:
     """Every frame of a cine, or every image of a folder, as 8-bit encoded frames of one size.
+
+    ``pixel_spacing_mm`` (row, column) overrides what the files record (a PNG from a
+    probe's export rarely records it; the measurements in mm need it).
 
     Raises:
         NoImagesFoundError: nothing readable at ``path``.
@@ -166,7 +173,7 @@ def load_frames(
         frames=tuple(encode_frame(plane, encoding) for plane in planes),
         rows=rows,
         columns=columns,
-        pixel_spacing_mm=_spacing(images[0]),
+        pixel_spacing_mm=pixel_spacing_mm or _spacing(images[0]),
         encoding=encoding,
     )
 
@@ -193,6 +200,21 @@ def _spacing(image: Image) -> tuple[float, float] | None:
         return None
     _, row_mm, col_mm = image.geometry.spacing
     return (float(row_mm), float(col_mm))
+
+
+def parse_spacing(text: str) -> tuple[float, float]:
+    """``"0.12"`` (square pixels) or ``"0.12,0.1"`` (row, column) as mm.
+
+    Raises:
+        UsageError: not one or two positive numbers.
+    """
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(0 < v <= 100 for v in values):
+        raise UsageError(f"--pixel-spacing must be MM or ROW_MM,COL_MM (positive), got {text!r}")
+    return (values[0], values[-1])
 
 
 def stream_url(url: str, task: str) -> str:
