@@ -62,6 +62,8 @@ class LoadedModel:
         """
         section = bundle.metadata.medsight
         task = get_task(section.task)
+        if section.kind != "classification":
+            raise InvalidBundleError(f"{bundle.name} is a {section.kind} model, not a classifier")
         if not bundle.has("ood.npz"):
             raise InvalidBundleError(
                 f"{bundle.name}: no models/ood.npz; every model must refuse what it was not made for"

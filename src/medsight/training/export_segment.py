@@ -124,6 +124,7 @@ def _metadata(source: SegmentationSource, weights: dict[str, str]) -> BundleMeta
         segmentation={
             "confidence": "expected Dice of the mask under temperature-calibrated pixel probabilities",
             "temperature_fitted_on": "validation pixels (every 5th)",
+            "flip_average": options.flip_average,
             "measurement": "ellipse (Fitzgibbon/Halir-Flusser) on the head region's edge at frame resolution",
             "ga_formula": "Hadlock 1984: GA = 8.96 + 0.540 HC + 0.0003 HC^3 (HC in cm)",
         },
@@ -180,6 +181,7 @@ def _model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
             f"- MONAI U-Net, channels {net.get('channels')}, strides {net.get('strides')}, "
             f"{net.get('res_units')} residual unit(s); Dice + binary cross-entropy.",
             f"- Input: the whole frame stretched to {section.preprocessing['size']} px square, greyscale in [0, 1].",
+            f"- Left-right flip averaging of the logits at inference: {section.segmentation.get('flip_average')}.",
             "- Output: the head region (largest component above probability 0.5, resized to the frame); an ellipse "
             "fitted to its edge; HC = its perimeter (Ramanujan), BPD = minor axis, OFD = major axis (outer to outer).",
             "- Gestational age: Hadlock FP et al., Radiology 1984;152:497-501, "

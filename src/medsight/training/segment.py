@@ -51,6 +51,8 @@ class SegmentOptions:
         network: the U-Net; None for :class:`SegmenterConfig`'s default.
         ood_quantile: training quantile of the distribution check's thresholds.
         bootstrap: resamples for the CIs.
+        flip_average: average the logits with those of the mirrored input at inference
+            (the temperature is fitted on the averaged logits).
         name: the bundle's model name; None gives ``<task>-<resolution>``.
         version: the bundle's version.
         threads: torch threads.
@@ -61,6 +63,7 @@ class SegmentOptions:
     network: SegmenterConfig | None = None
     ood_quantile: float = 0.995
     bootstrap: int = 2000
+    flip_average: bool = True
     name: str | None = None
     version: str = "1.0.0"
     threads: int = 2
@@ -149,12 +152,18 @@ def _val_dice(model: Segmenter, x: NDArray[np.float32], y: NDArray[np.float32]) 
     return float(dice.mean()), logits
 
 
-def predict_logits(model: Segmenter, x: NDArray[np.float32], batch: int = 32) -> NDArray[np.float32]:
-    """Pixel logits ``(n, S, S)`` in eval mode."""
+def predict_logits(
+    model: Segmenter, x: NDArray[np.float32], batch: int = 32, *, flip_average: bool = False
+) -> NDArray[np.float32]:
+    """Pixel logits ``(n, S, S)`` in eval mode (averaged with the mirrored input's if asked)."""
     model.eval()
     with torch.inference_mode():
         out = [model(torch.from_numpy(x[s : s + batch]))[:, 0] for s in range(0, len(x), batch)]
-    return torch.cat(out).numpy()
+    logits = torch.cat(out).numpy()
+    if flip_average:
+        mirrored = predict_logits(model, np.ascontiguousarray(x[..., ::-1]), batch)
+        logits = (logits + mirrored[..., ::-1]) * np.float32(0.5)
+    return logits
 
 
 def _train(
@@ -231,7 +240,7 @@ def fit_segmenter(task: TaskSpec, data: MeasuredSet, options: SegmentOptions, pr
         Segmenter(network), (x_train, y_train), (x_val, y_val), options.train, progress
     )
     progress.on_stage("calibrate", 2)
-    val_logits = predict_logits(model, x_val)
+    val_logits = predict_logits(model, x_val, flip_average=options.flip_average)
     temperature = fit_temperature(
         val_logits.ravel()[::_PIXEL_STRIDE].astype(np.float64), y_val[:, 0].ravel()[::_PIXEL_STRIDE].astype(np.int64)
     )

@@ -72,3 +72,11 @@ def test_onnx_and_torch_give_the_same_logits(tiny_segmenter: Path) -> None:
     torch_logits, torch_features = _predictor(bundle, "torch").predict(x)
     assert np.abs(onnx_logits - torch_logits).max() < 1e-4
     assert np.abs(onnx_features - torch_features).max() < 1e-4
+
+
+def test_a_segmentation_bundle_is_not_loaded_as_a_classifier(tiny_segmenter: Path) -> None:
+    from medsight.errors import InvalidBundleError
+    from medsight.inference import LoadedModel
+
+    with pytest.raises(InvalidBundleError, match="segmentation"):
+        LoadedModel.load(load_bundle(tiny_segmenter))
