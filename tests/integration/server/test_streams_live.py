@@ -272,3 +272,31 @@ def test_a_client_that_vanishes_mid_stream_is_no_error(server: LiveServer, probe
         assert json.loads(again.recv(timeout=60))["frame"] == 0
     assert "stream failed" not in server.log()
     assert "closed 1006" in server.log()
+
+
+@pytest.mark.shared
+def test_a_fetal_head_stream_measures_hc_and_settles(server: LiveServer, probe: str, shared_datasets: Path) -> None:
+    from medsight.models.bundle import shipped_bundles
+
+    if "us-fetal-head-128" not in shipped_bundles():
+        pytest.skip("the us-fetal-head bundle is not shipped in this checkout")
+    image = shared_datasets / "hc18" / "training_set" / "001_HC.png"
+    header = {"index": 0, "encoding": "png", "pixel_spacing_mm": [0.0896585200514, 0.0896585200514]}
+    answers = []
+    with open_stream(server, probe, task="us-fetal-head") as ws:
+        assert ready(ws)["measurements"] == ["bpd_mm", "confidence", "ga_weeks", "hc_mm", "ofd_mm", "probability"]
+        for index in range(6):
+            message = {
+                "schema": 1,
+                "device_id": "probe-1",
+                "timestamp": time.time(),
+                "frame": {**header, "index": index},
+            }
+            ws.send(pack_frame(DeviceMessage.model_validate(message), image.read_bytes()))
+            answers.append(json.loads(ws.recv(timeout=60)))  # one at a time: none dropped
+    last = answers[-1]
+    assert last["result"]["found"] is True
+    assert set(last["result"]["ellipse"]) == {"cx", "cy", "semi_major", "semi_minor", "angle_deg"}
+    assert abs(last["result"]["hc_mm"] - 56.81) < 5.0  # the CSV's reference HC for this image
+    assert not answers[0]["smoothed"]["hc_mm"]["stable"]
+    assert last["smoothed"]["hc_mm"]["stable"]
