@@ -77,3 +77,32 @@ def test_live_mode_plays_a_cine_dicom(page: Page, live_server: LiveServer, sampl
     wait_until(page, "() => document.querySelectorAll('#live-result dt').length > 2", timeout_s=60)
     page.get_by_role("button", name="Stop").click()
     expect(page.locator("#live-status")).to_contain_text("Stopped:", timeout=10_000)
+
+
+@pytest.mark.shared
+def test_live_mode_draws_the_fetal_head_ellipse(
+    page: Page, live_server: LiveServer, shared_datasets: Path, artifacts: Path
+) -> None:
+    from medsight.models.bundle import shipped_bundles
+
+    if "us-fetal-head-128" not in shipped_bundles():
+        pytest.skip("the us-fetal-head bundle is not shipped in this checkout")
+    sign_in(page, live_server.url, live_server.token("--role", "radiologist"))
+    page.get_by_role("link", name="Live").click()
+    page.get_by_label("Frames or a cine DICOM").set_input_files(
+        str(shared_datasets / "hc18" / "training_set" / "001_HC.png")
+    )
+    expect(page.locator("#live-status")).to_contain_text("1 frames of 800x540 ready")
+    page.get_by_label("Task").select_option("us-fetal-head")
+    page.get_by_label("Pixel spacing, mm (when the files do not say)").fill("0.0896585200514")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#live-stable")).to_be_visible(timeout=60_000)
+    expect(page.locator("#live-result")).to_contain_text("hc_mm")
+    green = (
+        "() => { const c = document.getElementById('live-canvas'); const d = c.getContext('2d')"
+        ".getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4)"
+        " if (d[i + 1] > 150 && d[i] < 120 && d[i + 2] < 150) n += 1; return n; }"
+    )
+    assert wait_until(page, green, timeout_s=10) > 500  # the ellipse, drawn in green over the frame
+    page.screenshot(path=str(artifacts / "live-fetal-head.png"))
+    page.get_by_role("button", name="Stop").click()

@@ -146,7 +146,9 @@ export class Live {
     scratch.getContext("2d").drawImage(bitmap, 0, 0);
     const blob = await scratch.convertToBlob({ type: "image/jpeg", quality: 0.9 });
     const frame = { index, encoding: "jpeg", rows: bitmap.height, columns: bitmap.width };
-    if (this.source.spacing) frame.pixel_spacing_mm = this.source.spacing.map(Number);
+    const given = Number($("live-spacing").value);
+    if (given > 0) frame.pixel_spacing_mm = [given, given];
+    else if (this.source.spacing) frame.pixel_spacing_mm = this.source.spacing.map(Number);
     const header = { schema: 1, device_id: this.device, timestamp: Date.now() / 1000, frame };
     if (this.socket && this.socket.readyState === WebSocket.OPEN) {
       this.socket.send(packFrame(header, await blob.arrayBuffer()));
