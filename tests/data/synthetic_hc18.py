@@ -59,3 +59,36 @@ def write_hc18(root: Path, *, subjects: int = 30, seed: int = 0) -> Path:
         lines.append(f"{name},{PIXEL_MM},{perimeter * PIXEL_MM:.2f}")
     (root / "training_set_pixel_size_and_HC.csv").write_text("\n".join(lines) + "\n")
     return root
+
+
+def write_us_dicom(path: Path, pixels: NDArray[np.uint8], delta_cm: float, *, body_part: str | None = None) -> Path:
+    """An Ultrasound Image Storage object: 8-bit MONOCHROME2, spacing only in its Ultrasound Region."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
+
+    sop_class = "1.2.840.10008.5.1.4.1.1.6.1"  # Ultrasound Image Storage
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, ds.file_meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.PatientName, ds.PatientID = "US", "FAKE^FETUS", "FAKE-US-1"
+    if body_part:
+        ds.BodyPartExamined = body_part
+    region = Dataset()
+    region.RegionSpatialFormat, region.RegionDataType, region.RegionFlags = 1, 1, 0
+    region.RegionLocationMinX0, region.RegionLocationMinY0 = 0, 0
+    region.RegionLocationMaxX1, region.RegionLocationMaxY1 = pixels.shape[1] - 1, pixels.shape[0] - 1
+    region.PhysicalUnitsXDirection, region.PhysicalUnitsYDirection = 3, 3  # cm
+    region.PhysicalDeltaX, region.PhysicalDeltaY = delta_cm, delta_cm
+    ds.SequenceOfUltrasoundRegions = Sequence([region])
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = np.ascontiguousarray(pixels, dtype=np.uint8).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path

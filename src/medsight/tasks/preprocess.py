@@ -29,6 +29,7 @@ from scipy import ndimage
 
 from medsight.imaging import Image
 from medsight.imaging.window import select_plane, unit_array
+from medsight.types import Modality
 
 __all__ = ["Crop", "Prepared", "Preprocessing", "prepare", "resize_area", "unit_values"]
 
@@ -151,8 +152,13 @@ def resize_area_batch(planes: NDArray[np.float32], shape: tuple[int, int]) -> ND
 
 def _is_raster(image: Image) -> bool:
     # Rasters and npz arrays carry no DICOM identity and no window: their stored values
-    # already are display values, as in the training data.
-    return image.source.sop_class_uid is None and image.meta.window is None and image.meta.voi_lut is None
+    # already are display values, as in the training data. So are those of an 8-bit
+    # ultrasound image without a window (scanners store what they showed): a percentile
+    # window would brighten it unlike the PNG frames the ultrasound models learnt from.
+    unwindowed = image.meta.window is None and image.meta.voi_lut is None
+    if image.meta.modality is Modality.US and image.meta.bits_stored == 8:
+        return unwindowed
+    return image.source.sop_class_uid is None and unwindowed
 
 
 def _crop_box(shape: tuple[int, ...], crop: Crop) -> tuple[int, int, int, int]:

@@ -49,3 +49,25 @@ def test_analyze_measures_with_the_given_pixel_size_and_draws_the_outline(
         if record["found"]:
             assert record["hc_mm"] > 0
             assert record["ga_method"].startswith("Hadlock")
+
+
+def test_a_us_dicom_is_measured_with_its_ultrasound_region_spacing(
+    synthetic_hc18: Path, tiny_segmenter: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+    from PIL import Image as PILImage
+    from tests.data.synthetic_hc18 import write_us_dicom
+
+    png = sorted((synthetic_hc18 / "training_set").glob("*_HC.png"))[0]
+    pixels = np.asarray(PILImage.open(png))
+    dicom = write_us_dicom(tmp_path / "head.dcm", pixels, delta_cm=0.05, body_part="FETUS")
+    options = AnalyzeOptions(task="us-fetal-head", model=str(tiny_segmenter))
+    (from_dicom,) = analyze_path(dicom, options).records
+    (from_png,) = analyze_path(
+        png, AnalyzeOptions(task="us-fetal-head", model=str(tiny_segmenter), pixel_spacing_mm=0.5)
+    ).records
+    if "refused" not in from_dicom:
+        assert from_dicom["pixel_spacing_mm"] == pytest.approx([0.5, 0.5])
+        # 8-bit ultrasound without a window is read as display values, like the PNG frames.
+        assert from_dicom["ellipse"] == from_png["ellipse"]
+        assert from_dicom["hc_mm"] == from_png["hc_mm"]
