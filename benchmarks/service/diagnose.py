@@ -1,8 +1,10 @@
 """Where medsight's STOW-RS time goes, measured when ingest misses its target.
 
 :func:`diagnose_ingest` opens a store of its own in this process (the class and settings
-``medsight serve`` uses, SQLite in a fresh folder), times ``Store.ingest`` of fresh
-instances one after another without HTTP, then profiles more of them with cProfile. The
+``medsight serve`` uses, SQLite in a fresh folder) and stores fresh instances the way
+STOW-RS stores one request (``Store.prepare`` for each part, then
+``Store.ingest_prepared`` for the batch), one batch after another without HTTP; then it
+profiles more batches with cProfile. The
 rate without HTTP bounds what the server can reach on one writer; the profile shows
 which calls (file fsync, database commit, ORM) the time goes to.
 """
@@ -30,20 +32,26 @@ class IngestDiagnosis:
     profile: str
 
 
-def diagnose_ingest(folder: Path, *, timed: int = 300, profiled_s: float = 1.0, seed: int = 0) -> IngestDiagnosis:
-    """Rate of ``timed`` in-process ingests, then a profile of about ``profiled_s`` seconds of them."""
-    blobs = iter(_fresh(timed + 1_000, seed))  # rendered before any timing
+def diagnose_ingest(
+    folder: Path, *, batch: int = 20, timed: int = 300, profiled_s: float = 1.0, seed: int = 0
+) -> IngestDiagnosis:
+    """Rate of ``timed`` in-process ingests in batches, then a profile of about ``profiled_s`` seconds of them."""
+    blobs = _fresh(timed + 2_000, seed)  # rendered before any timing
+    batches = iter([blobs[start : start + batch] for start in range(0, len(blobs), batch)])
     store = Store.open(StoreSettings(data_dir=folder))
+
+    def one_request() -> None:
+        store.ingest_prepared([store.prepare(blob) for blob in next(batches)])
+
     try:
-        for _ in range(20):  # warm-up: first writes create folders and compile statements
-            store.ingest(next(blobs))
+        one_request()  # warm-up: first writes create folders and compile statements
         began = time.perf_counter()
-        for _ in range(timed):
-            store.ingest(next(blobs))
-        rate = timed / (time.perf_counter() - began)
+        for _ in range(timed // batch):
+            one_request()
+        rate = timed // batch * batch / (time.perf_counter() - began)
         profile = profile_calls(
-            lambda: store.ingest(next(blobs)),
-            what="calls of `Store.ingest(one fresh CT_small instance)`; seconds per call",
+            one_request,
+            what=f"calls of `Store.ingest_prepared` on {batch} fresh instances (one STOW-RS request); seconds per call",
             min_seconds=profiled_s,
         )
     finally:

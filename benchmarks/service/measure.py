@@ -126,7 +126,7 @@ def measure_service(
                 result.left_out["the DICOMweb phases"] = f"stopped: {type(exc).__name__}: {exc}"
         if _ingest_missed(result):
             _progress("STOW-RS missed its target: profiling Store.ingest in this process")
-            result.diagnosis = diagnose_ingest(workdir / "diagnosis", seed=options.seed)
+            result.diagnosis = diagnose_ingest(workdir / "diagnosis", batch=options.batch, seed=options.seed)
         if medsight is not None and "medsight" not in result.left_out:
             _medsight_phases(result, medsight, workdir, plan, shared)
     result.load["end"] = os.getloadavg()

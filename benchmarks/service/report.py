@@ -190,10 +190,11 @@ def _diagnosis(result: ServiceResult) -> str:
     in_flight = result.options.concurrency
     return (
         "### Where medsight's STOW-RS time goes (ingest missed its target)\n\n"
-        "`Store.ingest` in the bench's own process, one instance after another, no HTTP:"
+        "The store in the bench's own process, stored as STOW-RS stores a request (`Store.prepare` per"
+        f" part, `Store.ingest_prepared` per {result.options.batch}), one request after another, no HTTP:"
         f" {diagnosis.per_second:.0f} instances/s over {diagnosis.timed} fresh instances, against"
         f" {server:.0f}/s through the server with {in_flight} requests in flight. Profile of more:\n\n"
-        f"<details><summary>cProfile of Store.ingest</summary>\n\n{diagnosis.profile}\n\n</details>\n"
+        f"<details><summary>cProfile of Store.ingest_prepared</summary>\n\n{diagnosis.profile}\n\n</details>\n"
     )
 
 
