@@ -206,3 +206,34 @@ def test_every_bundled_pydicom_file_is_deidentified_or_refused_typed(pydicom_tes
         assert report.burned_in is None, path.name
         outcomes["ok"] = outcomes.get("ok", 0) + 1
     assert outcomes["ok"] >= 160, outcomes
+
+
+def test_the_pydicom_seam_decides_as_the_plain_one() -> None:
+    """The engine over a pydicom Dataset and over plain dicts gives the same data set."""
+    from pydicom.dataset import Dataset
+    from tests.data.dict_node import DictNode
+
+    from medsight.io.dicom.deid import DatasetNode
+    from medsight.privacy.engine import context_for, deidentify
+
+    elements = {
+        0x00080018: ("UI", "1.2.3.4"),
+        0x00080020: ("DA", "20240131"),
+        0x00080050: ("SH", "ACC123"),
+        0x00080080: ("LO", "General Hospital"),
+        0x00081030: ("LO", "CT of Jane Doe"),
+        0x00100010: ("PN", "Doe^Jane"),
+        0x00100020: ("LO", "MRN-1"),
+        0x00101010: ("AS", "045Y"),
+        0x00280010: ("US", 64),
+    }
+    for options in (set(), {Option.RETAIN_MODIFIED_DATES, Option.CLEAN_DESCRIPTORS}):
+        ds = Dataset()
+        for tag, (vr, value) in elements.items():
+            ds.add_new(tag, vr, value)
+        pydicom_node, plain = DatasetNode(ds), DictNode(elements)
+        profile = compile_profile(options)
+        for node in (pydicom_node, plain):
+            deidentify(node, profile, context_for(node, Pseudonymizer(KEY)))
+        assert pydicom_node.tags() == plain.tags()
+        assert [pydicom_node.get(t) for t in plain.tags()] == [plain.get(t) for t in plain.tags()]
