@@ -234,6 +234,7 @@ def _multipart(bodies: Iterable[tuple[bytes, str]], boundary: str) -> Iterator[b
 
 
 _CHUNK = 1 << 20
+_INLINE_BYTES = 4 << 20  # answers up to this size are sent whole, not streamed
 
 
 def _retrieve(
@@ -246,6 +247,10 @@ def _retrieve(
     bodies = zip(data, _dicom_types(found, transcode), strict=True)
     boundary = new_boundary()
     media_type = multipart_content_type(dicomweb.DICOM_MEDIA_TYPE, boundary)
+    if not any(transcode) and sum(item.size for item in found) <= _INLINE_BYTES:
+        # Small answers whole, read in this (worker) thread: streaming would cost a
+        # thread-pool hop per chunk for no memory saved.
+        return Response(b"".join(_multipart(bodies, boundary)), media_type=media_type)
     return StreamingResponse(_multipart(bodies, boundary), media_type=media_type)
 
 
