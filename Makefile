@@ -67,6 +67,11 @@ models: $(STAMP)
 		--out $(SHIPPED)/cxr-pneumonia-28 --resolution 28 --epochs 30 --seed 0 --threads 2
 	$(VENV)/bin/medsight train --task cxr-pneumonia --data $(SHARED)/datasets/chest_xray_pneumonia_224 \
 		--out $(SHIPPED)/cxr-pneumonia-224 --resolution 224 --epochs 16 --seed 0 --threads 2
+	$(VENV)/bin/medsight train --task us-breast --data $(SHARED)/datasets/breastmnist \
+		--out $(SHIPPED)/us-breast-28 --resolution 28 --epochs 60 --patience 15 --seed 0 --threads 1
+	$(VENV)/bin/medsight train --task us-fetal-head --data $(SHARED)/datasets/hc18 \
+		--out $(SHIPPED)/us-fetal-head-128 --resolution 128 --epochs 60 --patience 15 --batch-size 16 \
+		--seed 0 --threads 1
 
 # The MedMNIST v2 reference, ResNet-18 at 28 px (widths 64..512, blocks 2,2,2,2, small stem),
 # trained the same way as the shipped 28 px model. Not shipped: `make bench` measures it

@@ -55,7 +55,7 @@ from benchmarks.service.measure import FULL_SERVICE, QUICK_SERVICE, ServiceOptio
 from benchmarks.service.report import SERVICE_TARGET_PREFIX, service_section, service_targets
 from benchmarks.streams import FULL_STREAMS, QUICK_STREAMS, measure_streams, streams_section
 from benchmarks.viewer import measure_viewer, viewer_section
-from medsight.models.bundle import shipped_bundles
+from medsight.models.bundle import load_bundle, shipped_bundles
 
 __all__ = ["main"]
 
@@ -155,7 +155,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _measure_models(args: argparse.Namespace, workdir: Path, mode: Mode, profile: bool) -> ModelsResult:
-    bundles = args.model or list(shipped_bundles().values())
+    # The models section measures classifiers (batch latency, analyze, Grad-CAM); a
+    # segmentation bundle (us-fetal-head) has no place in it: streams measure that one.
+    bundles = args.model or [p for p in shipped_bundles().values() if _kind(p) == "classification"]
     return measure_models(
         bundles,
         shared=args.shared if args.shared.is_dir() else None,
@@ -164,6 +166,10 @@ def _measure_models(args: argparse.Namespace, workdir: Path, mode: Mode, profile
         reference_dir=args.reference,
         profile=profile,
     )
+
+
+def _kind(bundle: Path) -> str:
+    return load_bundle(bundle, verify=False).metadata.medsight.kind
 
 
 def _service_options(args: argparse.Namespace, mode: Mode) -> ServiceOptions:

@@ -43,13 +43,12 @@ US_BREAST = TaskSpec(
         "not a substitute for BI-RADS assessment or biopsy."
     ),
     limitations=(
-        "Trained and validated on 624 images (BUSI: women aged 25-75, one hospital in Cairo, 2018, "
-        "LOGIQ E9 scanners) reduced to 28 x 28 px: fine margins, calcifications and posterior features "
+        "Trained on 546 and validated on 78 images from BUSI (women aged 25-75, one hospital in Cairo, 2018, "
+        "LOGIQ E9 scanners), reduced to 28 x 28 px: fine margins, calcifications and posterior features "
         "are lost at this resolution; other scanners, presets and populations are untested.",
         "Validation holds 78 images (21 malignant): every figure has wide confidence intervals.",
-        "Normal and benign are one class; the model does not grade BI-RADS, does not localise the lesion "
-        "(the saliency map is not a segmentation) and was not trained on images without a visible lesion "
-        "other than BUSI's normals.",
+        "Normal and benign are one class; the model does not grade BI-RADS and does not localise the lesion "
+        "(the saliency map is not a segmentation).",
         "Other modalities, other ultrasound (fetal, abdominal, cardiac), Doppler or colour overlays, "
         "mammograms and photographs are out of scope and are refused.",
         "The threshold was chosen on validation data (27% malignant); PPV and NPV move with prevalence.",
