@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +108,6 @@ class MeasuredSet:
 
     def image(self, case: MeasuredCase) -> Image:
         """The ultrasound image of ``case``, with its CSV pixel size as its spacing."""
-        from dataclasses import replace
-
         image = read_image(case.image, self.limits)
         geometry = replace(image.geometry, spacing=(1.0, case.pixel_mm, case.pixel_mm), spacing_known=True)
         return replace(image, geometry=geometry)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from medsight.data.hc18 import MeasuredSet
+from medsight.data.hc18 import MeasuredCase, MeasuredSet
 from medsight.errors import InvalidDatasetError, MedsightError
 from medsight.inference.segmentation import LoadedSegmenter, Segmentation, segment_images
 from medsight.metrics.segmentation import bootstrap_statistic, dice, hd95_mm
@@ -88,8 +88,9 @@ def score_measured(
 
 
 def _score_one(
-    data: MeasuredSet, case: Any, shape: tuple[int, ...], result: Segmentation, values: dict[str, list[float]]
+    data: MeasuredSet, case: MeasuredCase, shape: tuple[int, ...], result: Segmentation, values: dict[str, list[float]]
 ) -> int:
+    """Append one image's values; 1 when no head was found in it."""
     _, reference = data.reference(case, (int(shape[0]), int(shape[1])))
     spacing = (case.pixel_mm, case.pixel_mm)
     values["confidence"].append(result.confidence or 0.0)
