@@ -81,9 +81,9 @@ def _intro(result: ServiceResult, command: str, date: str, note: str) -> str:
         " fresh temporary folder each: medsight `medsight serve` (SQLite, admin bearer token);"
         " Orthanc with only its DICOMweb plugin (root `/dicom-web/`), no authentication,"
         " storage and index in the folder, other settings at their defaults. Durability differs:"
-        " per instance, medsight fsyncs the object file and its folder and commits its rows in a"
-        " transaction of their own with SQLite `synchronous=FULL` (a WAL sync per commit); Orthanc"
-        " fdatasyncs the file (`SyncStorageArea`, default true) and runs SQLite in WAL with"
+        " medsight fsyncs each object file and its folder and commits the rows of one STOW-RS"
+        " request in one transaction with SQLite `synchronous=FULL` (a WAL sync per commit);"
+        " Orthanc fdatasyncs each file (`SyncStorageArea`, default true) and runs SQLite in WAL with"
         " `synchronous=NORMAL` (no sync per commit).",
         "",
         f"Workload: {options.instances:,} distinct instances made from pydicom's `CT_small.dcm`"
