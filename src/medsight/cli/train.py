@@ -65,6 +65,12 @@ def train(
     name: Annotated[str | None, typer.Option("--name", help="Model name (default <task>-<resolution>).")] = None,
     version: Annotated[str, typer.Option("--version", help="Model version.")] = "1.0.0",
     threads: Annotated[int, typer.Option("--threads", min=1, help="torch threads (fixed for reproducibility).")] = 2,
+    ood_quantile: Annotated[
+        float,
+        typer.Option(
+            "--ood-quantile", min=0.5, max=0.9999, help="Training quantile of the distribution check's thresholds."
+        ),
+    ] = 0.995,
     as_json: Annotated[bool, typer.Option("--json", help="Print the bundle's metadata as JSON.")] = False,
 ) -> None:
     """Train, calibrate and bundle a model for a task.
@@ -101,6 +107,7 @@ def train(
         name=name,
         version=version,
         threads=threads,
+        ood_quantile=ood_quantile,
     )
     command = "medsight " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     console = stderr_console()

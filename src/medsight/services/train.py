@@ -71,7 +71,12 @@ def _train_segmenter(task: TaskSpec, request: TrainRequest, progress: FitProgres
 
     fit = request.options
     options = SegmentOptions(
-        resolution=fit.resolution, train=fit.train, name=fit.name, version=fit.version, threads=fit.threads
+        resolution=fit.resolution,
+        train=fit.train,
+        ood_quantile=fit.ood_quantile,
+        name=fit.name,
+        version=fit.version,
+        threads=fit.threads,
     )
     data = load_hc18(request.data, limits)
     result = fit_segmenter(task, data, options, progress)
