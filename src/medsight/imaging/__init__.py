@@ -6,7 +6,7 @@ or imports torch.
 
 from medsight.imaging.geometry import Geometry, Vec3
 from medsight.imaging.image import Image, ImageMeta, Layout, SourceRef, StudyContext
-from medsight.imaging.overlay import heatmap_overlay
+from medsight.imaging.overlay import heat_rgba, heatmap_overlay
 from medsight.imaging.resample import reorient, resample
 from medsight.imaging.voi import VoiLut
 from medsight.imaging.window import (
@@ -32,6 +32,7 @@ __all__ = [
     "apply_window",
     "display_array",
     "display_plane",
+    "heat_rgba",
     "heatmap_overlay",
     "presets_for",
     "reorient",

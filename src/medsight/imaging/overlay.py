@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from medsight.errors import UsageError
 
-__all__ = ["COLORMAPS", "colormap_lut", "heatmap_overlay", "resize_bilinear"]
+__all__ = ["COLORMAPS", "colormap_lut", "heat_rgba", "heatmap_overlay", "resize_bilinear"]
 
 # matplotlib's "inferno" (van der Walt & Smith, CC0) sampled at 33 evenly spaced points,
 # 0..255; linear interpolation between them stays within 5/255 of the full table.
@@ -147,6 +147,23 @@ def heatmap_overlay(
         level |= image
         return np.stack([tables[c][level] for c in range(3)], axis=-1)
     return np.stack([tables[c][level | image[:, :, c]] for c in range(3)], axis=-1)
+
+
+def heat_rgba(heatmap: NDArray[np.floating], *, alpha: float = 1.0, colormap: str = "inferno") -> NDArray[np.uint8]:
+    """A heatmap alone, as ``(h, w, 4)`` uint8 RGBA: the colormap's colour, opacity ``alpha * heat``.
+
+    Drawn over any rendering of the image (a viewer's own window/level) with source-over
+    compositing, it gives what :func:`heatmap_overlay` gives over the base it was handed
+    (scale the drawing's opacity by ``alpha`` there to match it exactly).
+
+    Raises:
+        UsageError: not a 2-D float array in [0, 1], ``alpha`` outside [0, 1], or an unknown colormap.
+    """
+    heat = np.asarray(heatmap)
+    _check(np.zeros((1, 1), dtype=np.uint8), heat, alpha)
+    level = np.rint(np.clip(heat, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
+    opacity = np.rint(level.astype(np.float64) * alpha).astype(np.uint8)
+    return np.concatenate([colormap_lut(colormap)[level], opacity[..., None]], axis=-1)
 
 
 def _blend_tables(lut: NDArray[np.uint8], alpha: float) -> NDArray[np.uint8]:

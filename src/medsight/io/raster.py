@@ -126,7 +126,7 @@ def write_png(image: Image, path: PathLike, preset: str | None = None, *, index:
 
 
 def write_rgb_png(pixels: NDArray[np.uint8], path: PathLike, *, compress_level: int = 1) -> Path:
-    """Write an ``(H, W, 3)`` or ``(H, W)`` uint8 array as a PNG, at once or not at all.
+    """Write an ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` (RGBA) uint8 array as a PNG, at once or not at all.
 
     For previews (heatmap overlays): zlib level 1 writes a 2048 px overlay about three
     times faster than the default level 6 for files about a third larger.
@@ -135,8 +135,8 @@ def write_rgb_png(pixels: NDArray[np.uint8], path: PathLike, *, compress_level: 
         UsageError: not a 2D or RGB uint8 array.
         OutputError: the file cannot be written.
     """
-    if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):
-        raise UsageError(f"write_rgb_png needs (H, W) or (H, W, 3) uint8, got {pixels.shape} {pixels.dtype}")
+    if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (3, 4)):
+        raise UsageError(f"write_rgb_png needs (H, W), (H, W, 3) or (H, W, 4) uint8, got {pixels.shape} {pixels.dtype}")
     pil = PILImage.fromarray(np.ascontiguousarray(pixels))
 
     def write(stream: BinaryIO) -> None:

@@ -30,9 +30,9 @@ from medsight.inference import Analysis, Analyzer
 from medsight.io.dicom.sr import CodeItem, SrFinding, SrRequest, build_measurement_report, derived_uid
 from medsight.io.dicom.stored import StoredObject, scan_objects
 from medsight.io.reader import ReadFailure
-from medsight.services.analyze import write_heatmap
+from medsight.services.analyze import write_heatmaps
 from medsight.services.findings import Coded, finding_code, procedure_code
-from medsight.services.jobs import ANALYSES_PATH, JobService
+from medsight.services.jobs import ANALYSES_PATH, HEAT_KEY, HeatmapKind, JobService
 from medsight.services.models import load_model
 from medsight.services.workers import WorkerPool
 from medsight.settings import ReadLimits
@@ -128,14 +128,17 @@ class JobRunner:
     def _done(
         self, job: JobRecord, analyzer: Analyzer, head: _Scored, base: dict[str, Any], records: list[dict[str, Any]]
     ) -> JobOutcome:
-        heatmap_sha = self._heatmap(job, head.analysis)
+        shas = self._heatmap(job, head.analysis)
+        heatmap_sha = shas[0] if shas else None
+        link = f"{ANALYSES_PATH}/{job.job_id}/heatmap"
         sr_series, sr_sop = self._report(job, head, analyzer)
         headline = {k: v for k, v in head.analysis.to_dict().items() if k not in base}
         result = {
             **base,
             **headline,
             "path": _wado_path(job.study_instance_uid, head.item),
-            "heatmap": f"{ANALYSES_PATH}/{job.job_id}/heatmap" if heatmap_sha else None,
+            "heatmap": link if shas else None,
+            HEAT_KEY: {"href": f"{link}?kind={HeatmapKind.HEAT.value}", "sha256": shas[1]} if shas else None,
             "images": records,
         }
         return JobOutcome(
@@ -192,11 +195,17 @@ class JobRunner:
                 scored.append(_Scored(image, analysis, item))
         return records, scored
 
-    def _heatmap(self, job: JobRecord, analysis: Analysis) -> str | None:
+    def _heatmap(self, job: JobRecord, analysis: Analysis) -> tuple[str, str] | None:
+        """Write the blended preview and the heat alone (one saliency); their sha256s."""
         if analysis.saliency is None or analysis.prepared is None:
             return None
-        path = write_heatmap(analysis, self.service.heatmap_path(job.job_id))
-        return sha256_hex(path.read_bytes())
+        paths = write_heatmaps(
+            analysis,
+            self.service.heatmap_path(job.job_id),
+            self.service.heatmap_path(job.job_id, HeatmapKind.HEAT),
+        )
+        blended, heat = (sha256_hex(path.read_bytes()) for path in paths)
+        return blended, heat
 
     def _report(self, job: JobRecord, head: _Scored, analyzer: Analyzer) -> tuple[str, str]:
         analysis = head.analysis

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from medsight.errors import FileNotFoundInputError, MedsightError, UsageError
-from medsight.imaging import Image, heatmap_overlay
+from medsight.imaging import Image, heat_rgba, heatmap_overlay
 from medsight.inference import Analysis, Analyzer, LoadedModel, saliency_on_display
 from medsight.io import scan
 from medsight.io.raster import write_rgb_png
@@ -28,13 +29,15 @@ from medsight.tasks import get_task
 from medsight.tasks.preprocess import resize_area
 from medsight.tasks.registry import TaskKind
 
-__all__ = ["AnalyzeOptions", "AnalyzeReport", "analyze_path", "write_heatmap"]
+__all__ = ["AnalyzeOptions", "AnalyzeReport", "analyze_path", "heatmap_layers", "write_heatmap", "write_heatmaps"]
 
 # Images decoded and held at once: 8 radiographs of 2048 x 2048 are ~0.3 GB with their
 # display planes, within the 1 GB one analyze process may take.
 _CHUNK = 8
 #: Longest side of a heatmap preview, px (see :func:`write_heatmap`).
 HEATMAP_MAX_SIDE = 512
+#: Opacity of the hottest region of a heatmap preview.
+HEATMAP_ALPHA = 0.45
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,30 @@ def write_heatmap(analysis: Analysis, target: Path, max_side: int = HEATMAP_MAX_
     side: Grad-CAM's own resolution is the network's last stage (7 x 7 cells at 224 px),
     so a full 2048 px overlay would add only time (half a second) and file size, no detail.
     """
+    base, heat = heatmap_layers(analysis, max_side)
+    return write_rgb_png(heatmap_overlay(base, heat, alpha=HEATMAP_ALPHA), target)
+
+
+def write_heatmaps(
+    analysis: Analysis, blended: Path, heat_only: Path, max_side: int = HEATMAP_MAX_SIDE
+) -> tuple[Path, Path]:
+    """Write :func:`write_heatmap`'s preview and, from the same heat, the heat alone as RGBA.
+
+    The heat-only PNG has the preview's grid and colours without the image, its alpha the
+    heat itself (1 where hottest): drawn over any rendering of the image (a viewer's own
+    window/level) at opacity :data:`HEATMAP_ALPHA` it gives the preview's tint.
+    """
+    base, heat = heatmap_layers(analysis, max_side)
+    return (
+        write_rgb_png(heatmap_overlay(base, heat, alpha=HEATMAP_ALPHA), blended),
+        write_rgb_png(heat_rgba(heat), heat_only),
+    )
+
+
+def heatmap_layers(
+    analysis: Analysis, max_side: int = HEATMAP_MAX_SIDE
+) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+    """The display image (uint8, at most ``max_side`` px) and the saliency resampled onto it, in [0, 1]."""
     assert analysis.saliency is not None
     assert analysis.prepared is not None
     unit = analysis.prepared.unit
@@ -142,8 +169,7 @@ def write_heatmap(analysis: Analysis, target: Path, max_side: int = HEATMAP_MAX_
     shape = (max(1, round(unit.shape[0] * scale)), max(1, round(unit.shape[1] * scale)))
     base = unit if shape == unit.shape else resize_area(unit, shape)
     heat = saliency_on_display(analysis.saliency, analysis.prepared, shape)
-    rgb = heatmap_overlay(np.rint(base * np.float32(255.0)).astype(np.uint8), heat, alpha=0.45)
-    return write_rgb_png(rgb, target)
+    return np.rint(base * np.float32(255.0)).astype(np.uint8), heat
 
 
 def _heatmap_target(heatmap: Path | None, single: bool) -> Path | None:

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,25 @@ from medsight.store.blobs import sha256_hex
 from medsight.store.jobs import FINISHED, JobInput, JobRecord, Jobs, ModelRef, NewJob
 from medsight.tasks import TaskSpec, get_task
 
-__all__ = ["ANALYSES_PATH", "AnalysisRequest", "JobService", "job_json"]
+__all__ = ["ANALYSES_PATH", "HEAT_KEY", "AnalysisRequest", "HeatmapKind", "JobService", "job_json"]
 
 _log = logging.getLogger(__name__)
 
 #: Where the API serves jobs (links in job JSON).
 ANALYSES_PATH = "/api/v1/analyses"
 _HEATMAPS = "analyses"  # folder under the data dir
+#: The result's key for the heat-only PNG: ``{"href", "sha256"}``.
+HEAT_KEY = "heat"
+
+
+class HeatmapKind(StrEnum):
+    """A job's two heatmap PNGs: Grad-CAM blended over the image, or the heat alone (RGBA)."""
+
+    BLENDED = "blended"
+    HEAT = "heat"
+
+
+_SUFFIXES = {HeatmapKind.BLENDED: ".png", HeatmapKind.HEAT: ".heat.png"}
 _MAX_INPUTS = 4000  # instances one job may pin (a whole large CT study is a few thousand)
 
 
@@ -178,29 +191,41 @@ class JobService:
             return self.jobs.search(study_instance_uids=studies, limit=limit, offset=offset)
         return self.jobs.search(limit=limit, offset=offset)
 
-    def heatmap_path(self, job_id: str) -> Path:
-        """Where a job's heatmap PNG is kept (the folder is made, owner only)."""
+    def heatmap_path(self, job_id: str, kind: HeatmapKind = HeatmapKind.BLENDED) -> Path:
+        """Where a job's heatmap PNG of ``kind`` is kept (the folder is made, owner only)."""
         folder = Path(self.settings.data_dir) / _HEATMAPS
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return folder / f"{job_id}.png"
+        return folder / f"{job_id}{_SUFFIXES[kind]}"
 
-    def heatmap(self, job_id: str, principal: Principal) -> bytes:
-        """A finished job's heatmap PNG, checked against the sha256 recorded with it.
+    def heatmap(self, job_id: str, principal: Principal, kind: HeatmapKind = HeatmapKind.BLENDED) -> bytes:
+        """A finished job's heatmap PNG of ``kind``, checked against the sha256 recorded with it.
 
         Raises:
-            UnknownResourceError: no such job, or it has no heatmap (not done, or refused).
+            UnknownResourceError: no such job, or it has no heatmap of that kind (not done,
+                refused, or, for the heat alone, finished before it was kept).
             IntegrityError: the file is missing or altered.
         """
         record = self.get(job_id, principal)
-        if record.heatmap_sha256 is None:
-            raise UnknownResourceError("this analysis has no heatmap (not finished, or not scored)")
+        expected = _recorded_sha256(record, kind)
+        if expected is None:
+            what = "heatmap" if kind is HeatmapKind.BLENDED else "heat-only heatmap"
+            raise UnknownResourceError(f"this analysis has no {what} (not finished, or not scored)")
         try:
-            data = self.heatmap_path(job_id).read_bytes()
+            data = self.heatmap_path(job_id, kind).read_bytes()
         except OSError as exc:
             raise IntegrityError("the heatmap of this analysis is missing") from exc
-        if sha256_hex(data) != record.heatmap_sha256:
+        if sha256_hex(data) != expected:
             raise IntegrityError("the heatmap of this analysis does not match its recorded sha256")
         return data
+
+
+def _recorded_sha256(record: JobRecord, kind: HeatmapKind) -> str | None:
+    """The blended preview's sha256 is a column; the heat alone's is kept in the result."""
+    if kind is HeatmapKind.BLENDED:
+        return record.heatmap_sha256
+    heat = (record.result or {}).get(HEAT_KEY)
+    sha = heat.get("sha256") if isinstance(heat, dict) else None
+    return sha if isinstance(sha, str) else None
 
 
 def job_json(record: JobRecord) -> dict[str, Any]:
@@ -230,6 +255,7 @@ def job_json(record: JobRecord) -> dict[str, Any]:
         "links": {
             "self": link,
             "heatmap": f"{link}/heatmap" if record.heatmap_sha256 else None,
+            "heat": f"{link}/heatmap?kind=heat" if _recorded_sha256(record, HeatmapKind.HEAT) else None,
             "fhir": f"/fhir/DiagnosticReport/{record.job_id}" if finished else None,
         },
     }

@@ -81,6 +81,7 @@ def _read_chest(page: Page, real: bool, artifacts: Path) -> None:
     page.keyboard.press("h")
     page.wait_for_timeout(200)
     assert canvas_stats(page)["coloured"] > 100
+    _heat_over_the_window(page)
     page.screenshot(path=str(artifacts / "viewer-chest.png"))
     for link, expected in (("FHIR report", '"resourceType": "DiagnosticReport"'), ("DICOM SR", '"0040A730"')):
         with page.context.expect_page() as opened:  # fetched with the token, shown from a blob: URL
@@ -90,6 +91,25 @@ def _read_chest(page: Page, real: bool, artifacts: Path) -> None:
         assert report.url.startswith("blob:")
         assert expected in report.content().replace('":"', '": "')
         report.close()
+
+
+def _heat_over_the_window(page: Page) -> None:
+    """The overlay is the heat alone: opacity scales it, and W/L still reaches the image under it."""
+    assert page.evaluate("() => window.medsightViewer.overlay.kind") == "heat"
+    opacity = page.locator("#heatmap-opacity")
+    opacity.fill("20")
+    page.wait_for_timeout(200)
+    faint = canvas_stats(page)
+    opacity.fill("100")
+    strong = wait_for_canvas_change(page, faint["sum"])
+    assert strong["coloured"] > faint["coloured"]
+    # At full opacity a blended preview would hide the reader's window; the heat alone does not.
+    page.evaluate("() => window.medsightViewer.setWindow(80, 60)")
+    wait_for_canvas_change(page, strong["sum"])
+    assert canvas_stats(page)["coloured"] > 100
+    opacity.fill("60")
+    page.evaluate("() => window.medsightViewer.reset()")
+    page.wait_for_timeout(200)
 
 
 def _window_level(page: Page) -> float:

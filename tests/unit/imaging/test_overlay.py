@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from medsight.errors import UsageError
-from medsight.imaging import heatmap_overlay
+from medsight.imaging import heat_rgba, heatmap_overlay
 from medsight.imaging.overlay import COLORMAPS, colormap_lut, resize_bilinear
 
 
@@ -87,3 +87,26 @@ def test_colormaps_match_matplotlib() -> None:
 def test_invalid_input(base: np.ndarray, heat: np.ndarray, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         heatmap_overlay(base, heat, **kwargs)  # type: ignore[arg-type]
+
+
+def test_heat_rgba_composited_over_the_base_gives_the_blend() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 256, size=(16, 12), dtype=np.uint8)
+    heat = rng.random((16, 12), dtype=np.float32)
+    rgba = heat_rgba(heat)
+    assert rgba.shape == (16, 12, 4)
+    assert rgba.dtype == np.uint8
+    level = np.rint(heat * 255).astype(np.uint8)
+    np.testing.assert_array_equal(rgba[..., 3], level)  # opacity is the heat itself
+    np.testing.assert_array_equal(rgba[..., :3], colormap_lut("inferno")[level])
+    # Source-over at opacity 0.45 lands within rounding of heatmap_overlay(alpha=0.45).
+    a = 0.45 * rgba[..., 3:4] / 255.0
+    composite = base[..., None] * (1 - a) + rgba[..., :3] * a
+    assert np.abs(composite - heatmap_overlay(base, heat, alpha=0.45)).max() <= 1.0
+
+
+def test_heat_rgba_refuses_bad_heat() -> None:
+    with pytest.raises(UsageError):
+        heat_rgba(np.full((4, 4), 2.0, dtype=np.float32))
+    with pytest.raises(UsageError):
+        heat_rgba(np.zeros((4, 4), dtype=np.float32), alpha=1.5)

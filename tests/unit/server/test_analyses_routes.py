@@ -12,6 +12,7 @@ from tests.unit.server.conftest import auth
 from medsight.access import Role
 from medsight.services.analysis import JobRunner
 from medsight.services.context import ServiceContext
+from medsight.services.jobs import HeatmapKind
 
 
 def _run_queued(context: ServiceContext) -> None:
@@ -78,3 +79,34 @@ def test_scopes_and_the_referrers_own_studies_rule(
     assert unknown_task.status_code == 400
     no_study = client.post("/api/v1/analyses", json={**body, "study_uid": "1.2.3.4"}, headers=auth(tokens[Role.ADMIN]))
     assert no_study.status_code == 404
+
+
+def test_the_heat_only_heatmap_is_rgba_with_the_same_rules(
+    client: TestClient, context: ServiceContext, tokens: dict[Role, str], tmp_path: Path, tiny_bundle: Path
+) -> None:
+    context.jobs.model_for = lambda task: tiny_bundle
+    study = context.store.ingest(synthetic_chest_series(tmp_path, 1)[0]).study_instance_uid
+    admin = auth(tokens[Role.ADMIN])
+    job = client.post("/api/v1/analyses", json={"study_uid": study, "task": "cxr-pneumonia"}, headers=admin).json()
+    path = f"/api/v1/analyses/{job['id']}/heatmap"
+    assert client.get(path, params={"kind": "heat"}, headers=admin).status_code == 404  # not finished
+    _run_queued(context)
+    done = client.get(f"/api/v1/analyses/{job['id']}", headers=admin).json()
+    assert done["links"]["heat"] == f"{path}?kind=heat"
+    heat = client.get(done["links"]["heat"], headers=admin)
+    assert heat.status_code == 200
+    assert heat.headers["content-type"] == "image/png"
+    blended = client.get(path, headers=admin).content
+    assert heat.content != blended
+    assert client.get(path, params={"kind": "blended"}, headers=admin).content == blended  # the default, unchanged
+    # PNG IHDR: width, height, bit depth 8, colour type 6 (RGBA); the same size as the blended preview.
+    assert heat.content[24:26] == bytes([8, 6])
+    assert heat.content[16:24] == blended[16:24]
+    assert blended[25] == 2  # the blended preview stays RGB
+    assert client.get(path, params={"kind": "nope"}, headers=admin).status_code in (400, 422)
+    assert client.get(path, params={"kind": "heat"}).status_code == 401
+    assert client.get(path, params={"kind": "heat"}, headers=auth(tokens[Role.AUDITOR])).status_code == 403
+    assert client.get(path, params={"kind": "heat"}, headers=auth(tokens[Role.REFERRER])).status_code == 403
+    context.jobs.heatmap_path(job["id"], HeatmapKind.HEAT).write_bytes(b"altered")
+    altered = client.get(path, params={"kind": "heat"}, headers=admin)
+    assert altered.json()["code"] == "integrity.error"

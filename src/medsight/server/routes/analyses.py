@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from medsight.access import Principal, Scope
 from medsight.server.deps import Allow, ContextDep
-from medsight.services.jobs import ANALYSES_PATH, AnalysisRequest, job_json
+from medsight.services.jobs import ANALYSES_PATH, AnalysisRequest, HeatmapKind, job_json
 
 __all__ = ["router"]
 
@@ -57,10 +57,10 @@ def get(job_id: str, context: ContextDep, principal: Reader) -> dict[str, Any]:
 
 @router.get(
     "/{job_id}/heatmap",
-    summary="The heatmap (Grad-CAM over the image) of a finished analysis",
+    summary="The heatmap of a finished analysis: Grad-CAM over the image, or (kind=heat) the heat alone",
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
-def heatmap(job_id: str, context: ContextDep, principal: Reader) -> Response:
-    """A PNG preview, at most 512 px on its long side."""
-    return Response(context.jobs.heatmap(job_id, principal), media_type="image/png")
+def heatmap(job_id: str, context: ContextDep, principal: Reader, kind: HeatmapKind = HeatmapKind.BLENDED) -> Response:
+    """A PNG at most 512 px on its long side: RGB blended over the image, or RGBA heat (alpha from the saliency)."""
+    return Response(context.jobs.heatmap(job_id, principal, kind), media_type="image/png")

@@ -121,3 +121,39 @@ export class Frame {
     return this.values[r * columns + c] * slope + intercept;
   }
 }
+
+/** True for MONOCHROME1/2, the frames the viewer windows itself; any other is drawn as the server renders it. */
+export function isMonochrome(instance) {
+  return instance.photometric === "MONOCHROME1" || instance.photometric === "MONOCHROME2";
+}
+
+// A colour frame (palette, YBR, RGB) as the server's WADO-RS rendering (converted to RGB
+// by medsight.io): the same interface as Frame, without window/level or pixel values.
+export class RenderedFrame {
+  constructor(instance, bitmap) {
+    this.instance = instance;
+    this.bitmap = bitmap;
+    this.colour = true;
+    this.rendered = true;
+    this.range = { min: 0, max: 255 };
+  }
+
+  defaultWindow() {
+    return { center: 127.5, width: 256 };
+  }
+
+  /** Nothing to window: the rendering is drawn as it is. */
+  render() {
+    return 0;
+  }
+
+  release() {}
+
+  get canvas() {
+    return this.bitmap;
+  }
+
+  valueAt() {
+    return null;
+  }
+}

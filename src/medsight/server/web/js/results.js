@@ -155,11 +155,14 @@ export class Results {
 
   async loadHeatmap(job, generation) {
     try {
-      const blob = await getBlob(job.links.heatmap, "image/png");
+      // The heat alone (RGBA) sits over the reader's own window/level; jobs finished before
+      // it was kept have only the blended preview, which the slider fades in over the image.
+      const kind = job.links.heat ? "heat" : "blended";
+      const blob = await getBlob(job.links.heat || job.links.heatmap, "image/png");
       const image = await createImageBitmap(blob);
       if (generation !== this.generation) return;
       $("overlay-controls").disabled = false;
-      this.viewer.setOverlay({ image, sopUid: sopOf(job.result.path) });
+      this.viewer.setOverlay({ image, kind, sopUid: sopOf(job.result.path) });
     } catch {
       $("overlay-controls").disabled = true;
     }

@@ -2,7 +2,7 @@
 
 import { getBlob, getJson, getParts } from "./api.js";
 import { TAG, describeInstance, sortInstances, value } from "./dicom.js";
-import { Frame } from "./frame.js";
+import { Frame, RenderedFrame, isMonochrome } from "./frame.js";
 
 const DICOM_JSON = "application/dicom+json";
 const PREFETCH_CONCURRENCY = 4;
@@ -57,16 +57,24 @@ export class Study {
     };
   }
 
-  /** The frame of a slice, fetched once (raw little-endian pixels, WADO-RS /frames). */
+  /** The frame of a slice, fetched once: raw little-endian pixels (WADO-RS /frames), or a PNG rendering for colour. */
   frame(slice) {
     const key = `${slice.instance.sopUid}|${slice.frame}`;
     if (!this.frames.has(key)) {
       const path = `${this.instancePath(slice.instance.seriesUid, slice.instance.sopUid)}/frames/${slice.frame}`;
-      const promise = getParts(path, "application/octet-stream").then(([buffer]) => new Frame(slice.instance, buffer));
+      const promise = isMonochrome(slice.instance)
+        ? getParts(path, "application/octet-stream").then(([buffer]) => new Frame(slice.instance, buffer))
+        : this.renderedFrame(slice.instance, path);
       promise.catch(() => this.frames.delete(key));
       this.frames.set(key, promise);
     }
     return this.frames.get(key);
+  }
+
+  /** Palette, YBR and RGB frames as the server renders them (lossless PNG, converted to RGB). */
+  async renderedFrame(instance, path) {
+    const blob = await getBlob(`${path}/rendered`, "image/png");
+    return new RenderedFrame(instance, await createImageBitmap(blob));
   }
 
   isLoaded(slice) {

@@ -186,8 +186,14 @@ export class Viewer {
     const showOverlay = this.frame && this.overlay.sopUid === this.frame.instance.sopUid ? this.overlay : null;
     this.view.draw(this.frame, showOverlay, this.measure);
     this.perf.drawMs = performance.now() - started;
-    if (this.window) $("wl-info").textContent = `W ${Math.round(this.window.width)} L ${Math.round(this.window.center)}`;
+    $("wl-info").textContent = this.windowText();
     return this.perf.drawMs;
+  }
+
+  /** The status bar's window/level, or why there is none (colour is drawn as rendered). */
+  windowText() {
+    if (this.frame?.rendered) return `Colour (${this.frame.instance.photometric}): window/level does not apply`;
+    return this.window ? `W ${Math.round(this.window.width)} L ${Math.round(this.window.center)}` : "";
   }
 
   setTool(tool) {
