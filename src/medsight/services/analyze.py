@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from medsight.errors import FileNotFoundInputError, MedsightError, UsageError
 from medsight.imaging import Image, heat_rgba, heatmap_overlay
 from medsight.inference import Analysis, Analyzer, LoadedModel, saliency_on_display
-from medsight.io import scan
+from medsight.io import ReadFailure, scan
 from medsight.io.raster import write_rgb_png
 from medsight.services.models import load_model
 from medsight.settings import ReadLimits
@@ -77,6 +77,50 @@ class AnalyzeReport:
         return {"scored": scored, "refused": refused, "failed": len(self.records) - scored - refused}
 
 
+@dataclass(frozen=True)
+class ScannedInputs:
+    """What a scan of a path found: images to load (in order) and files that failed."""
+
+    items: list[tuple[str, Callable[[ReadLimits], Image]]]
+    failures: list[ReadFailure]
+
+    @classmethod
+    def of(cls, path: Path, limits: ReadLimits) -> ScannedInputs:
+        """Scan ``path`` (headers only); nothing is decoded yet."""
+        found = scan(path, limits)
+        items: list[tuple[str, Callable[[ReadLimits], Image]]] = [(plan.label, plan.load) for plan in found.planned]
+        items += [(label, _already(image)) for label, _, image in found.loaded]
+        items += [(pending.label, pending.load) for pending in found.pending]
+        return cls(items, list(found.failures))
+
+    @property
+    def total(self) -> int:
+        """Inputs to report on, failures included."""
+        return len(self.items) + len(self.failures)
+
+    @property
+    def single(self) -> bool:
+        """Whether the path held one input (its outputs are named as the user asked)."""
+        return self.total == 1
+
+    def load_in_chunks(
+        self, limits: ReadLimits, records: list[dict[str, Any]], on_record: Callable[[dict[str, Any]], None]
+    ) -> Iterator[list[tuple[str, Image]]]:
+        """Decoded images, at most ``_CHUNK`` at a time; failures go to ``records`` as they happen."""
+        for failure in self.failures:
+            records.append({"path": failure.label, "error": {"code": failure.code, "message": failure.message}})
+            on_record(records[-1])
+        for chunk in _chunks(self.items, _CHUNK):
+            loaded: list[tuple[str, Image]] = []
+            for label, load in chunk:
+                try:
+                    loaded.append((label, load(limits)))
+                except MedsightError as exc:
+                    records.append({"path": label, "error": {"code": exc.code, "message": exc.message}})
+                    on_record(records[-1])
+            yield loaded
+
+
 def analyze_path(
     path: Path,
     options: AnalyzeOptions,
@@ -100,27 +144,14 @@ def analyze_path(
         return measure_path(path, options, on_start=on_start, on_record=on_record)
     # The model before the scan: a wrong name or tampered weights should fail before a long scan.
     model = model or load_model(task, options.model, resolution=None, backend=options.backend)
-    found = scan(path, options.limits)
-    items: list[tuple[str, Callable[[ReadLimits], Image]]] = [(plan.label, plan.load) for plan in found.planned]
-    items += [(label, _already(image)) for label, _, image in found.loaded]
-    items += [(pending.label, pending.load) for pending in found.pending]
-    single = len(items) + len(found.failures) == 1
+    inputs = ScannedInputs.of(path, options.limits)
+    single = inputs.single
     heatmaps = _heatmap_target(options.heatmap, single)
     analyzer = Analyzer(model, saliency=heatmaps is not None)
     records: list[dict[str, Any]] = []
     names: set[str] = set()
-    on_start(len(items) + len(found.failures))
-    for failure in found.failures:
-        records.append({"path": failure.label, "error": {"code": failure.code, "message": failure.message}})
-        on_record(records[-1])
-    for chunk in _chunks(items, _CHUNK):
-        loaded: list[tuple[str, Image]] = []
-        for label, load in chunk:
-            try:
-                loaded.append((label, load(options.limits)))
-            except MedsightError as exc:
-                records.append({"path": label, "error": {"code": exc.code, "message": exc.message}})
-                on_record(records[-1])
+    on_start(inputs.total)
+    for loaded in inputs.load_in_chunks(options.limits, records, on_record):
         for (label, _image), analysis in zip(loaded, analyzer.analyze_many([i for _, i in loaded]), strict=True):
             record = {"path": label, **analysis.to_dict()}
             if "probability" in record:

@@ -17,21 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from medsight.errors import MedsightError
 from medsight.imaging import Image
 from medsight.imaging.ellipse import draw_ellipse
 from medsight.inference.segmentation import LoadedSegmenter, Segmentation, segment_images
-from medsight.io import scan
 from medsight.io.raster import write_rgb_png
 from medsight.models.bundle import resolve_bundle
-from medsight.services.analyze import AnalyzeOptions, AnalyzeReport, _already, _chunks, _heatmap_target, _unique
+from medsight.services.analyze import AnalyzeOptions, AnalyzeReport, ScannedInputs, _heatmap_target, _unique
 from medsight.services.models import shipped_for
-from medsight.settings import ReadLimits
 from medsight.tasks import get_task
 
 __all__ = ["measure_path", "spacing_of", "write_outline"]
-
-_CHUNK = 8
 
 
 def spacing_of(image: Image, fallback_mm: float | None) -> tuple[float, float] | None:
@@ -56,26 +51,13 @@ def measure_path(
 
         raise UsageError(f"model {bundle.name} is for task {bundle.metadata.medsight.task}, not {task.name}")
     model = LoadedSegmenter.load(bundle, options.backend)
-    found = scan(path, options.limits)
-    items: list[tuple[str, Callable[[ReadLimits], Image]]] = [(plan.label, plan.load) for plan in found.planned]
-    items += [(label, _already(image)) for label, _, image in found.loaded]
-    items += [(pending.label, pending.load) for pending in found.pending]
-    single = len(items) + len(found.failures) == 1
+    inputs = ScannedInputs.of(path, options.limits)
+    single = inputs.single
     overlays = _heatmap_target(options.heatmap, single)
     records: list[dict[str, Any]] = []
     names: set[str] = set()
-    on_start(len(items) + len(found.failures))
-    for failure in found.failures:
-        records.append({"path": failure.label, "error": {"code": failure.code, "message": failure.message}})
-        on_record(records[-1])
-    for chunk in _chunks(items, _CHUNK):
-        loaded: list[tuple[str, Image]] = []
-        for label, load in chunk:
-            try:
-                loaded.append((label, load(options.limits)))
-            except MedsightError as exc:
-                records.append({"path": label, "error": {"code": exc.code, "message": exc.message}})
-                on_record(records[-1])
+    on_start(inputs.total)
+    for loaded in inputs.load_in_chunks(options.limits, records, on_record):
         spacings = [spacing_of(image, options.pixel_spacing_mm) for _, image in loaded]
         results = segment_images(model, [image for _, image in loaded], spacings, keep=overlays is not None)
         for (label, _), result in zip(loaded, results, strict=True):

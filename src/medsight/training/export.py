@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,13 +114,22 @@ def write_bundle(out: Path, source: BundleSource) -> Path:
     Raises:
         OutputError: ``out`` exists and is not a bundle, or cannot be written.
     """
+    return publish_bundle(out, lambda staging: _write_files(staging, source))
+
+
+def publish_bundle(out: Path, fill: Callable[[Path], None]) -> Path:
+    """Fill a staging folder beside ``out``, then rename it into place: a bundle appears whole.
+
+    Raises:
+        OutputError: ``out`` exists and is not a bundle, or cannot be written.
+    """
     if out.exists() and not (out / "configs" / "metadata.json").is_file():
         raise OutputError(f"{out} exists and is not a model bundle; refusing to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a bundle holds no patient data and is shared
     try:
-        _write_files(staging, source)
+        fill(staging)
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)

@@ -7,9 +7,6 @@ figures go into its metadata and model card; only then is the folder renamed int
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,13 +15,12 @@ import torch
 
 from medsight import __version__
 from medsight.data.hc18 import MeasuredSet
-from medsight.errors import OutputError
 from medsight.inference.measure_eval import MEASURE_METRICS, score_measured
 from medsight.inference.segmentation import LoadedSegmenter
 from medsight.models.bundle import BundleMetadata, MedsightSection, file_sha256, load_bundle, write_metadata
 from medsight.models.segmenter import SegmenterWithFeatures
 from medsight.tasks import TaskSpec
-from medsight.training.export import export_onnx
+from medsight.training.export import export_onnx, publish_bundle
 from medsight.training.fit import platform_summary
 from medsight.training.segment import SegmentationFit, SegmentOptions
 
@@ -48,30 +44,19 @@ def write_segmentation_bundle(out: Path, source: SegmentationSource) -> Path:
     Raises:
         OutputError: ``out`` exists and is not a bundle, or cannot be written.
     """
-    if out.exists() and not (out / "configs" / "metadata.json").is_file():
-        raise OutputError(f"{out} exists and is not a model bundle; refusing to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    staging.chmod(0o755)
-    try:
-        metadata = _write_weights(staging, source)
-        model = LoadedSegmenter.load(load_bundle(staging), backend="auto")
-        val = score_measured(
-            model, source.data.split("val"), bootstrap=source.options.bootstrap, seed=source.options.train.seed
-        )
-        metadata.medsight.metrics = {"val": val}
-        write_metadata(staging, metadata)
-        (staging / "docs").mkdir(exist_ok=True)
-        (staging / "docs" / "model_card.md").write_text(_model_card(metadata, source.task), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except OSError as exc:
-        raise OutputError(f"could not write the bundle at {out} ({exc.strerror or type(exc).__name__})") from exc
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return out
+    return publish_bundle(out, lambda staging: _fill(staging, source))
+
+
+def _fill(staging: Path, source: SegmentationSource) -> None:
+    metadata = _write_weights(staging, source)
+    model = LoadedSegmenter.load(load_bundle(staging), backend="auto")
+    val = score_measured(
+        model, source.data.split("val"), bootstrap=source.options.bootstrap, seed=source.options.train.seed
+    )
+    metadata.medsight.metrics = {"val": val}
+    write_metadata(staging, metadata)
+    (staging / "docs").mkdir(exist_ok=True)
+    (staging / "docs" / "model_card.md").write_text(_model_card(metadata, source.task), encoding="utf-8")
 
 
 def _write_weights(root: Path, source: SegmentationSource) -> BundleMetadata:
