@@ -214,7 +214,8 @@ def _report(result: dict[str, Any], size: int) -> str:
         HEADING,
         "",
         f"_{when} UTC, {result['browser']} headless at 1280 x 800, {os.cpu_count()} cores; synthetic studies "
-        "served by `medsight serve` on loopback; the viewer's own code and timers (`benchmarks/viewer.py`)._",
+        "served by `medsight serve` on loopback; the viewer's own code and timers (`benchmarks/viewer.py`); "
+        "made by `python -m benchmarks.run --only viewer`._",
         "",
         "| measure | value | target | |",
         "|---|---|---|---|",
