@@ -101,10 +101,11 @@ class TaskSpec:
 def _tasks() -> dict[str, TaskSpec]:
     # Imported here so that ``import medsight.tasks.registry`` alone stays cheap.
     from medsight.tasks.cxr_pneumonia import CXR_PNEUMONIA
+    from medsight.tasks.cxr_tuberculosis import CXR_TUBERCULOSIS
     from medsight.tasks.us_breast import US_BREAST
     from medsight.tasks.us_fetal_head import US_FETAL_HEAD
 
-    return {spec.name: spec for spec in (CXR_PNEUMONIA, US_BREAST, US_FETAL_HEAD)}
+    return {spec.name: spec for spec in (CXR_PNEUMONIA, CXR_TUBERCULOSIS, US_BREAST, US_FETAL_HEAD)}
 
 
 def task_names() -> tuple[str, ...]:
