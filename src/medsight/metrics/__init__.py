@@ -8,7 +8,7 @@ same numbers come out of training, ``medsight evaluate`` and a notebook.
 - :mod:`~medsight.metrics.curves`: ROC curve and reliability table.
 """
 
-from medsight.metrics.bootstrap import bootstrap_ci
+from medsight.metrics.bootstrap import bootstrap_ci, bootstrap_draws, percentile_interval
 from medsight.metrics.classification import (
     BINARY_METRICS,
     DEFAULT_ECE_BINS,
@@ -25,8 +25,10 @@ __all__ = [
     "ReliabilityTable",
     "binary_metrics",
     "bootstrap_ci",
+    "bootstrap_draws",
     "brier_score",
     "expected_calibration_error",
+    "percentile_interval",
     "reliability_table",
     "roc_auc",
     "roc_curve",

@@ -24,7 +24,7 @@ from medsight.metrics._checks import check_binary, check_threshold
 from medsight.metrics._weighted import weighted_metrics
 from medsight.metrics.classification import BINARY_METRICS, DEFAULT_ECE_BINS
 
-__all__ = ["bootstrap_ci"]
+__all__ = ["bootstrap_ci", "bootstrap_draws", "percentile_interval"]
 
 # Resamples are processed in chunks of at most this many (resample, case) cells, so memory
 # stays near 10 MB per temporary whatever n is. Fixed, so results do not depend on memory.
@@ -58,6 +58,49 @@ def _check_options(n_boot: int, level: float) -> None:
         raise UsageError(f"level must lie strictly between 0 and 1, got {level!r}")
 
 
+def bootstrap_draws(
+    y_true: ArrayLike,
+    prob: ArrayLike,
+    threshold: float,
+    *,
+    n_boot: int = 2000,
+    rng: np.random.Generator,
+    stratified: bool = True,
+) -> dict[str, NDArray[np.float64]]:
+    """Every metric of every resample: the draws that :func:`bootstrap_ci` takes percentiles of.
+
+    Callers that combine resamples of several samples (the fairness audit resamples each
+    subgroup on its own and takes differences between them, resample by resample) need
+    the draws themselves, aligned by resample index.
+
+    Args:
+        y_true: 1-D labels in {0, 1}.
+        prob: 1-D probabilities of the positive class in [0, 1].
+        threshold: operating point, as in :func:`~medsight.metrics.binary_metrics`.
+        n_boot: number of resamples.
+        rng: the random generator to draw from (the caller owns the seeding).
+        stratified: resample positives and negatives separately, keeping class counts.
+
+    Returns:
+        ``{metric: (n_boot,) array}`` for each name in :data:`BINARY_METRICS`; NaN where a
+        metric is undefined in a resample.
+
+    Raises:
+        UsageError: invalid inputs or ``n_boot < 1``.
+    """
+    y, p = check_binary(y_true, prob)
+    t = check_threshold(threshold)
+    _check_options(n_boot, 0.95)
+    chunk = max(1, _CHUNK_CELLS // p.size)
+    values: dict[str, list[NDArray[np.float64]]] = {name: [] for name in BINARY_METRICS}
+    for start in range(0, n_boot, chunk):
+        counts = _resample_counts(rng, y, min(chunk, n_boot - start), stratified)
+        rows = weighted_metrics(counts, y, p, t, DEFAULT_ECE_BINS)
+        for name in BINARY_METRICS:
+            values[name].append(rows[name])
+    return {name: np.concatenate(parts) for name, parts in values.items()}
+
+
 def bootstrap_ci(
     y_true: ArrayLike,
     prob: ArrayLike,
@@ -87,25 +130,21 @@ def bootstrap_ci(
     Raises:
         UsageError: invalid inputs, ``n_boot < 1`` or ``level`` outside (0, 1).
     """
-    y, p = check_binary(y_true, prob)
-    t = check_threshold(threshold)
     _check_options(n_boot, level)
-    rng = np.random.default_rng(seed)
-    chunk = max(1, _CHUNK_CELLS // p.size)
-    values: dict[str, list[NDArray[np.float64]]] = {name: [] for name in BINARY_METRICS}
-    for start in range(0, n_boot, chunk):
-        counts = _resample_counts(rng, y, min(chunk, n_boot - start), stratified)
-        rows = weighted_metrics(counts, y, p, t, DEFAULT_ECE_BINS)
-        for name in BINARY_METRICS:
-            values[name].append(rows[name])
-    quantiles = [50.0 * (1.0 - level), 50.0 * (1.0 + level)]
-    result: dict[str, tuple[float, float]] = {}
-    for name in BINARY_METRICS:
-        draws = np.concatenate(values[name])
-        draws = draws[~np.isnan(draws)]
-        if draws.size == 0:
-            result[name] = (float("nan"), float("nan"))
-            continue
-        low, high = np.percentile(draws, quantiles)
-        result[name] = (float(low), float(high))
-    return result
+    draws = bootstrap_draws(
+        y_true, prob, threshold, n_boot=n_boot, rng=np.random.default_rng(seed), stratified=stratified
+    )
+    return {name: percentile_interval(draws[name], level) for name in BINARY_METRICS}
+
+
+def percentile_interval(draws: ArrayLike, level: float = 0.95) -> tuple[float, float]:
+    """The two-sided percentile interval of bootstrap ``draws``, ignoring NaN draws.
+
+    ``(nan, nan)`` when no draw is defined.
+    """
+    values = np.asarray(draws, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return (float("nan"), float("nan"))
+    low, high = np.percentile(values, [50.0 * (1.0 - level), 50.0 * (1.0 + level)])
+    return (float(low), float(high))
