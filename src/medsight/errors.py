@@ -26,6 +26,7 @@ The tree, with each class's code and CLI exit code::
         - StoredInstanceNotFoundError    store.not_found           3
         - UnknownResourceError           resource.not_found        3
         - StreamMessageError             stream.malformed_message  3
+        - ProfileError                   protocol.invalid_profile  3
       + ModelError                       model.error               1
         - ModelNotFoundError             model.not_found           2
         - InvalidBundleError             model.invalid_bundle      1
@@ -33,6 +34,7 @@ The tree, with each class's code and CLI exit code::
         - DeidentificationKeyError       privacy.no_key            4
         - BurnedInTextError              privacy.burned_in_text    4
         - ResidualPhiError               privacy.residual_phi      4
+        - EncryptionKeyError             privacy.master_key        4
       + IntegrityError                   integrity.error           5
         - WeightsMismatchError           model.weights_mismatch    5
         - StoredObjectCorruptError       store.object_corrupt      5
@@ -42,6 +44,7 @@ The tree, with each class's code and CLI exit code::
         - PermissionDeniedError          access.forbidden          6
           · UnknownDeviceError           stream.unknown_device     6
       + StreamBusyError                  stream.busy               1
+      + KnowledgeBaseError               protocol.invalid_rules    1
 
 The exit codes follow the table in ``docs/architecture.md``: 2 usage, 3 input,
 4 privacy, 5 integrity, 6 access, 1 anything else. The service maps the same classes
@@ -59,9 +62,11 @@ __all__ = [
     "AuthenticationError",
     "BurnedInTextError",
     "DeidentificationKeyError",
+    "EncryptionKeyError",
     "FileNotFoundInputError",
     "InputError",
     "IntegrityError",
+    "KnowledgeBaseError",
     "InvalidBundleError",
     "InvalidDatasetError",
     "InvalidDicomError",
@@ -75,6 +80,7 @@ __all__ = [
     "PermissionDeniedError",
     "PixelDecodeError",
     "PrivacyError",
+    "ProfileError",
     "ResidualPhiError",
     "ResourceLimitError",
     "SeriesGeometryError",
@@ -246,6 +252,12 @@ class ResidualPhiError(PrivacyError):
     code = "privacy.residual_phi"
 
 
+class EncryptionKeyError(PrivacyError):
+    """The master key for encryption at rest is missing, malformed, or not the store's key."""
+
+    code = "privacy.master_key"
+
+
 class IntegrityError(MedsightError):
     """Stored data does not match its recorded hash, signature or proof."""
 
@@ -306,6 +318,22 @@ class StreamBusyError(MedsightError):
     code = "stream.busy"
 
 
+class ProfileError(InputError):
+    """A patient profile for protocol recommendation that is invalid or contradicts itself.
+
+    The message names the field (``smoking.pack_years``, ``findings.nodule_size_mm``) and
+    why it is wrong, never its value: a profile is patient data.
+    """
+
+    code = "protocol.invalid_profile"
+
+
+class KnowledgeBaseError(MedsightError):
+    """The packaged protocol rules do not load or do not validate against their schema (a bug)."""
+
+    code = "protocol.invalid_rules"
+
+
 #: Exit code of the CLI for each error class; the most specific class listed wins.
 EXIT_CODES: dict[type[MedsightError], int] = {
     MedsightError: 1,
@@ -332,6 +360,7 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     DeidentificationKeyError: 4,
     BurnedInTextError: 4,
     ResidualPhiError: 4,
+    EncryptionKeyError: 4,
     IntegrityError: 5,
     WeightsMismatchError: 5,
     StoredObjectCorruptError: 5,
@@ -342,6 +371,8 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     StreamMessageError: 3,
     UnknownDeviceError: 6,
     StreamBusyError: 1,
+    ProfileError: 3,
+    KnowledgeBaseError: 1,
 }
 
 

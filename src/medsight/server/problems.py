@@ -53,6 +53,7 @@ HTTP_STATUS: dict[type[MedsightError], int] = {
     errors.DeidentificationKeyError: 503,
     errors.BurnedInTextError: 422,
     errors.ResidualPhiError: 422,
+    errors.EncryptionKeyError: 503,
     errors.IntegrityError: 500,
     errors.WeightsMismatchError: 500,
     errors.StoredObjectCorruptError: 500,
@@ -63,6 +64,8 @@ HTTP_STATUS: dict[type[MedsightError], int] = {
     errors.StreamMessageError: 400,
     errors.UnknownDeviceError: 403,
     errors.StreamBusyError: 503,
+    errors.ProfileError: 422,
+    errors.KnowledgeBaseError: 500,
 }
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
