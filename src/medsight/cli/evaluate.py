@@ -29,12 +29,18 @@ def evaluate(
     plots: Annotated[Path | None, typer.Option("--plots", help="Folder for roc.png and reliability.png.")] = None,
     backend: Annotated[str, typer.Option("--backend", help="auto, onnx or torch.")] = "auto",
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=100, help="Bootstrap resamples for the CIs.")] = 2000,
+    by: Annotated[
+        str,
+        typer.Option("--by", help="Subgroup columns to report per value of, where recorded (comma-separated)."),
+    ] = "source",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Score a model on a labelled split, with 95% bootstrap CIs.
 
     Every case is scored; AUC, accuracy, sensitivity, specificity, PPV, NPV, F1, ECE and
     Brier score each come with a 95% stratified bootstrap CI, at the model's stored threshold.
+    Where the data records a site (``source``) or another ``--by`` column, the same metrics
+    are reported per value as well (``by`` in the JSON).
     """
     from medsight.cli._progress import progress_bar
     from medsight.services.evaluate import EvaluateOptions
@@ -49,6 +55,7 @@ def evaluate(
         plots=plots,
         bootstrap=bootstrap,
         limits=get_settings().limits,
+        by=tuple(c.strip() for c in by.split(",") if c.strip()),
     )
     with progress_bar(not as_json) as bar:
         job = bar.add_task("score", total=None)
@@ -90,6 +97,26 @@ def _render(report: dict[str, Any]) -> None:
     console.print(f"would be refused by analyze: {refused['n']} ({refused['rate']:.1%}) {refused['by_check']}")
     for name, file in report.get("plots", {}).items():
         console.print(f"{name}: {file}")
+    for column, records in report.get("by", {}).items():
+        _render_by(column, records)
+
+
+def _render_by(column: str, records: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"by {column}", title_justify="left")
+    table.add_column(column)
+    for heading in ("n", "prevalence", "auc", "accuracy", "sensitivity", "specificity"):
+        table.add_column(heading, justify="right")
+    for record in records:
+        cells = [str(record["n"]), f"{record['prevalence']:.1%}"]
+        for key in ("auc", "accuracy", "sensitivity", "specificity"):
+            value, ci = record[key], record[f"{key}_ci"]
+            cells.append(
+                "n/a" if value is None else f"{value:.3f}" + ("" if None in ci else f" [{ci[0]:.3f}, {ci[1]:.3f}]")
+            )
+        table.add_row(record["value"], *cells)
+    stdout_console().print(table)
 
 
 _SEGMENTATION_ROWS = ("dice", "hd95_mm", "hc_mae_mm", "hc_median_mm", "hc_p95_mm")

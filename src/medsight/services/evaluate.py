@@ -26,7 +26,7 @@ from medsight.settings import ReadLimits
 from medsight.tasks import get_task, prepare
 from medsight.tasks.registry import TaskKind
 
-__all__ = ["EvaluateOptions", "evaluate"]
+__all__ = ["EvaluateOptions", "evaluate", "score_split"]
 
 _BATCH = 256
 
@@ -44,6 +44,8 @@ class EvaluateOptions:
         plots: folder for ``roc.png`` and ``reliability.png``, or None.
         bootstrap: resamples for the CIs.
         seed: bootstrap seed.
+        by: subgroup columns to report the metrics per value of, where the data records
+            them (``source``: the site); each value gets ``n``, prevalence and every metric with its CI.
     """
 
     task: str
@@ -55,6 +57,7 @@ class EvaluateOptions:
     bootstrap: int = 2000
     seed: int = 0
     limits: ReadLimits = field(default_factory=ReadLimits)
+    by: tuple[str, ...] = ("source",)
 
 
 def evaluate(
@@ -76,7 +79,7 @@ def evaluate(
     data = load_dataset(options.data, task.label_of, options.limits, relabel=task.class_of_stored).split(options.split)
     model = model or load_model(task, options.model, resolution=_resolution(data), backend=options.backend)
     on_start(len(data))
-    probabilities, refusals = _score(data, model, on_case)
+    probabilities, refusals = score_split(data, model, on_case)
     y = np.asarray(data.labels, dtype=np.int64)
     report: dict[str, Any] = {
         "task": task.name,
@@ -99,6 +102,9 @@ def evaluate(
         "by_check": dict(sorted(by_check.items())),
     }
     report["uncertainty"] = _uncertainty(model, y, probabilities)
+    by_group = _by_group(data, y, probabilities, model.threshold, options)
+    if by_group:
+        report["by"] = by_group
     if options.plots is not None:
         report["plots"] = _write_plots(options.plots, y, probabilities, model, report)
     return report
@@ -155,7 +161,14 @@ def _resolution(data: LabelledSet) -> int:
     return int(min(image.pixels.shape[:2]))
 
 
-def _score(data: LabelledSet, model: LoadedModel, on_case: Callable[[], None]) -> tuple[np.ndarray, list[str | None]]:
+def score_split(
+    data: LabelledSet, model: LoadedModel, on_case: Callable[[], None] = lambda: None
+) -> tuple[np.ndarray, list[str | None]]:
+    """Every case's calibrated probability, and the check ``analyze`` would refuse it by (or None).
+
+    Raises:
+        InvalidDatasetError: a case's image cannot be read.
+    """
     analyzer = Analyzer(model)
     probabilities = np.empty(len(data), dtype=np.float64)
     refusals: list[str | None] = []
@@ -178,6 +191,29 @@ def _score(data: LabelledSet, model: LoadedModel, on_case: Callable[[], None]) -
         ood = model.ood.refusals(x, scores.features)
         refusals += [check or (o.check if o else None) for check, o in zip(checks, ood, strict=True)]
     return probabilities, refusals
+
+
+def _by_group(
+    data: LabelledSet, y: np.ndarray, p: np.ndarray, threshold: float, options: EvaluateOptions
+) -> dict[str, list[dict[str, Any]]]:
+    """The metrics per value of each ``options.by`` column the data records (empty values apart)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for column in options.by:
+        values = np.asarray([case.groups.get(column, "") for case in data.cases], dtype=object)
+        records = []
+        for value in sorted({str(v) for v in values if v}):
+            members = values == value
+            yg, pg = y[members], p[members]
+            point = binary_metrics(yg, pg, threshold)
+            ci = bootstrap_ci(yg, pg, threshold, n_boot=options.bootstrap, seed=options.seed)
+            record: dict[str, Any] = {"value": value, "n": int(members.sum()), "prevalence": round(float(yg.mean()), 4)}
+            for key in BINARY_METRICS:
+                record[key] = _round(point[key])
+                record[f"{key}_ci"] = [_round(v) for v in ci[key]]
+            records.append(record)
+        if records:
+            found[column] = records
+    return found
 
 
 def _write_plots(
