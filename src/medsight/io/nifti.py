@@ -46,10 +46,11 @@ from medsight.errors import (
 )
 from medsight.imaging.geometry import Geometry
 from medsight.imaging.image import Image, ImageMeta, Layout
+from medsight.imaging.labels import LabelVolume
 from medsight.io._atomic import PathLike, atomic_write
 from medsight.settings import ReadLimits
 
-__all__ = ["NIBABEL_ERRORS", "read_nifti", "write_nifti"]
+__all__ = ["NIBABEL_ERRORS", "read_nifti", "write_label_nifti", "write_nifti"]
 
 #: Every foreign error a NIfTI read may raise; each becomes InvalidImageError.
 NIBABEL_ERRORS: tuple[type[Exception], ...] = (
@@ -139,6 +140,41 @@ def write_nifti(image: Image, path: PathLike) -> Path:
         nii.header.set_zooms((*nii.header.get_zooms()[:3], interval or 1.0))
     else:
         nii.header.set_xyzt_units("mm")
+
+    def write(stream: BinaryIO) -> None:
+        if name.endswith(".gz"):
+            with gzip.GzipFile(fileobj=stream, mode="wb", mtime=0) as compressed:
+                nii.to_stream(compressed)
+        else:
+            nii.to_stream(stream)
+
+    return atomic_write(target, write)
+
+
+def write_label_nifti(labels: LabelVolume, path: PathLike) -> Path:
+    """Write a label volume as a NIfTI-1 mask on its source's grid (uint8, the source's affine).
+
+    The header says what the values are: intent ``NIFTI_INTENT_LABEL`` and, in
+    ``descrip``, ``1=<name> 2=<name> ...`` (80 bytes at most; names past that are cut,
+    the values stay). A 2D source gives ``(x, y, 1)``, as :func:`write_nifti` does.
+
+    Raises:
+        UsageError: ``path`` does not end in ``.nii`` or ``.nii.gz``.
+        OutputError: the file cannot be written.
+    """
+    target = Path(path)
+    name = target.name.lower()
+    if not (name.endswith(".nii") or name.endswith(".nii.gz")):
+        raise UsageError(f"a NIfTI file name must end in .nii or .nii.gz, got {target.name!r}")
+    nifti1: Any = nib.Nifti1Image  # Any: nibabel's annotations are partial
+    nii = nifti1(np.ascontiguousarray(labels.labels.transpose(2, 1, 0)), _ras_affine(labels.source.geometry))
+    nii.set_sform(nii.affine, code=1)
+    nii.set_qform(nii.affine, code=1)
+    nii.header.set_xyzt_units("mm")
+    nii.header.set_intent("label")
+    nii.header.set_data_dtype(np.uint8)
+    described = " ".join(f"{k}={n}" for k, n in enumerate(labels.names, start=1))
+    nii.header["descrip"] = described.encode("ascii", "replace")[:79]
 
     def write(stream: BinaryIO) -> None:
         if name.endswith(".gz"):
