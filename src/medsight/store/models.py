@@ -21,7 +21,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
@@ -30,6 +41,9 @@ __all__ = [
     "Feedback",
     "Instance",
     "Job",
+    "LedgerEntry",
+    "LedgerHead",
+    "LedgerNode",
     "Patient",
     "Series",
     "Study",
@@ -242,3 +256,38 @@ class Consent(Base):
     recorded_by: Mapped[str] = mapped_column(String(160))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     document_ref: Mapped[str | None] = mapped_column(String(256))
+
+
+#: A 64-bit key that is SQLite's rowid there (an INTEGER PRIMARY KEY; BIGINT would add an index beside it).
+_KEY64 = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class LedgerEntry(Base):
+    """One entry of the verifiable ledger (:mod:`medsight.ledger`): its canonical bytes at its index."""
+
+    __tablename__ = "ledger_entries"
+
+    idx: Mapped[int] = mapped_column(_KEY64, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerNode(Base):
+    """The hash of one perfect subtree of the ledger; ``node_id`` is ``level << 48 | index``."""
+
+    __tablename__ = "ledger_nodes"
+
+    node_id: Mapped[int] = mapped_column(_KEY64, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerHead(Base):
+    """A signed tree head of the ledger, in the order they were signed."""
+
+    __tablename__ = "ledger_heads"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(16))
