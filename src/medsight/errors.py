@@ -30,6 +30,7 @@ The tree, with each class's code and CLI exit code::
       + ModelError                       model.error               1
         - ModelNotFoundError             model.not_found           2
         - InvalidBundleError             model.invalid_bundle      1
+        - ReleaseRefusedError            model.release_refused     7
       + PrivacyError                     privacy.error             4
         - DeidentificationKeyError       privacy.no_key            4
         - BurnedInTextError              privacy.burned_in_text    4
@@ -47,7 +48,7 @@ The tree, with each class's code and CLI exit code::
       + KnowledgeBaseError               protocol.invalid_rules    1
 
 The exit codes follow the table in ``docs/architecture.md``: 2 usage, 3 input,
-4 privacy, 5 integrity, 6 access, 1 anything else. The service maps the same classes
+4 privacy, 5 integrity, 6 access, 7 release gate, 1 anything else. The service maps the same classes
 to HTTP statuses in one table (``medsight.server.problems.HTTP_STATUS``). :data:`EXIT_CODES` is that table.
 """
 
@@ -66,11 +67,11 @@ __all__ = [
     "FileNotFoundInputError",
     "InputError",
     "IntegrityError",
-    "KnowledgeBaseError",
     "InvalidBundleError",
     "InvalidDatasetError",
     "InvalidDicomError",
     "InvalidImageError",
+    "KnowledgeBaseError",
     "MedsightError",
     "MissingPixelDataError",
     "ModelError",
@@ -81,6 +82,7 @@ __all__ = [
     "PixelDecodeError",
     "PrivacyError",
     "ProfileError",
+    "ReleaseRefusedError",
     "ResidualPhiError",
     "ResourceLimitError",
     "SeriesGeometryError",
@@ -228,6 +230,12 @@ class InvalidBundleError(ModelError):
     code = "model.invalid_bundle"
 
 
+class ReleaseRefusedError(ModelError):
+    """The release gate refuses to promote a model (no audit, an audit of other weights, or a failed gate)."""
+
+    code = "model.release_refused"
+
+
 class PrivacyError(MedsightError):
     """An operation would expose or mishandle protected health information."""
 
@@ -356,6 +364,7 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     ModelError: 1,
     ModelNotFoundError: 2,
     InvalidBundleError: 1,
+    ReleaseRefusedError: 7,
     PrivacyError: 4,
     DeidentificationKeyError: 4,
     BurnedInTextError: 4,
