@@ -39,6 +39,7 @@ The tree, with each class's code and CLI exit code::
       + IntegrityError                   integrity.error           5
         - WeightsMismatchError           model.weights_mismatch    5
         - StoredObjectCorruptError       store.object_corrupt      5
+        - LedgerIntegrityError           ledger.integrity          5
       + OutputError                      output.error              1
       + AccessError                      access.error              6
         - AuthenticationError            access.unauthenticated    6
@@ -71,6 +72,7 @@ __all__ = [
     "InvalidDatasetError",
     "InvalidDicomError",
     "InvalidImageError",
+    "LedgerIntegrityError",
     "KnowledgeBaseError",
     "MedsightError",
     "MissingPixelDataError",
@@ -284,6 +286,12 @@ class StoredObjectCorruptError(IntegrityError):
     code = "store.object_corrupt"
 
 
+class LedgerIntegrityError(IntegrityError):
+    """The ledger does not verify (an entry, node or signature changed, history rolled back), or cannot record."""
+
+    code = "ledger.integrity"
+
+
 class OutputError(MedsightError):
     """A result could not be written (no space, no permission, bad destination)."""
 
@@ -373,6 +381,7 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     IntegrityError: 5,
     WeightsMismatchError: 5,
     StoredObjectCorruptError: 5,
+    LedgerIntegrityError: 5,
     OutputError: 1,
     AccessError: 6,
     AuthenticationError: 6,

@@ -58,6 +58,7 @@ HTTP_STATUS: dict[type[MedsightError], int] = {
     errors.IntegrityError: 500,
     errors.WeightsMismatchError: 500,
     errors.StoredObjectCorruptError: 500,
+    errors.LedgerIntegrityError: 500,
     errors.OutputError: 503,
     errors.AccessError: 403,
     errors.AuthenticationError: 401,

@@ -1,0 +1,272 @@
+"""The ledger as the service uses it: record events, hand out receipts and proofs, verify.
+
+Every recorded event goes into the database transaction of the action it records:
+either the caller passes its session (:meth:`LedgerService.record`), or, for actions
+that only read (viewing, downloading), :meth:`LedgerService.record_now` commits the
+entry before the action's data is sent, so an action that cannot be logged does not
+happen. Ingest is recorded without touching the store: :meth:`LedgerService.attach`
+listens on the store's sessions and, in the transaction that commits new or replaced
+instance rows, appends one ``ingest`` entry per instance (object: its sha256), by the
+actor :func:`acting` names.
+
+Receipts of the entries one request made are collected by :func:`collect_receipts`
+(the server adds them to the response as a header), so JSON bodies stay as they were.
+
+The signing key is ``<data-dir>/ledger.key`` (``medsight ledger keygen``); a service
+that starts without one makes one, so a fresh install logs from its first request.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from medsight.errors import LedgerIntegrityError, MedsightError, UnknownResourceError, UsageError
+from medsight.ledger import (
+    Entry,
+    EntryFormatError,
+    EventType,
+    KeyFileError,
+    Log,
+    LogStateError,
+    PublicKey,
+    Receipt,
+    SignedTreeHead,
+    Signer,
+    VerifyReport,
+    generate_key,
+    verify_log,
+)
+from medsight.store.ledger import LedgerTables
+from medsight.store.models import Instance
+
+__all__ = [
+    "KEY_FILE",
+    "LedgerService",
+    "acting",
+    "collect_receipts",
+    "ensure_key",
+    "hashed",
+    "key_path",
+    "study_object",
+]
+
+_log = logging.getLogger(__name__)
+
+KEY_FILE = "ledger.key"
+_SYSTEM = "system:medsight"
+_actor: contextvars.ContextVar[str] = contextvars.ContextVar("medsight_ledger_actor", default=_SYSTEM)
+_receipts: contextvars.ContextVar[list[Receipt] | None] = contextvars.ContextVar(
+    "medsight_ledger_receipts", default=None
+)
+_PENDING = "medsight_ledger_pending"
+
+
+def key_path(data_dir: Path) -> Path:
+    """Where the service's signing key lives."""
+    return Path(data_dir) / KEY_FILE
+
+
+def ensure_key(data_dir: Path) -> Signer:
+    """Load the signing key, making one on first use.
+
+    Raises:
+        LedgerIntegrityError: the key file exists but is not a usable Ed25519 key.
+    """
+    path = key_path(data_dir)
+    try:
+        if not path.exists():
+            generate_key(path)
+            _log.info("ledger: new signing key %s", path.name)
+        return Signer.from_file(path)
+    except KeyFileError as exc:
+        raise LedgerIntegrityError(str(exc)) from exc
+
+
+def study_object(study_instance_uid: str) -> str:
+    """A study's pseudonymous id in the ledger: ``study:`` and 128 bits of a domain-separated SHA-256.
+
+    Whoever holds the UID can find its entries; the ledger alone never reveals it.
+    """
+    return hashed("study", study_instance_uid)
+
+
+def hashed(kind: str, value: str) -> str:
+    """``kind:`` and 128 bits of SHA-256 of ``value`` (a name typed at a login prompt, a token id)."""
+    digest = hashlib.sha256(b"medsight-ledger/" + kind.encode() + b"\x00" + value.encode()).hexdigest()
+    return f"{kind}:{digest[:32]}"
+
+
+def actor_id(actor: str) -> str:
+    """A principal's actor as the ledger writes it (``user:<name>``, ``token:<id>`` kept as is)."""
+    candidate = actor if ":" in actor else f"user:{actor}"
+    try:
+        Entry(EventType.VIEW, candidate, "x", 0)
+    except EntryFormatError:
+        return hashed("user", actor)  # a name outside the ledger's alphabet is hashed, never dropped
+    return candidate
+
+
+@contextmanager
+def acting(actor: str) -> Iterator[None]:
+    """Name who performs the actions in this block (the ingest listener reads it)."""
+    token = _actor.set(actor_id(actor))
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+@contextmanager
+def collect_receipts() -> Iterator[list[Receipt]]:
+    """Collect the receipts of every entry recorded in this block (one request)."""
+    collected: list[Receipt] = []
+    token = _receipts.set(collected)
+    try:
+        yield collected
+    finally:
+        _receipts.reset(token)
+
+
+class LedgerService:
+    """The service's ledger: one signer, the SQL storage in the service database.
+
+    Args:
+        tables: the ledger tables.
+        signer: the log's key.
+    """
+
+    def __init__(self, tables: LedgerTables, signer: Signer) -> None:
+        self.tables = tables
+        self.signer = signer
+        # One sequencer per process: on SQLite the write transaction already serialises, on
+        # PostgreSQL FOR UPDATE does; the lock only keeps this process's threads from queueing there.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, sessions: sessionmaker[Session], data_dir: Path) -> LedgerService:
+        return cls(LedgerTables(sessions), ensure_key(data_dir))
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self.signer.public
+
+    def record(self, session: Session, entry: Entry) -> Receipt:
+        """Append ``entry`` in the caller's transaction; its receipt is valid once that commits."""
+        return self.record_many(session, [entry])[-1]
+
+    def record_many(self, session: Session, entries: list[Entry]) -> list[Receipt]:
+        """Append several entries at once in the caller's transaction."""
+        try:
+            log = Log(self.tables.within(session), self.signer)
+            result = log.append(entries)
+            receipts = [log.receipt(result.first + i) for i in range(result.count)]
+        except (LogStateError, SQLAlchemyError) as exc:
+            raise LedgerIntegrityError(f"the ledger could not record the event ({type(exc).__name__})") from exc
+        sink = _receipts.get()
+        if sink is not None:
+            sink.extend(receipts)
+        return receipts
+
+    def record_now(self, entry: Entry) -> Receipt:
+        """Append ``entry`` in a transaction of its own, committed before this returns."""
+        with self._lock:
+            try:
+                with self.tables._writing() as session:
+                    return self.record(session, entry)
+            except MedsightError as exc:
+                raise LedgerIntegrityError(f"the ledger could not record the event ({exc.code})") from exc
+
+    def event(self, event: EventType, object: str, **model: str) -> Receipt:
+        """Record ``event`` on ``object`` by the current actor, now, in its own transaction."""
+        return self.record_now(Entry.now(event, _actor.get(), object, **model))
+
+    def attach(self, sessions: sessionmaker[Session]) -> None:
+        """Record one ``ingest`` entry per instance row a transaction of ``sessions`` adds or replaces."""
+
+        def after_flush(session: Session, _context: Any) -> None:
+            touched = [obj for obj in (*session.new, *session.dirty) if isinstance(obj, Instance)]
+            if touched:
+                session.info.setdefault(_PENDING, []).extend(obj.sha256 for obj in touched)
+
+        def before_commit(session: Session) -> None:
+            session.flush()
+            pending = session.info.pop(_PENDING, None)
+            if pending:
+                actor = _actor.get()
+                self.record_many(session, [Entry.now(EventType.INGEST, actor, f"sha256:{sha}") for sha in pending])
+
+        def after_rollback(session: Session) -> None:
+            session.info.pop(_PENDING, None)
+
+        event.listen(sessions, "after_flush", after_flush)
+        event.listen(sessions, "before_commit", before_commit)
+        event.listen(sessions, "after_soft_rollback", lambda session, _tx: after_rollback(session))
+
+    def head(self) -> SignedTreeHead:
+        """The latest signed head; an empty log signs its empty tree first."""
+        with self.tables.reading() as storage:
+            head = storage.latest_head()
+        return head if head is not None else self.publish()
+
+    def publish(self) -> SignedTreeHead:
+        """Sign the current tree again, with the time now (periodic publication, checkpoints)."""
+        with self._lock, self.tables.writing() as storage:
+            return Log(storage, self.signer).publish()
+
+    def receipt(self, index: int) -> Receipt:
+        """The receipt of entry ``index`` against the latest head.
+
+        Raises:
+            UnknownResourceError: no such entry.
+        """
+        with self.tables.reading() as storage:
+            try:
+                return Log(storage).receipt(index)
+            except LogStateError as exc:
+                raise UnknownResourceError(str(exc)) from exc
+
+    def inclusion(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """An inclusion proof as JSON (RFC 9162 section 2.1.3)."""
+        with self.tables.reading() as storage:
+            log = Log(storage)
+            size = log.size() if size is None else size
+            try:
+                proof = log.inclusion_proof(index, size)
+            except LogStateError as exc:
+                raise UsageError(str(exc)) from exc
+            data = storage.entry(index)
+        leaf = {"entry": Entry.decode(data).to_json()} if data is not None else {}
+        return {"leaf_index": index, "tree_size": size, "inclusion_proof": [p.hex() for p in proof], **leaf}
+
+    def consistency(self, old: int, new: int | None = None) -> dict[str, Any]:
+        """A consistency proof as JSON (RFC 9162 section 2.1.4)."""
+        with self.tables.reading() as storage:
+            log = Log(storage)
+            new = log.size() if new is None else new
+            try:
+                proof = log.consistency_proof(old, new)
+            except LogStateError as exc:
+                raise UsageError(str(exc)) from exc
+        return {"first": old, "second": new, "consistency_proof": [p.hex() for p in proof]}
+
+    def verify(
+        self, checkpoint: SignedTreeHead | None = None, progress: Callable[[int], None] | None = None
+    ) -> VerifyReport:
+        """Recompute the whole log (see :func:`medsight.ledger.verify_log`)."""
+        with self.tables.reading() as storage:
+            return verify_log(storage, self.public_key, checkpoint, progress)
+
+    def size(self) -> int:
+        with self.tables.reading() as storage:
+            return Log(storage).size()
