@@ -48,6 +48,11 @@ class StoreSettings(BaseSettings):
             ``postgresql+psycopg://user@host/db``; None keeps SQLite in ``data_dir``.
             A secret: it may hold a password, so it never shows in a repr or a log.
         max_object_bytes: largest DICOM object the store accepts.
+        master_key_file: the master key for encryption at rest (``MEDSIGHT_MASTER_KEY_FILE``,
+            base64 of 32 bytes; ``medsight keys generate`` writes one). Keep it off the
+            disk that holds the data. None looks for ``master.key`` in ``data_dir``.
+        master_key: the same key as base64 text (``MEDSIGHT_MASTER_KEY``), for secret
+            managers that inject environment variables; it wins over the file.
     """
 
     model_config = SettingsConfigDict(env_prefix="MEDSIGHT_", frozen=True)
@@ -55,6 +60,8 @@ class StoreSettings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: SecretStr | None = None
     max_object_bytes: int = Field(default=1024 * _MIB, gt=0)
+    master_key_file: Path | None = None
+    master_key: SecretStr | None = None
 
 
 class ServiceSettings(StoreSettings):

@@ -21,6 +21,7 @@ bomb check :class:`~medsight.errors.ResourceLimitError`; messages name the file 
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 import zlib
@@ -39,7 +40,7 @@ from medsight.imaging.window import display_array, select_plane
 from medsight.io._atomic import PathLike, atomic_write
 from medsight.settings import ReadLimits
 
-__all__ = ["PIL_ERRORS", "read_raster", "write_png", "write_rgb_png"]
+__all__ = ["PIL_ERRORS", "encode_rgb_png", "read_raster", "write_png", "write_rgb_png"]
 
 #: Every foreign error a raster read may raise (besides the bomb check); each becomes
 #: InvalidImageError.
@@ -135,14 +136,29 @@ def write_rgb_png(pixels: NDArray[np.uint8], path: PathLike, *, compress_level: 
         UsageError: not a 2D or RGB uint8 array.
         OutputError: the file cannot be written.
     """
-    if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (3, 4)):
-        raise UsageError(f"write_rgb_png needs (H, W), (H, W, 3) or (H, W, 4) uint8, got {pixels.shape} {pixels.dtype}")
-    pil = PILImage.fromarray(np.ascontiguousarray(pixels))
+    pil = _rgb_image(pixels)
 
     def write(stream: BinaryIO) -> None:
         pil.save(stream, format="PNG", compress_level=compress_level)
 
     return atomic_write(path, write)
+
+
+def encode_rgb_png(pixels: NDArray[np.uint8], *, compress_level: int = 1) -> bytes:
+    """:func:`write_rgb_png`'s PNG as bytes, for a caller that stores it itself (sealed, say).
+
+    Raises:
+        UsageError: not a 2D or RGB(A) uint8 array.
+    """
+    stream = io.BytesIO()
+    _rgb_image(pixels).save(stream, format="PNG", compress_level=compress_level)
+    return stream.getvalue()
+
+
+def _rgb_image(pixels: NDArray[np.uint8]) -> PILImage.Image:
+    if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (3, 4)):
+        raise UsageError(f"write_rgb_png needs (H, W), (H, W, 3) or (H, W, 4) uint8, got {pixels.shape} {pixels.dtype}")
+    return PILImage.fromarray(np.ascontiguousarray(pixels))
 
 
 def _decode(pil: PILImage.Image, name: str, limits: ReadLimits) -> Image:

@@ -30,13 +30,12 @@ from medsight.inference import Analysis, Analyzer
 from medsight.io.dicom.sr import CodeItem, SrFinding, SrRequest, build_measurement_report, derived_uid
 from medsight.io.dicom.stored import StoredObject, scan_objects
 from medsight.io.reader import ReadFailure
-from medsight.services.analyze import write_heatmaps
+from medsight.services.analyze import heatmap_pngs
 from medsight.services.findings import Coded, finding_code, procedure_code
 from medsight.services.jobs import ANALYSES_PATH, HEAT_KEY, HeatmapKind, JobService
 from medsight.services.models import load_model
 from medsight.services.workers import WorkerPool
 from medsight.settings import ReadLimits
-from medsight.store.blobs import sha256_hex
 from medsight.store.jobs import JobInput, JobOutcome, JobRecord, JobStatus
 from medsight.tasks import get_task
 
@@ -199,13 +198,11 @@ class JobRunner:
         """Write the blended preview and the heat alone (one saliency); their sha256s."""
         if analysis.saliency is None or analysis.prepared is None:
             return None
-        paths = write_heatmaps(
-            analysis,
-            self.service.heatmap_path(job.job_id),
-            self.service.heatmap_path(job.job_id, HeatmapKind.HEAT),
+        blended, heat = heatmap_pngs(analysis)
+        return (
+            self.service.keep_heatmap(job.job_id, HeatmapKind.BLENDED, blended),
+            self.service.keep_heatmap(job.job_id, HeatmapKind.HEAT, heat),
         )
-        blended, heat = (sha256_hex(path.read_bytes()) for path in paths)
-        return blended, heat
 
     def _report(self, job: JobRecord, head: _Scored, analyzer: Analyzer) -> tuple[str, str]:
         analysis = head.analysis

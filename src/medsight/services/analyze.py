@@ -22,14 +22,22 @@ from medsight.errors import FileNotFoundInputError, MedsightError, UsageError
 from medsight.imaging import Image, heat_rgba, heatmap_overlay
 from medsight.inference import Analysis, Analyzer, LoadedModel, saliency_on_display
 from medsight.io import ReadFailure, scan
-from medsight.io.raster import write_rgb_png
+from medsight.io.raster import encode_rgb_png, write_rgb_png
 from medsight.services.models import load_model
 from medsight.settings import ReadLimits
 from medsight.tasks import get_task
 from medsight.tasks.preprocess import resize_area
 from medsight.tasks.registry import TaskKind
 
-__all__ = ["AnalyzeOptions", "AnalyzeReport", "analyze_path", "heatmap_layers", "write_heatmap", "write_heatmaps"]
+__all__ = [
+    "AnalyzeOptions",
+    "AnalyzeReport",
+    "analyze_path",
+    "heatmap_layers",
+    "heatmap_pngs",
+    "write_heatmap",
+    "write_heatmaps",
+]
 
 # Images decoded and held at once: 8 radiographs of 2048 x 2048 are ~0.3 GB with their
 # display planes, within the 1 GB one analyze process may take.
@@ -187,6 +195,12 @@ def write_heatmaps(
         write_rgb_png(heatmap_overlay(base, heat, alpha=HEATMAP_ALPHA), blended),
         write_rgb_png(heat_rgba(heat), heat_only),
     )
+
+
+def heatmap_pngs(analysis: Analysis, max_side: int = HEATMAP_MAX_SIDE) -> tuple[bytes, bytes]:
+    """:func:`write_heatmaps`'s two PNGs as bytes (the service seals them before they reach a disk)."""
+    base, heat = heatmap_layers(analysis, max_side)
+    return encode_rgb_png(heatmap_overlay(base, heat, alpha=HEATMAP_ALPHA)), encode_rgb_png(heat_rgba(heat))
 
 
 def heatmap_layers(

@@ -47,7 +47,7 @@ class ServiceContext:
         Raises:
             UsageError: ``settings.routing_rules`` names a file that is not a valid rule file.
         """
-        store = Store.open(settings)
+        store = Store.open(settings, create_key=True)
         access = AccessService(Accounts(store.sessions))
         context = cls(settings=settings, store=store, access=access, jobs=JobService(store, access, settings))
         if settings.auto_analyze:

@@ -13,7 +13,7 @@ import json
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 from medsight.errors import BurnedInTextError
 from medsight.io.dicom.deid import deidentify_bytes
@@ -26,7 +26,15 @@ from medsight.store.consent import ConsentLog
 from medsight.store.query import StudyQuery
 from medsight.store.store import Store
 
-__all__ = ["ConsentCheck", "ExportSummary", "export_studies"]
+__all__ = ["ConsentCheck", "ExportSummary", "ZipTarget", "export_studies"]
+
+
+class ZipTarget(Protocol):
+    """Where the zip goes: a file, or a stream that keeps it encrypted (``store.spool.SealedSpool``)."""
+
+    def write(self, data: bytes, /) -> int: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +61,7 @@ def export_studies(
     study_uids: Sequence[str],
     profile: Profile,
     key: bytes,
-    target: BinaryIO,
+    target: ZipTarget,
     consent: ConsentCheck | None = None,
 ) -> ExportSummary:
     """Write the de-identified objects of ``study_uids`` as a zip to ``target``.

@@ -36,17 +36,18 @@ from medsight.models.bundle import Bundle, resolve_bundle
 from medsight.services.accounts import AccessService
 from medsight.settings import ServiceSettings
 from medsight.store import InstanceQuery, Store
-from medsight.store.blobs import sha256_hex
+from medsight.store.blobs import read_file, sha256_hex, write_file
 from medsight.store.jobs import FINISHED, JobInput, JobRecord, Jobs, ModelRef, NewJob
 from medsight.tasks import TaskSpec, get_task
 
-__all__ = ["ANALYSES_PATH", "HEAT_KEY", "AnalysisRequest", "HeatmapKind", "JobService", "job_json"]
+__all__ = ["ANALYSES_PATH", "HEATMAP_FOLDER", "HEAT_KEY", "AnalysisRequest", "HeatmapKind", "JobService", "job_json"]
 
 _log = logging.getLogger(__name__)
 
 #: Where the API serves jobs (links in job JSON).
 ANALYSES_PATH = "/api/v1/analyses"
-_HEATMAPS = "analyses"  # folder under the data dir
+#: The folder under the data dir where job heatmaps are kept (sealed like the objects).
+HEATMAP_FOLDER = "analyses"
 #: The result's key for the heat-only PNG: ``{"href", "sha256"}``.
 HEAT_KEY = "heat"
 
@@ -193,9 +194,15 @@ class JobService:
 
     def heatmap_path(self, job_id: str, kind: HeatmapKind = HeatmapKind.BLENDED) -> Path:
         """Where a job's heatmap PNG of ``kind`` is kept (the folder is made, owner only)."""
-        folder = Path(self.settings.data_dir) / _HEATMAPS
+        folder = Path(self.settings.data_dir) / HEATMAP_FOLDER
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         return folder / f"{job_id}{_SUFFIXES[kind]}"
+
+    def keep_heatmap(self, job_id: str, kind: HeatmapKind, png: bytes) -> str:
+        """Keep a job's heatmap PNG, sealed like the stored objects; return its sha256."""
+        path = self.heatmap_path(job_id, kind)
+        write_file(path, png, path.name, self.store.blobs.keys)
+        return sha256_hex(png)
 
     def heatmap(self, job_id: str, principal: Principal, kind: HeatmapKind = HeatmapKind.BLENDED) -> bytes:
         """A finished job's heatmap PNG of ``kind``, checked against the sha256 recorded with it.
@@ -210,8 +217,9 @@ class JobService:
         if expected is None:
             what = "heatmap" if kind is HeatmapKind.BLENDED else "heat-only heatmap"
             raise UnknownResourceError(f"this analysis has no {what} (not finished, or not scored)")
+        path = self.heatmap_path(job_id, kind)
         try:
-            data = self.heatmap_path(job_id, kind).read_bytes()
+            data = read_file(path, path.name, self.store.blobs.keys)
         except OSError as exc:
             raise IntegrityError("the heatmap of this analysis is missing") from exc
         if sha256_hex(data) != expected:

@@ -6,6 +6,12 @@ survives a power cut too; files are 0600. Every read hashes the bytes again: a f
 that changed on disk is a :class:`~medsight.errors.StoredObjectCorruptError`, never
 bytes handed on as if they were the object that was stored.
 
+With a :class:`~medsight.store.keys.KeyRing` the files are sealed (AES-256-GCM under a
+per-object data key wrapped by the master key, :mod:`medsight.store.sealed`); the name
+stays the sha256 of the plain object, which every read checks after opening. A plain file
+in a sealed store (written before encryption was turned on) still reads;
+``medsight keys rotate`` seals it.
+
 Two ingests of the same bytes, or an ingest and the removal of an orphan, must not
 interleave (one could remove the file the other has just recorded). :meth:`BlobStore.lock`
 serialises them per object: a thread lock, and an advisory file lock (``flock``) for
@@ -23,13 +29,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from medsight.errors import OutputError, StoredObjectCorruptError
+from medsight.errors import EncryptionKeyError, OutputError, StoredObjectCorruptError
 from medsight.io._atomic import atomic_write
+from medsight.store.keys import KeyRing
+from medsight.store.sealed import is_sealed, open_sealed, seal
 
 if sys.platform != "win32":
     import fcntl
 
-__all__ = ["BlobStore", "sha256_hex"]
+__all__ = ["BlobStore", "read_file", "sha256_hex", "write_file"]
 
 _STRIPES = 256  # one lock per first byte of the hash: enough to keep unrelated writes apart
 
@@ -44,10 +52,13 @@ class BlobStore:
 
     Args:
         root: the ``objects`` folder; created on first write.
+        keys: seal every new file under ``keys.current`` and open sealed ones; None
+            writes plain files (and refuses to read sealed ones).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, keys: KeyRing | None = None) -> None:
         self.root = Path(root)
+        self.keys = keys
         self._locks = [threading.Lock() for _ in range(_STRIPES)]
 
     def path(self, sha256: str) -> Path:
@@ -76,8 +87,10 @@ class BlobStore:
         except OSError as exc:
             raise OutputError(f"cannot create the object folder: {exc.strerror or type(exc).__name__}") from exc
 
+        stored = seal(data, sha256, self.keys.current) if self.keys is not None else data
+
         def write(stream: BinaryIO) -> None:
-            stream.write(data)
+            stream.write(stored)
 
         atomic_write(target, write)
         _fsync_folder(target.parent)
@@ -87,13 +100,18 @@ class BlobStore:
         """The object's bytes, checked against its hash.
 
         Raises:
-            StoredObjectCorruptError: the file is missing, unreadable, or its bytes
-                do not hash to ``sha256``.
+            StoredObjectCorruptError: the file is missing, unreadable, fails its
+                authentication tag, or its bytes do not hash to ``sha256``.
+            EncryptionKeyError: the file is sealed under a key this store was not given.
         """
         try:
             data = self.path(sha256).read_bytes()
         except OSError as exc:
             raise StoredObjectCorruptError(f"stored object {sha256[:12]}... is missing or unreadable") from exc
+        if is_sealed(data):
+            if self.keys is None:
+                raise EncryptionKeyError("this store's objects are encrypted; give its master key")
+            data = open_sealed(data, sha256, self.keys)
         if sha256_hex(data) != sha256:
             raise StoredObjectCorruptError(f"stored object {sha256[:12]}... does not match its sha256")
         return data
@@ -142,6 +160,37 @@ class BlobStore:
                 yield
             finally:
                 os.close(fd)  # closing releases the flock
+
+
+def write_file(path: Path, data: bytes, name: str, keys: KeyRing | None) -> None:
+    """Write one derived file (a heatmap, say) at once or not at all, sealed when ``keys`` are given.
+
+    ``name`` is authenticated with the contents: :func:`read_file` with another name fails.
+
+    Raises:
+        OutputError: the file cannot be written.
+    """
+    stored = seal(data, name, keys.current) if keys is not None else data
+
+    def write(stream: BinaryIO) -> None:
+        stream.write(stored)
+
+    atomic_write(path, write)
+
+
+def read_file(path: Path, name: str, keys: KeyRing | None) -> bytes:
+    """The plain contents of a file :func:`write_file` wrote (a plain file reads as it is).
+
+    Raises:
+        OSError: the file cannot be read. EncryptionKeyError, StoredObjectCorruptError:
+            it is sealed and cannot be opened with ``keys`` under ``name``.
+    """
+    data = Path(path).read_bytes()
+    if not is_sealed(data):
+        return data
+    if keys is None:
+        raise EncryptionKeyError("this file is encrypted; give the store's master key")
+    return open_sealed(data, name, keys)
 
 
 def _is_digest(text: str) -> bool:

@@ -35,6 +35,8 @@ from medsight.settings import StoreSettings
 from medsight.store import migrate
 from medsight.store.blobs import BlobStore, sha256_hex
 from medsight.store.database import DATABASE_FILE, Tables, database_url, make_engine, write_session
+from medsight.store.encryption import check_keys, configured_keys
+from medsight.store.keys import KeyRing
 from medsight.store.models import Instance, Series, Study
 from medsight.store.query import (
     InstanceQuery,
@@ -97,19 +99,31 @@ class Store(Tables):
         max_object_bytes: largest object :meth:`ingest` accepts.
     """
 
-    def __init__(self, engine: Engine, objects: Path, *, max_object_bytes: int) -> None:
+    def __init__(self, engine: Engine, objects: Path, *, max_object_bytes: int, keys: KeyRing | None = None) -> None:
         super().__init__(sessionmaker(engine, expire_on_commit=False))
         self.engine = engine
-        self.blobs = BlobStore(objects)
+        self.blobs = BlobStore(objects, keys)
         self.max_object_bytes = max_object_bytes
 
     @classmethod
-    def open(cls, settings: StoreSettings, *, upgrade: bool = True) -> Store:
-        """Open (and by default create or migrate) the store that ``settings`` describe."""
+    def open(cls, settings: StoreSettings, *, upgrade: bool = True, create_key: bool = False) -> Store:
+        """Open (and by default create or migrate) the store that ``settings`` describe.
+
+        Args:
+            create_key: make a master key in the data folder for a store that is not
+                sealed yet and has none configured (the service's default; see
+                :mod:`medsight.store.encryption`).
+
+        Raises:
+            EncryptionKeyError: the store is encrypted and its key is missing or another.
+        """
         data_dir = Path(settings.data_dir)
         # Owner only: the database and the objects hold patient data.
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         (data_dir / "objects").mkdir(exist_ok=True, mode=0o700)
+        # The key first: a wrong key must stop everything before the database is touched.
+        keys = configured_keys(settings, create=create_key)
+        check_keys(data_dir / "objects", keys)
         url = database_url(settings)
         if settings.database_url is None:
             _create_private(data_dir / DATABASE_FILE)
@@ -120,7 +134,7 @@ class Store(Tables):
             except SQLAlchemyError as exc:
                 engine.dispose()
                 raise MedsightError(f"cannot open the store's database ({type(exc).__name__})") from exc
-        return cls(engine, data_dir / "objects", max_object_bytes=settings.max_object_bytes)
+        return cls(engine, data_dir / "objects", max_object_bytes=settings.max_object_bytes, keys=keys)
 
     def close(self) -> None:
         """Close the database connections."""

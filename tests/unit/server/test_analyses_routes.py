@@ -13,6 +13,7 @@ from medsight.access import Role
 from medsight.services.analysis import JobRunner
 from medsight.services.context import ServiceContext
 from medsight.services.jobs import HeatmapKind
+from medsight.store.sealed import is_sealed
 
 
 def _run_queued(context: ServiceContext) -> None:
@@ -107,6 +108,8 @@ def test_the_heat_only_heatmap_is_rgba_with_the_same_rules(
     assert client.get(path, params={"kind": "heat"}).status_code == 401
     assert client.get(path, params={"kind": "heat"}, headers=auth(tokens[Role.AUDITOR])).status_code == 403
     assert client.get(path, params={"kind": "heat"}, headers=auth(tokens[Role.REFERRER])).status_code == 403
+    # At rest the heatmaps are sealed under the store's master key, like the objects.
+    assert is_sealed(context.jobs.heatmap_path(job["id"], HeatmapKind.HEAT).read_bytes())
     context.jobs.heatmap_path(job["id"], HeatmapKind.HEAT).write_bytes(b"altered")
     altered = client.get(path, params={"kind": "heat"}, headers=admin)
     assert altered.json()["code"] == "integrity.error"

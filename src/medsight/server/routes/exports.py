@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.background import BackgroundTask
 
 from medsight.access import Principal, Scope
 from medsight.privacy.consent import parse_purpose
@@ -18,6 +15,7 @@ from medsight.server.deps import Allow, ContextDep
 from medsight.services.deid import load_key, make_profile
 from medsight.services.deid_export import ConsentCheck, export_studies
 from medsight.store.consent import ConsentLog
+from medsight.store.spool import SealedSpool
 
 __all__ = ["router"]
 
@@ -41,10 +39,10 @@ class DeidExportCreate(BaseModel):
 @router.post(
     "/deid",
     summary="A de-identified export of studies (zip)",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={200: {"content": {"application/zip": {}}}},
 )
-def deid_export(body: DeidExportCreate, context: ContextDep, principal: Exporter) -> FileResponse:
+def deid_export(body: DeidExportCreate, context: ContextDep, principal: Exporter) -> StreamingResponse:
     """The studies' objects de-identified with the key in ``$MEDSIGHT_DEID_KEY`` (or ``$MEDSIGHT_DEID_KEY_FILE``).
 
     Objects with burned-in text that cannot be cleaned are left out and counted in the
@@ -57,21 +55,22 @@ def deid_export(body: DeidExportCreate, context: ContextDep, principal: Exporter
     for study in body.study_uids:
         context.access.require_study(principal, study)
     key = load_key()
-    handle, name = tempfile.mkstemp(prefix="medsight-export-", suffix=".zip")
+    # The zip rests on disk only encrypted, under a key that lives in this process alone.
+    spool = SealedSpool()
     try:
-        with os.fdopen(handle, "wb") as target:
-            consent = ConsentCheck(ConsentLog(context.store.sessions), purpose, party)
-            summary = export_studies(context.store, body.study_uids, profile, key, target, consent)
+        consent = ConsentCheck(ConsentLog(context.store.sessions), purpose, party)
+        summary = export_studies(context.store, body.study_uids, profile, key, spool, consent)
+        spool.close()
     except BaseException:
-        os.unlink(name)
+        spool.discard()
         raise
-    return FileResponse(
-        name,
+    return StreamingResponse(
+        spool.chunks(),
         media_type="application/zip",
-        filename="deid-export.zip",
         headers={
+            "Content-Disposition": 'attachment; filename="deid-export.zip"',
+            "Content-Length": str(spool.size),
             "X-Medsight-Refused": str(summary.refused),
             "X-Medsight-Without-Consent": str(summary.without_consent),
         },
-        background=BackgroundTask(os.unlink, name),
     )
