@@ -112,7 +112,7 @@ def train(
     command = "medsight " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     console = stderr_console()
     with progress_bar(not as_json) as bar:
-        metric = "val Dice" if spec.kind.value == "segmentation" else "val AUC"
+        metric = "val Dice" if spec.kind.value in ("segmentation", "volume-segmentation") else "val AUC"
         stages = _Stages(bar, show_epochs=not as_json, metric=metric)
         progress = FitProgress(on_stage=stages.start, on_step=stages.step, on_epoch=stages.epoch)
         bundle = run(TrainRequest(task, data, out, options, command), progress, get_settings().limits)
@@ -121,6 +121,14 @@ def train(
         typer.echo(json.dumps(metadata, indent=2))
         return
     val = bundle.metadata.medsight.metrics["val"]
+    if bundle.metadata.medsight.kind == "volume-segmentation":
+        per_label = ", ".join(f"{k} {v} {val['dice_per_label_ci'][k]}" for k, v in val["dice_per_label"].items())
+        console.print(
+            f"wrote {out}: {bundle.name} {bundle.version}, val Dice {val['dice_mean']} {val.get('dice_mean_ci')} "
+            f"({per_label}), HD95 {val['hd95_mm']} mm, volume error {val['volume_abs_error_ml']} mL",
+            highlight=False,
+        )
+        return
     if bundle.metadata.medsight.kind == "segmentation":
         console.print(
             f"wrote {out}: {bundle.name} {bundle.version}, val Dice {val['dice']} {val.get('dice_ci')}, "

@@ -28,7 +28,7 @@ def _edge(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return edge
 
 
-def hd95_mm(prediction: NDArray[np.bool_], reference: NDArray[np.bool_], spacing: tuple[float, float]) -> float:
+def hd95_mm(prediction: NDArray[np.bool_], reference: NDArray[np.bool_], spacing: tuple[float, ...]) -> float:
     """95th-percentile symmetric Hausdorff distance between the two masks' edges, in mm.
 
     The distances from each edge pixel of one mask to the nearest edge pixel of the other,
@@ -38,7 +38,7 @@ def hd95_mm(prediction: NDArray[np.bool_], reference: NDArray[np.bool_], spacing
     Args:
         prediction: filled predicted mask.
         reference: filled reference mask, same shape.
-        spacing: (row, column) pixel spacing in mm.
+        spacing: pixel or voxel spacing per axis in mm ((row, column) or (slice, row, column)).
     """
     a, b = _edge(prediction), _edge(reference)
     if not a.any() and not b.any():

@@ -1,7 +1,8 @@
 """The segmentation network: MONAI's U-Net, built from a JSON-able config stored in its bundle.
 
-:class:`Segmenter` returns one logit per pixel (the foreground: the fetal head) and the
-U-Net's bottleneck pooled to a vector, which feeds the same distribution check the
+:class:`Segmenter` returns logits per pixel or voxel (one channel, the foreground, for the
+fetal head; one per label with a softmax for the MRI tasks, 2-D or 3-D as the config
+says) and the U-Net's bottleneck pooled to a vector, which feeds the same distribution check the
 classifiers use. The bottleneck is reached by walking MONAI's nested
 ``Sequential(down, SkipConnection(...), up)`` blocks explicitly (:meth:`Segmenter.run`),
 so the graph exports to ONNX without hooks.
@@ -22,7 +23,7 @@ __all__ = ["Segmenter", "SegmenterConfig", "SegmenterWithFeatures"]
 
 @dataclass(frozen=True)
 class SegmenterConfig:
-    """A 2-D U-Net.
+    """A U-Net (2-D by default; the fields added for the MRI tasks default to the fetal head's net).
 
     Attributes:
         arch: ``unet`` (MONAI ``UNet``).
@@ -32,6 +33,9 @@ class SegmenterConfig:
         dropout: dropout inside the blocks.
         mean: intensity mean of the training inputs (the network normalises itself).
         std: intensity standard deviation of the training inputs.
+        spatial_dims: 2 or 3.
+        in_channels: input channels (neighbouring slices of a 2.5-D model).
+        out_channels: logit channels: 1 (sigmoid foreground) or one per label with background.
     """
 
     arch: str = "unet"
@@ -41,12 +45,17 @@ class SegmenterConfig:
     dropout: float = 0.0
     mean: float = 0.5
     std: float = 0.25
+    spatial_dims: int = 2
+    in_channels: int = 1
+    out_channels: int = 1
 
     def __post_init__(self) -> None:
         if self.arch != "unet":
             raise ValueError(f"unknown segmentation arch {self.arch!r}")
         if len(self.channels) != len(self.strides) + 1:
             raise ValueError("a U-Net needs one more channel count than strides")
+        if self.spatial_dims not in (2, 3):
+            raise ValueError(f"spatial_dims must be 2 or 3, got {self.spatial_dims}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for a bundle."""
@@ -63,7 +72,7 @@ class SegmenterConfig:
 
 
 class Segmenter(nn.Module):
-    """Normalise, run the U-Net; logits ``(n, 1, H, W)`` and pooled bottleneck features."""
+    """Normalise, run the U-Net; logits ``(n, out_channels, *spatial)`` and pooled bottleneck features."""
 
     mean: torch.Tensor
     std: torch.Tensor
@@ -71,9 +80,9 @@ class Segmenter(nn.Module):
     def __init__(self, config: SegmenterConfig) -> None:
         super().__init__()
         self.unet = UNet(
-            spatial_dims=2,
-            in_channels=1,
-            out_channels=1,
+            spatial_dims=config.spatial_dims,
+            in_channels=config.in_channels,
+            out_channels=config.out_channels,
             channels=config.channels,
             strides=config.strides,
             num_res_units=config.res_units,
@@ -83,13 +92,13 @@ class Segmenter(nn.Module):
         self.register_buffer("std", torch.tensor(config.std, dtype=torch.float32))
 
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(logits (n, 1, H, W), features (n, channels[-1]))`` of inputs in ``[0, 1]``."""
+        """``(logits (n, out_channels, *spatial), features (n, channels[-1]))`` of inputs in ``[0, 1]``."""
         bottoms: list[torch.Tensor] = []
         logits = _walk(self.unet.model, (x - self.mean) / self.std, bottoms)
-        return logits, bottoms[0].mean(dim=(2, 3))
+        return logits, bottoms[0].mean(dim=tuple(range(2, bottoms[0].dim())))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(n, 1, H, W)``."""
+        """Logits ``(n, out_channels, *spatial)``."""
         return self.run(x)[0]
 
 

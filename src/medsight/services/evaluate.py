@@ -76,6 +76,8 @@ def evaluate(
     task = get_task(options.task)
     if task.kind is TaskKind.SEGMENTATION:
         return _evaluate_segmentation(options, on_start, on_case)
+    if task.kind is TaskKind.VOLUME_SEGMENTATION:
+        return _evaluate_volumes(options, on_start, on_case)
     data = load_dataset(options.data, task.label_of, options.limits, relabel=task.class_of_stored).split(options.split)
     model = model or load_model(task, options.model, resolution=_resolution(data), backend=options.backend)
     on_start(len(data))
@@ -130,6 +132,38 @@ def _evaluate_segmentation(
         "task": task.name,
         "split": options.split,
         "data": {"path": str(options.data), "layout": "hc18"},
+        "model": bundle.identity(),
+        **scores,
+    }
+
+
+def _evaluate_volumes(
+    options: EvaluateOptions, on_start: Callable[[int], None], on_case: Callable[[], None]
+) -> dict[str, Any]:
+    """The MRI report: ``n``, ``dice_mean``, ``dice_per_label``, ``hd95_mm``,
+    ``volume_abs_error_ml`` with 95% CIs, and ``cases`` (``volume_eval``)."""
+    from medsight.data.volumes import load_volumes
+    from medsight.errors import UsageError
+    from medsight.inference.volume_eval import score_volumes
+    from medsight.inference.volume_segmentation import LoadedVolumeSegmenter
+    from medsight.models.bundle import resolve_bundle
+    from medsight.services.models import shipped_for
+
+    task = get_task(options.task)
+    data = load_volumes(options.data, options.limits)
+    if data.label_names != task.classes[1:]:
+        raise UsageError(f"{options.data.name} holds {data.layout} labels, not those of {task.name}")
+    data = data.split(options.split)
+    bundle = resolve_bundle(options.model, default=shipped_for(task, None))
+    if bundle.metadata.medsight.task != task.name:
+        raise UsageError(f"model {bundle.name} is for task {bundle.metadata.medsight.task}, not {task.name}")
+    model = LoadedVolumeSegmenter.load(bundle)
+    on_start(len(data))
+    scores = score_volumes(model, data, bootstrap=options.bootstrap, seed=options.seed, on_case=on_case)
+    return {
+        "task": task.name,
+        "split": options.split,
+        "data": {"path": str(options.data), "layout": data.layout},
         "model": bundle.identity(),
         **scores,
     }

@@ -39,6 +39,8 @@ def train(request: TrainRequest, progress: FitProgress | None = None, limits: Re
     task = get_task(request.task)
     if task.kind is TaskKind.SEGMENTATION:
         return _train_segmenter(task, request, progress or FitProgress(), limits)
+    if task.kind is TaskKind.VOLUME_SEGMENTATION:
+        return _train_volume_segmenter(task, request, progress or FitProgress(), limits)
     data = load_dataset(request.data, task.label_of, limits, relabel=task.class_of_stored)
     result = fit_classifier(task, data, request.options, progress or FitProgress())
     name = request.options.name or f"{task.name}-{request.options.resolution}"
@@ -82,4 +84,28 @@ def _train_segmenter(task: TaskSpec, request: TrainRequest, progress: FitProgres
     result = fit_segmenter(task, data, options, progress)
     progress.on_stage("validate", 1)
     write_segmentation_bundle(request.out, SegmentationSource(task, result, options, data, request.command))
+    return load_bundle(request.out)
+
+
+def _train_volume_segmenter(
+    task: TaskSpec, request: TrainRequest, progress: FitProgress, limits: ReadLimits | None
+) -> Bundle:
+    """The MRI path: an LGG or MSD hippocampus folder, a 2.5-D or 3-D U-Net, a scored bundle."""
+    from medsight.data.volumes import load_volumes
+    from medsight.training.export_volume import VolumeSource, write_volume_bundle
+    from medsight.training.segment_volume import VolumeOptions, fit_volume_segmenter
+
+    fit = request.options
+    options = VolumeOptions(
+        train=fit.train,
+        ood_quantile=fit.ood_quantile,
+        bootstrap=fit.bootstrap,
+        name=fit.name,
+        version=fit.version,
+        threads=fit.threads,
+    )
+    data = load_volumes(request.data, limits)
+    result = fit_volume_segmenter(task, data, options, progress)
+    progress.on_stage("validate", 1)
+    write_volume_bundle(request.out, VolumeSource(task, result, options, data, request.command))
     return load_bundle(request.out)

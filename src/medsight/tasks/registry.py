@@ -19,6 +19,7 @@ from enum import StrEnum
 from medsight.errors import UsageError
 from medsight.tasks.acceptance import AcceptanceRule
 from medsight.tasks.preprocess import Preprocessing
+from medsight.tasks.volume import VolumeRecipe
 
 __all__ = ["TaskKind", "TaskSpec", "get_task", "task_names"]
 
@@ -27,11 +28,14 @@ class TaskKind(StrEnum):
     """What a task's model outputs, which decides its trainer, bundle, evaluation and result.
 
     - ``classification``: one calibrated probability per image (``cxr-pneumonia``, ``us-breast``);
-    - ``segmentation``: a mask, and measurements taken from it (``us-fetal-head``).
+    - ``segmentation``: a mask, and measurements taken from it (``us-fetal-head``);
+    - ``volume-segmentation``: voxel labels on an MRI volume and their volumes
+      (``mri-brain-tumour``, ``mri-hippocampus``; :class:`~medsight.tasks.volume.VolumeRecipe`).
     """
 
     CLASSIFICATION = "classification"
     SEGMENTATION = "segmentation"
+    VOLUME_SEGMENTATION = "volume-segmentation"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class TaskSpec:
         stored_labels: how a dataset's integer labels map to class indices, where they
             differ (BreastMNIST stores 0 = malignant; ``us-breast`` reports malignant as
             its positive class, index 1). Empty: the stored label is the class index.
+        volume: the volume path of a ``volume-segmentation`` task, else None.
     """
 
     name: str
@@ -65,6 +70,7 @@ class TaskSpec:
     limitations: tuple[str, ...] = field(default=())
     kind: TaskKind = TaskKind.CLASSIFICATION
     stored_labels: Mapping[int, int] = field(default_factory=dict)
+    volume: VolumeRecipe | None = None
 
     @property
     def positive_class(self) -> str:
@@ -102,10 +108,13 @@ def _tasks() -> dict[str, TaskSpec]:
     # Imported here so that ``import medsight.tasks.registry`` alone stays cheap.
     from medsight.tasks.cxr_pneumonia import CXR_PNEUMONIA
     from medsight.tasks.cxr_tuberculosis import CXR_TUBERCULOSIS
+    from medsight.tasks.mri_brain_tumour import MRI_BRAIN_TUMOUR
+    from medsight.tasks.mri_hippocampus import MRI_HIPPOCAMPUS
     from medsight.tasks.us_breast import US_BREAST
     from medsight.tasks.us_fetal_head import US_FETAL_HEAD
 
-    return {spec.name: spec for spec in (CXR_PNEUMONIA, CXR_TUBERCULOSIS, US_BREAST, US_FETAL_HEAD)}
+    specs = (CXR_PNEUMONIA, CXR_TUBERCULOSIS, MRI_BRAIN_TUMOUR, MRI_HIPPOCAMPUS, US_BREAST, US_FETAL_HEAD)
+    return {spec.name: spec for spec in specs}
 
 
 def task_names() -> tuple[str, ...]:

@@ -1,0 +1,266 @@
+"""Training a volume segmentation task (``mri-brain-tumour``, ``mri-hippocampus``).
+
+1. every case through the task's volume path (:mod:`medsight.tasks.volume`): 2.5-D slice
+   stacks with their labels resized to the model's size, or 3-D volumes zero-padded to
+   the recipe's patch (a larger volume gives a random patch each time it is drawn);
+2. the U-Net of :mod:`medsight.models.segmenter` (2-D or 3-D, one output per label and
+   background), Dice + cross-entropy on the softmax (MONAI ``DiceCELoss``), AdamW with a
+   one-cycle schedule, joint augmentation of image and labels (the fetal-head trainer's
+   :func:`~medsight.training.segment.augmenter`); the best epoch by validation Dice
+   (mean over labels) at the model's resolution, early stopping;
+3. on validation voxels only: one softmax temperature (every ``_VOXEL_STRIDE``-th voxel);
+4. on training inputs only: the distribution check (pixel statistics, pooled bottleneck);
+5. validation scored exactly as ``evaluate`` scores (:mod:`medsight.inference.volume_eval`),
+   by :mod:`medsight.training.export_volume`.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from monai.utils.misc import set_determinism
+from numpy.typing import NDArray
+
+from medsight.calibration import fit_softmax_temperature
+from medsight.data.volumes import VolumeSet
+from medsight.inference.ood import OodDetector
+from medsight.inference.volume_segmentation import predict_volume
+from medsight.models.segmenter import Segmenter, SegmenterConfig
+from medsight.tasks import TaskSpec
+from medsight.tasks.preprocess import resize_area_batch
+from medsight.tasks.volume import VolumeRecipe, slice_stack, unit_volume
+from medsight.training.fit import FitProgress
+from medsight.training.loop import EpochLog, TrainOptions
+from medsight.training.segment import augmenter, batch_pairs
+
+__all__ = ["VolumeFit", "VolumeOptions", "default_volume_network", "fit_volume_segmenter"]
+
+# Every n-th validation voxel fits the temperature (neighbours are nearly copies).
+_VOXEL_STRIDE = 7
+
+
+@dataclass(frozen=True)
+class VolumeOptions:
+    """What decides a volume segmentation run (``network`` None: :func:`default_volume_network`)."""
+
+    train: TrainOptions = field(default_factory=lambda: TrainOptions(batch_size=16, epochs=60, patience=15))
+    network: SegmenterConfig | None = None
+    ood_quantile: float = 0.995
+    bootstrap: int = 2000
+    name: str | None = None
+    version: str = "1.0.0"
+    threads: int = 2
+
+
+@dataclass
+class VolumeFit:
+    """A fitted volume segmenter before it is written as a bundle."""
+
+    model: Segmenter
+    network: SegmenterConfig
+    recipe: VolumeRecipe
+    temperature: float
+    ood: OodDetector
+    history: list[dict[str, float]]
+    best_epoch: int
+    stopped_early: bool
+    seconds: float
+    split_sizes: dict[str, int]
+    ood_val_false_refusal: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def default_volume_network(recipe: VolumeRecipe, labels: int) -> SegmenterConfig:
+    """The U-Net measured to fit 2 CPU cores: 4 levels, 16-128 channels in 2-D, 8-64 in 3-D.
+
+    (One training step of the 3-D net at 48 x 64 x 48, batch 2: 0.24 s; with 16-128
+    channels it took 2.5 s, too slow for a 25-minute budget.)
+    """
+    channels = (16, 32, 64, 128) if recipe.dims == 2 else (8, 16, 32, 64)
+    return SegmenterConfig(
+        channels=channels,
+        strides=(2, 2, 2),
+        res_units=1,
+        spatial_dims=recipe.dims,
+        in_channels=recipe.in_channels,
+        out_channels=labels + 1,
+    )
+
+
+@dataclass
+class _Arrays:
+    """Model inputs ``(n, c, *spatial)`` in [0, 1] and labels ``(n, 1, *spatial)`` (int64)."""
+
+    x: NDArray[np.float32]
+    y: NDArray[np.int64]
+
+
+def prepare_cases(data: VolumeSet, recipe: VolumeRecipe, on_case: Any = None) -> _Arrays:
+    """Step 1 of the module docstring, for every case of ``data``."""
+    xs, ys = [], []
+    for case in data:
+        image, labels = data.read(case)
+        pixels = image.pixels if image.channels == 1 else image.pixels.mean(axis=-1, dtype=np.float32)
+        unit = unit_volume(pixels, recipe)
+        if recipe.dims == 2:
+            xs.append(slice_stack(unit, recipe))
+            ys.append(_resize_labels(labels, recipe.size, int(labels.max(initial=0)))[:, None])
+        else:
+            x, y = _pad(unit, recipe.patch), _pad(labels, recipe.patch)
+            xs.append(x[None, None])
+            ys.append(y[None, None].astype(np.int64))
+        if on_case:
+            on_case()
+    if recipe.dims == 3 and len({x.shape for x in xs}) > 1:
+        # Volumes larger than the patch: cut each to its centre patch (training draws random ones).
+        xs = [_centre(x, recipe.patch) for x in xs]
+        ys = [_centre(y, recipe.patch) for y in ys]
+    return _Arrays(np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64))
+
+
+def _resize_labels(labels: NDArray[np.uint8], size: int, top: int) -> NDArray[np.int64]:
+    """Labels resized by area: each voxel takes the label with the largest share (background ties)."""
+    shares = np.stack(
+        [resize_area_batch((labels == k).astype(np.float32), (size, size)) for k in range(max(1, top) + 1)]
+    )
+    resized: NDArray[np.int64] = np.argmax(shares, axis=0).astype(np.int64)
+    return resized
+
+
+def _pad(volume: NDArray[Any], patch: tuple[int, int, int]) -> NDArray[Any]:
+    widths = [
+        (max(0, p - s) // 2, max(0, p - s) - max(0, p - s) // 2) for s, p in zip(volume.shape, patch, strict=True)
+    ]
+    return np.pad(volume, widths)
+
+
+def _centre(x: NDArray[Any], patch: tuple[int, int, int]) -> NDArray[Any]:
+    starts = [(s - p) // 2 for s, p in zip(x.shape[2:], patch, strict=True)]
+    return x[..., starts[0] : starts[0] + patch[0], starts[1] : starts[1] + patch[1], starts[2] : starts[2] + patch[2]]
+
+
+def _val_dice(model: Segmenter, val: _Arrays, labels: int) -> tuple[float, NDArray[np.float32]]:
+    """Mean over labels of the Dice over all validation voxels, and the logits."""
+    model.eval()
+    with torch.inference_mode():
+        logits = torch.cat([model(torch.from_numpy(val.x[s : s + 16])) for s in range(0, len(val.x), 16)]).numpy()
+    pred, ref = np.argmax(logits, axis=1), val.y[:, 0]
+    scores = []
+    for k in range(1, labels + 1):
+        p, r = pred == k, ref == k
+        total = int(p.sum()) + int(r.sum())
+        scores.append(2.0 * float((p & r).sum()) / total if total else 1.0)
+    return float(np.mean(scores)), logits
+
+
+def _train(
+    model: Segmenter, train: _Arrays, val: _Arrays, labels: int, options: TrainOptions, progress: FitProgress
+) -> tuple[Segmenter, int, bool, list[dict[str, float]]]:
+    from monai.losses.dice import DiceCELoss
+
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    steps = max(1, len(train.x) // options.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=options.lr, total_steps=options.epochs * steps, pct_start=0.1
+    )
+    generator = torch.Generator().manual_seed(options.seed)
+    dims = train.x.ndim - 2
+    augment = augmenter(train.x.shape[-1], options.seed, dims=dims) if options.augment else None
+    best, best_epoch, best_state, history = -1.0, 0, copy.deepcopy(model.state_dict()), []
+    for epoch in range(1, options.epochs + 1):
+        started, total = time.perf_counter(), 0.0
+        model.train()
+        order = torch.randperm(len(train.x), generator=generator).numpy()
+        for b in range(steps):
+            idx = order[b * options.batch_size : (b + 1) * options.batch_size]
+            x, y = batch_pairs(augment, train.x[idx], train.y[idx].astype(np.float32))
+            optimiser.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y.round().long())
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss.item())
+            progress.on_step()
+        dice, _ = _val_dice(model, val, labels)
+        if dice > best:
+            best, best_epoch, best_state = dice, epoch, copy.deepcopy(model.state_dict())
+        history.append({"epoch": epoch, "train_loss": round(total / steps, 4), "val_dice": round(dice, 4)})
+        seconds = time.perf_counter() - started
+        progress.on_epoch(EpochLog(epoch, total / steps, 1.0 - dice, dice, seconds, epoch == best_epoch))
+        if epoch - best_epoch >= options.patience:
+            model.load_state_dict(best_state)
+            return model.eval(), best_epoch, True, history
+    model.load_state_dict(best_state)
+    return model.eval(), best_epoch, False, history
+
+
+def fit_volume_segmenter(task: TaskSpec, data: VolumeSet, options: VolumeOptions, progress: FitProgress) -> VolumeFit:
+    """Steps 1-4 of the module docstring."""
+    if task.volume is None:
+        raise ValueError(f"{task.name} is not a volume task")
+    started = time.perf_counter()
+    torch.set_num_threads(options.threads)
+    set_determinism(seed=options.train.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    recipe, labels = task.volume, len(task.classes) - 1
+    splits = {name: data.split(name) for name in ("train", "val")}
+    arrays = {}
+    for name, part in splits.items():
+        progress.on_stage(f"preprocess {name}", len(part))
+        arrays[name] = prepare_cases(part, recipe, progress.on_step)
+    train, val = arrays["train"], arrays["val"]
+    base = options.network or default_volume_network(recipe, labels)
+    network = SegmenterConfig.from_dict({**base.to_dict(), "mean": float(train.x.mean()), "std": float(train.x.std())})
+    steps = max(1, len(train.x) // options.train.batch_size)
+    progress.on_stage("train", options.train.epochs * steps)
+    model, best_epoch, stopped, history = _train(Segmenter(network), train, val, labels, options.train, progress)
+    progress.on_stage("calibrate", 2)
+    _, val_logits = _val_dice(model, val, labels)
+    flat = np.moveaxis(val_logits, 1, -1).reshape(-1, labels + 1)[::_VOXEL_STRIDE]
+    temperature = fit_softmax_temperature(flat, val.y[:, 0].ravel()[::_VOXEL_STRIDE])
+    progress.on_step()
+    ood, false_refusal = _fit_ood(model, task, data, recipe, options.ood_quantile)
+    progress.on_step()
+    return VolumeFit(
+        model=model,
+        network=network,
+        recipe=recipe,
+        temperature=temperature,
+        ood=ood,
+        history=history,
+        best_epoch=best_epoch,
+        stopped_early=stopped,
+        seconds=time.perf_counter() - started,
+        split_sizes={name: len(part) for name, part in splits.items()},
+        ood_val_false_refusal=false_refusal,
+        extra={"train_inputs": len(train.x), "val_inputs": len(val.x)},
+    )
+
+
+def _fit_ood(
+    model: Segmenter, task: TaskSpec, data: VolumeSet, recipe: VolumeRecipe, quantile: float
+) -> tuple[OodDetector, float]:
+    """The distribution check on training inputs exactly as inference computes them; its
+    false-refusal rate on validation volumes (median slice or the one window decides)."""
+    collected: dict[str, tuple[list[NDArray[np.float32]], list[NDArray[np.float32]]]] = {}
+    for name in ("train", "val"):
+        inputs, features = [], []
+        for case in data.split(name):
+            image, _ = data.read(case)
+            pixels = image.pixels if image.channels == 1 else image.pixels.mean(axis=-1, dtype=np.float32)
+            _, x, f = predict_volume(model, unit_volume(pixels, recipe), recipe)
+            inputs.append(x)
+            features.append(f)
+        collected[name] = (inputs, features)
+    train_x, train_f = collected["train"]
+    ood = OodDetector.fit(
+        np.concatenate(train_x), np.concatenate(train_f), quantile=quantile, description=task.acceptance.description
+    )
+    refused = [float(np.median(ood.scores(x, f), axis=0).max() > 1.0) for x, f in zip(*collected["val"], strict=True)]
+    return ood, float(np.mean(refused)) if refused else 0.0
