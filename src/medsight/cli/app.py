@@ -28,6 +28,7 @@ from medsight.cli import demo as demo_cmd
 from medsight.cli import evaluate as evaluate_cmd
 from medsight.cli import info as info_cmd
 from medsight.cli import keys as keys_cmd
+from medsight.cli import ledger as ledger_cmd
 from medsight.cli import refusals as refusals_cmd
 from medsight.cli import serve as serve_cmd
 from medsight.cli import stream as stream_cmd
@@ -59,6 +60,7 @@ app.command("stream")(stream_cmd.stream)
 app.add_typer(access_cmd.tokens_app, name="tokens")
 app.add_typer(access_cmd.users_app, name="users")
 app.add_typer(consent_cmd.consent_app, name="consent")
+app.add_typer(ledger_cmd.ledger_app, name="ledger")
 app.add_typer(keys_cmd.keys_app, name="keys")
 
 _state = {"debug": False}

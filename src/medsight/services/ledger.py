@@ -267,6 +267,24 @@ class LedgerService:
         with self.tables.reading() as storage:
             return verify_log(storage, self.public_key, checkpoint, progress)
 
+    def verify_with(
+        self,
+        key: PublicKey,
+        checkpoint: SignedTreeHead | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> VerifyReport:
+        """Recompute the whole log against a public key held elsewhere (an attacker may own the data folder)."""
+        with self.tables.reading() as storage:
+            return verify_log(storage, key, checkpoint, progress)
+
+    def consistency_proofs(self, old: int, new: int) -> list[bytes]:
+        """The raw consistency proof between two sizes (for witnesses)."""
+        with self.tables.reading() as storage:
+            try:
+                return Log(storage).consistency_proof(old, new)
+            except LogStateError as exc:
+                raise UsageError(str(exc)) from exc
+
     def size(self) -> int:
         with self.tables.reading() as storage:
             return Log(storage).size()
