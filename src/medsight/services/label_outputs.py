@@ -12,9 +12,11 @@ the model's identity) becomes
   segment of that SEG;
 * the mask as NIfTI (uint8 labels, the source's affine).
 
-``medsight analyze`` writes all three into a folder (:func:`write_label_outputs`); an
-analysis job builds the two DICOM objects (:func:`build_label_objects`) and stores them
-into the study. An input without a DICOM source series (NIfTI, PNG) gets the NIfTI mask
+``medsight analyze --out DIR`` writes all three into a folder (:func:`output_writer`,
+the ``on_result`` hook of :func:`~medsight.services.segment_volumes.segment_volumes_path`,
+which adds the paths to each record under ``outputs``); an analysis job builds the two
+DICOM objects (:func:`build_label_objects`) and stores them into the study
+(:mod:`medsight.services.volume_jobs`). An input without a DICOM source series (NIfTI, PNG) gets the NIfTI mask
 only, and the record says why: a SEG must reference a series of a real study, and
 inventing a patient and a study would have a PACS file it as a new patient.
 
@@ -25,14 +27,14 @@ so the same analysis written twice replaces its objects in a PACS, never duplica
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
-from medsight.errors import OutputError
+from medsight.errors import MedsightError, OutputError
 from medsight.imaging.labels import LabelVolume
 from medsight.io._atomic import atomic_write
 from medsight.io.dicom.seg import SegmentSpec, SegRequest, build_segmentation, has_dicom_source
@@ -46,6 +48,7 @@ __all__ = [
     "LabelResult",
     "build_label_objects",
     "output_stem",
+    "output_writer",
     "segment_specs",
     "write_label_outputs",
 ]
@@ -230,6 +233,25 @@ def write_label_outputs(result: LabelResult, folder: Path, stem: str) -> dict[st
     seg = _write_bytes(folder / f"{stem}.seg.dcm", objects.seg)
     sr = _write_bytes(folder / f"{stem}.sr.dcm", objects.sr)
     return {"mask": str(mask), "seg": str(seg), "sr": str(sr), "note": None}
+
+
+def output_writer(folder: Path) -> Callable[[dict[str, Any], LabelResult], None]:
+    """An ``on_result`` hook: writes each result's outputs into ``folder``, their paths into ``record["outputs"]``.
+
+    Stems come from each record's ``path`` and stay unique within one run. A failure to
+    write is reported in the record (``outputs.error``), not raised: the measurement stands.
+    """
+    stems: set[str] = set()
+
+    def write(record: dict[str, Any], result: LabelResult) -> None:
+        if result.labels is None:
+            return
+        try:
+            record["outputs"] = write_label_outputs(result, folder, output_stem(str(record.get("path", "")), stems))
+        except MedsightError as exc:
+            record["outputs"] = {"error": {"code": exc.code, "message": exc.message}}
+
+    return write
 
 
 def _write_bytes(path: Path, data: bytes) -> Path:

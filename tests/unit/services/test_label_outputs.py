@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import highdicom as hd
 import numpy as np
@@ -15,6 +16,7 @@ from tests.data.synthetic_mr import label_blobs, write_mr_series
 from medsight.errors import OutputError
 from medsight.imaging import Image
 from medsight.imaging.labels import LabelVolume
+from medsight.inference.volume_segmentation import VolumeSegmentation
 from medsight.io import read_image
 from medsight.io.dicom.seg import read_segmentation
 from medsight.io.dicom.sr import read_sr_items
@@ -24,9 +26,11 @@ from medsight.services.label_outputs import (
     build_label_objects,
     mean_probabilities,
     output_stem,
+    output_writer,
     write_label_outputs,
 )
 from medsight.settings import ReadLimits
+from medsight.tasks import Refusal
 
 MODEL = {"name": "mri-hippocampus-3d", "version": "1.0.0", "sha256": "ef" * 32}
 
@@ -128,3 +132,37 @@ def test_output_stems_are_safe(label: str, stem: str) -> None:
 def test_output_stems_are_numbered_when_taken() -> None:
     used: set[str] = set()
     assert [output_stem("/a/x.nii", used) for _ in range(3)] == ["a_x", "a_x.2", "a_x.3"]
+
+
+def test_the_analyze_hook_writes_each_results_outputs_into_its_record(series: Image, tmp_path: Path) -> None:
+    nifti = read_nifti(write_nifti(series, tmp_path / "crop.nii.gz"))
+    hook = output_writer(tmp_path / "out")
+    dicom_record: dict[str, Any] = {"path": "/data/mr/MR0000.dcm"}
+    nifti_record: dict[str, Any] = {"path": "/data/crop.nii.gz"}
+    refused_record: dict[str, Any] = {"path": "/data/cxr.dcm"}
+    hook(dicom_record, VolumeSegmentation("mri-hippocampus", MODEL, labels=_labels(series)))
+    hook(nifti_record, VolumeSegmentation("mri-hippocampus", MODEL, labels=_labels(nifti)))
+    hook(refused_record, VolumeSegmentation("mri-hippocampus", MODEL, refused=Refusal("modality", "not MR")))
+    assert Path(dicom_record["outputs"]["seg"]).name == "mr_MR0000.seg.dcm"
+    assert dicom_record["outputs"]["note"] is None
+    assert nifti_record["outputs"] == {
+        "mask": str(tmp_path / "out" / "data_crop.mask.nii.gz"),
+        "seg": None,
+        "sr": None,
+        "note": NO_DICOM_SOURCE,
+    }
+    assert "outputs" not in refused_record
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "data_crop.mask.nii.gz",
+        "mr_MR0000.mask.nii.gz",
+        "mr_MR0000.seg.dcm",
+        "mr_MR0000.sr.dcm",
+    ]
+
+
+def test_an_output_that_cannot_be_written_is_reported_in_the_record(series: Image, tmp_path: Path) -> None:
+    blocked = tmp_path / "out"
+    blocked.write_text("a file where the folder should be")
+    record: dict[str, Any] = {"path": "x.dcm"}
+    output_writer(blocked)(record, VolumeSegmentation("mri-hippocampus", MODEL, labels=_labels(series)))
+    assert record["outputs"]["error"]["code"] == "output.error"
