@@ -4,7 +4,8 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
-        [--only service|viewer|streams|deid] [--service-memory-seconds S] [--service-instances N] [--note TEXT]
+        [--only service|viewer|streams|deid|ledger] [--service-memory-seconds S]
+        [--service-instances N] [--note TEXT]
 
 Every figure is measured by this run; nothing is carried over. Targets:
 
@@ -21,7 +22,9 @@ Every figure is measured by this run; nothing is carried over. Targets:
   and puts it into the existing ``--out`` file, keeping the other sections;
 * de-identification (:mod:`benchmarks.deid`, issue 8): files/s on 1,000 planted files at
   least 2x the faster of dicognito and pydicom deid, and no planted value left behind
-  (``--only deid`` alone).
+  (``--only deid`` alone);
+* the verifiable ledger (:mod:`benchmarks.ledger`, issue 9): >= 5,000 appends/s batched on
+  SQLite, proofs in <= 1 ms and full verification in <= 60 s at 10^6 entries (``--only ledger``).
 
 When a target is missed, the run profiles ``medsight.io.read_image`` on the case that
 missed it (cProfile, one worker) and adds the top entries to the report; it also profiles
@@ -46,6 +49,8 @@ from pathlib import Path
 from benchmarks.decode import DecodeResult, find_samples, measure_decode
 from benchmarks.deid import FULL_DEID, QUICK_DEID, deid_section, deid_targets, measure_deid
 from benchmarks.deid import TARGET_PREFIX as DEID_TARGET_PREFIX
+from benchmarks.ledger import FULL_LEDGER, QUICK_LEDGER, ledger_section, ledger_targets, measure_ledger
+from benchmarks.ledger import TARGET_PREFIX as LEDGER_TARGET_PREFIX
 from benchmarks.models import FULL_EFFORT, QUICK_EFFORT, ModelsResult, measure_models
 from benchmarks.models_report import models_section, models_targets
 from benchmarks.profiling import profile_read, stage_split
@@ -99,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--reference", type=Path, default=REPO_ROOT / "var/reference/resnet18-28")
     parser.add_argument(
-        "--only", choices=["service", "viewer", "streams", "deid"], help="measure one section and update it in --out"
+        "--only",
+        choices=["service", "viewer", "streams", "deid", "ledger"],
+        help="measure one section and update it in --out",
     )
     parser.add_argument("--service-memory-seconds", type=float, help="mixed load for the memory check (600)")
     parser.add_argument("--service-instances", type=int, help="instances stored before querying (10,000)")
@@ -120,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.only == "deid":
         _deid_only(args, command, mode)
+        return
+    if args.only == "ledger":
+        _ledger_only(args, command, mode)
         return
     started = time.perf_counter()
     sections: list[str] = [_header(command, mode)]
@@ -144,7 +154,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         _progress("de-identification against dicognito and deid")
         deid_text, deid_lines = _deid(command, mode, workdir / "deid")
         sections.append(deid_text)
-        targets = [*service_targets(service), *deid_lines]
+        _progress("verifiable ledger")
+        ledger_text, ledger_lines = _ledger(command, mode, workdir / "ledger")
+        sections.append(ledger_text)
+        targets = [*service_targets(service), *deid_lines, *ledger_lines]
         sections.append(_summary(decoded, series, models) + "\n".join(targets) + "\n")
         if profile:
             _progress("profiling the misses")
@@ -241,6 +254,22 @@ def _deid_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
     document = replace_lines(document, "## Targets", DEID_TARGET_PREFIX, lines)
     args.out.write_text(document, encoding="utf-8")
     _progress(f"updated the de-identification section of {args.out}")
+
+
+def _ledger(command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]]:
+    bench = measure_ledger(workdir, QUICK_LEDGER if mode is QUICK else FULL_LEDGER, progress=_progress)
+    return ledger_section(bench, command), ledger_targets(bench)
+
+
+def _ledger_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
+    """Measure the ledger and put its section and target lines into the existing report."""
+    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
+        text, lines = _ledger(command, mode, Path(tmp))
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    document = replace_section(document, text)
+    document = replace_lines(document, "## Targets", LEDGER_TARGET_PREFIX, lines)
+    args.out.write_text(document, encoding="utf-8")
+    _progress(f"updated the ledger section of {args.out}")
 
 
 def _progress(message: str) -> None:

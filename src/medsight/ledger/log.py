@@ -71,12 +71,17 @@ class Log:
         self.storage = storage
         self.signer = signer
         self.clock = clock
+        self._head: SignedTreeHead | None = None
+        self._loaded = False
 
     def head(self) -> SignedTreeHead | None:
-        return self.storage.latest_head()
+        """The latest signed head (read once per Log: a Log lives for one transaction)."""
+        if not self._loaded:
+            self._head, self._loaded = self.storage.latest_head(), True
+        return self._head
 
     def size(self) -> int:
-        head = self.storage.latest_head()
+        head = self.head()
         return head.size if head is not None else 0
 
     def _frontier(self, size: int) -> Frontier:
@@ -103,6 +108,7 @@ class Log:
         extend(frontier, first, [leaf_hash(data) for data in raw], nodes)
         head = self.signer.sign(TreeHead(first + len(raw), self.clock(), fold([h for _, _, h in frontier])))
         self.storage.append(first, raw, nodes, head)
+        self._head = head
         return AppendResult(first, len(raw), head)
 
     def publish(self) -> SignedTreeHead:
@@ -112,6 +118,7 @@ class Log:
         size = self.size()
         head = self.signer.sign(TreeHead(size, self.clock(), self.root(size)))
         self.storage.add_head(head)
+        self._head = head
         return head
 
     def root(self, size: int) -> bytes:
@@ -139,7 +146,7 @@ class Log:
 
     def receipt(self, index: int) -> Receipt:
         """What a client keeps for entry ``index``: the entry, its proof and the latest signed head."""
-        head = self.storage.latest_head()
+        head = self.head()
         data = self.storage.entry(index)
         if head is None or data is None or index >= head.size:
             raise LogStateError(f"no entry {index} in the log")

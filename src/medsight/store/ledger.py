@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -63,15 +64,23 @@ class SqlLedgerStorage:
         ids = sorted({_node_id(key) for key in keys})
         found: dict[NodeKey, bytes] = {}
         for at in range(0, len(ids), _IN_CHUNK):
-            rows = self.session.execute(
-                select(LedgerNode.node_id, LedgerNode.hash).where(LedgerNode.node_id.in_(ids[at : at + _IN_CHUNK]))
+            rows = self._driver_sql(
+                "SELECT node_id, hash FROM ledger_nodes WHERE node_id IN ({})", ids[at : at + _IN_CHUNK]
             )
             found.update((_key(node_id), bytes(h)) for node_id, h in rows)
         return found
 
     def entry(self, index: int) -> bytes | None:
-        data = self.session.scalar(select(LedgerEntry.data).where(LedgerEntry.idx == index))
-        return bytes(data) if data is not None else None
+        rows = self._driver_sql("SELECT data FROM ledger_entries WHERE idx IN ({})", [index])
+        return bytes(rows[0][0]) if rows else None
+
+    def _driver_sql(self, template: str, values: Sequence[int]) -> list[Any]:
+        """A plain driver query: a proof is a handful of point look-ups, and SQLAlchemy's statement
+        machinery cost ten times the look-ups themselves (0.4 ms a proof, against 1 ms allowed)."""
+        connection = self.session.connection()
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        sql = template.format(", ".join([mark] * len(values)))
+        return list(connection.exec_driver_sql(sql, tuple(values)).fetchall())
 
     def append(
         self, first: int, entries: Sequence[bytes], nodes: Mapping[NodeKey, bytes], head: SignedTreeHead
