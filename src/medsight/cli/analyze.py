@@ -109,6 +109,11 @@ def _render(records: list[dict[str, Any]], root: Path) -> None:
 
 def _measured(record: dict[str, Any]) -> tuple[str, str, str, str]:
     """Result, value, confidence and overlay columns of a segmentation record."""
+    if "volumes_ml" in record:
+        unit = "mL" if record["spacing_known"] else "mL (nominal 1 mm voxels)"
+        volumes = ", ".join(f"{name} {ml:.2f}" for name, ml in record["volumes_ml"].items())
+        result = "[bold]found[/]" if record["found"] else "[yellow]nothing labelled[/]"
+        return (result, f"{volumes} {unit}", f"expected Dice {record['confidence']:.3f}", "")
     if not record["found"]:
         return ("[yellow]no head found[/]", "", "", record.get("overlay") or "")
     if record["hc_mm"] is None:

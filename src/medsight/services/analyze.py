@@ -150,6 +150,10 @@ def analyze_path(
         from medsight.services.measure import measure_path
 
         return measure_path(path, options, on_start=on_start, on_record=on_record)
+    if task.kind is TaskKind.VOLUME_SEGMENTATION:
+        from medsight.services.segment_volumes import segment_volumes_path
+
+        return segment_volumes_path(path, options, on_start=on_start, on_record=on_record)
     # The model before the scan: a wrong name or tampered weights should fail before a long scan.
     model = model or load_model(task, options.model, resolution=None, backend=options.backend)
     inputs = ScannedInputs.of(path, options.limits)
