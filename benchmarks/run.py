@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
-        [--only service|viewer|streams|deid|ledger] [--service-memory-seconds S]
+        [--only service|viewer|streams|deid|encryption|ledger] [--service-memory-seconds S]
         [--service-instances N] [--note TEXT]
 
 Every figure is measured by this run; nothing is carried over. Targets:
@@ -23,6 +23,8 @@ Every figure is measured by this run; nothing is carried over. Targets:
 * de-identification (:mod:`benchmarks.deid`, issue 8): files/s on 1,000 planted files at
   least 2x the faster of dicognito and pydicom deid, and no planted value left behind
   (``--only deid`` alone);
+* encryption at rest (:mod:`benchmarks.encryption`, issue 8): sealed ingest and retrieval
+  at most 10% slower than plain (``--only encryption`` alone);
 * the verifiable ledger (:mod:`benchmarks.ledger`, issue 9): >= 5,000 appends/s batched on
   SQLite, proofs in <= 1 ms and full verification in <= 60 s at 10^6 entries (``--only ledger``).
 
@@ -49,6 +51,14 @@ from pathlib import Path
 from benchmarks.decode import DecodeResult, find_samples, measure_decode
 from benchmarks.deid import FULL_DEID, QUICK_DEID, deid_section, deid_targets, measure_deid
 from benchmarks.deid import TARGET_PREFIX as DEID_TARGET_PREFIX
+from benchmarks.encryption import (
+    FULL_ENCRYPTION,
+    QUICK_ENCRYPTION,
+    encryption_section,
+    encryption_targets,
+    measure_encryption,
+)
+from benchmarks.encryption import TARGET_PREFIX as ENCRYPTION_TARGET_PREFIX
 from benchmarks.ledger import FULL_LEDGER, QUICK_LEDGER, ledger_section, ledger_targets, measure_ledger
 from benchmarks.ledger import TARGET_PREFIX as LEDGER_TARGET_PREFIX
 from benchmarks.models import FULL_EFFORT, QUICK_EFFORT, ModelsResult, measure_models
@@ -105,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--reference", type=Path, default=REPO_ROOT / "var/reference/resnet18-28")
     parser.add_argument(
         "--only",
-        choices=["service", "viewer", "streams", "deid", "ledger"],
+        choices=["service", "viewer", "streams", "deid", "encryption", "ledger"],
         help="measure one section and update it in --out",
     )
     parser.add_argument("--service-memory-seconds", type=float, help="mixed load for the memory check (600)")
@@ -127,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.only == "deid":
         _deid_only(args, command, mode)
+        return
+    if args.only == "encryption":
+        _encryption_only(args, command, mode)
         return
     if args.only == "ledger":
         _ledger_only(args, command, mode)
@@ -154,10 +167,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         _progress("de-identification against dicognito and deid")
         deid_text, deid_lines = _deid(command, mode, workdir / "deid")
         sections.append(deid_text)
+        _progress("encryption at rest")
+        encryption_text, encryption_lines = _encryption(command, mode, workdir / "encryption")
+        sections.append(encryption_text)
         _progress("verifiable ledger")
         ledger_text, ledger_lines = _ledger(command, mode, workdir / "ledger")
         sections.append(ledger_text)
-        targets = [*service_targets(service), *deid_lines, *ledger_lines]
+        targets = [*service_targets(service), *deid_lines, *encryption_lines, *ledger_lines]
         sections.append(_summary(decoded, series, models) + "\n".join(targets) + "\n")
         if profile:
             _progress("profiling the misses")
@@ -254,6 +270,23 @@ def _deid_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
     document = replace_lines(document, "## Targets", DEID_TARGET_PREFIX, lines)
     args.out.write_text(document, encoding="utf-8")
     _progress(f"updated the de-identification section of {args.out}")
+
+
+def _encryption(command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = measure_encryption(workdir, QUICK_ENCRYPTION if mode is QUICK else FULL_ENCRYPTION)
+    return encryption_section(results, command), encryption_targets(results)
+
+
+def _encryption_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
+    """Measure encryption at rest and put its section and target lines into the existing report."""
+    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
+        text, lines = _encryption(command, mode, Path(tmp))
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    document = replace_section(document, text)
+    document = replace_lines(document, "## Targets", ENCRYPTION_TARGET_PREFIX, lines)
+    args.out.write_text(document, encoding="utf-8")
+    _progress(f"updated the encryption at rest section of {args.out}")
 
 
 def _ledger(command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]]:
