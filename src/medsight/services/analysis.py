@@ -34,10 +34,12 @@ from medsight.services.analyze import heatmap_pngs
 from medsight.services.findings import Coded, finding_code, procedure_code
 from medsight.services.jobs import ANALYSES_PATH, HEAT_KEY, HeatmapKind, JobService
 from medsight.services.models import load_model
+from medsight.services.volume_jobs import VolumeJobRunner
 from medsight.services.workers import WorkerPool
 from medsight.settings import ReadLimits
 from medsight.store.jobs import JobInput, JobOutcome, JobRecord, JobStatus
 from medsight.tasks import get_task
+from medsight.tasks.registry import TaskKind
 
 __all__ = ["JobRunner", "start_workers"]
 
@@ -74,6 +76,8 @@ class JobRunner:
         self.limits = limits or ReadLimits()
         self.backend = backend
         self._analyzers: dict[tuple[str, str], tuple[Analyzer, Analyzer]] = {}
+        # Volume segmentation tasks file a SEG and an SR per volume instead (volume_jobs).
+        self.volumes = VolumeJobRunner(service, self.limits)
 
     def analyzers(self, job: JobRecord) -> tuple[Analyzer, Analyzer]:
         """Two analyzers on the job's model (loaded once per runner): scoring, and with Grad-CAM.
@@ -100,6 +104,8 @@ class JobRunner:
             MedsightError: a stored object is missing or altered, nothing decodes, or a
                 result cannot be written; the worker records it as the job's failure.
         """
+        if get_task(job.task).kind is TaskKind.VOLUME_SEGMENTATION:
+            return self.volumes.run(job, heartbeat)
         analyzer, explainer = self.analyzers(job)
         by_label = {item.sha256[:_LABEL]: item for item in job.inputs}
         records, failures, head = self._analyse(job, analyzer, by_label, heartbeat)

@@ -60,6 +60,8 @@ class HeatmapKind(StrEnum):
 
 
 _SUFFIXES = {HeatmapKind.BLENDED: ".png", HeatmapKind.HEAT: ".heat.png"}
+#: Segmentation Storage and Label Map Segmentation Storage (PS3.4 B.5).
+_SEGMENTATIONS = frozenset({"1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7"})
 _MAX_INPUTS = 4000  # instances one job may pin (a whole large CT study is a few thousand)
 
 
@@ -161,8 +163,9 @@ class JobService:
         found = self.store.instances(query)
         if not found:
             raise StoredInstanceNotFoundError("no stored instance in that study or series")
-        # Images only: reports (ours included) have no rows, and must not change the key.
-        images = [item for item in found if item.rows is not None]
+        # Images only: reports (ours included) have no rows, and must not change the key;
+        # segmentations (ours included) have rows but are results, not images to analyse.
+        images = [item for item in found if item.rows is not None and item.sop_class_uid not in _SEGMENTATIONS]
         if not images:
             raise NoImagesFoundError("the study or series holds no image to analyse")
         if len(images) > _MAX_INPUTS:

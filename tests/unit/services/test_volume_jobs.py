@@ -17,7 +17,8 @@ from medsight.inference.volume_segmentation import VolumeSegmentation
 from medsight.io.dicom.seg import read_segmentation
 from medsight.io.dicom.sr import read_sr_items
 from medsight.services.accounts import AccessService
-from medsight.services.jobs import JobService
+from medsight.services.analysis import JobRunner
+from medsight.services.jobs import AnalysisRequest, JobService
 from medsight.services.volume_jobs import Segmenter, VolumeJobRunner
 from medsight.settings import ServiceSettings
 from medsight.store import InstanceQuery, SeriesQuery, Store
@@ -26,6 +27,7 @@ from medsight.store.jobs import JobInput, JobRecord, JobStatus, ModelRef, NewJob
 from medsight.tasks import Refusal
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
+MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 MODEL = {"name": "mri-hippocampus-48", "version": "0.1.0", "sha256": "34" * 32}
 
@@ -107,3 +109,22 @@ def test_a_refused_volume_files_nothing(store: Store, tmp_path: Path) -> None:
     assert job.status is JobStatus.REFUSED
     assert job.sr_sop_instance_uid is None
     assert {s.modality for s in store.series(SeriesQuery(study_instance_uid=study))} == {"MR"}
+
+
+def test_the_job_runner_hands_volume_tasks_to_the_volume_runner(store: Store, tmp_path: Path) -> None:
+    paths = write_mr_series(tmp_path / "mr", slices=4, rows=16, columns=16)
+    study = [store.ingest(p.read_bytes()) for p in paths].pop().study_instance_uid
+    service = JobService(store, AccessService(Accounts(store.sessions)), ServiceSettings(data_dir=tmp_path / "var"))
+    runner = JobRunner(service)
+    runner.volumes = VolumeJobRunner(service, loader=lambda s, j: Segmenter(_segment, MODEL))
+    outcome = runner.run(_job(service, study), lambda: True)
+    assert outcome.status is JobStatus.DONE
+    assert outcome.result is not None
+    assert "segmentation" in outcome.result
+    # The SEG now in the study is a result, not an image: the next job's inputs leave it out.
+    pinned = service._inputs(AnalysisRequest(study, None, "mri-hippocampus"))
+    assert {item.sop_instance_uid for item in pinned} == {p.sop_instance_uid for p in _sources(store, study)}
+
+
+def _sources(store: Store, study: str) -> list[Any]:
+    return [i for i in store.instances(InstanceQuery(study_instance_uid=study)) if i.sop_class_uid == MR_IMAGE]
