@@ -71,11 +71,13 @@ def test_bundle_records_recipe_temperature_val_figures_and_card(
 ) -> None:
     bundle = load_bundle(brain_bundle if which == "brain" else hippo_bundle)  # checks every sha256
     section = bundle.metadata.medsight
-    assert section.kind == "volume-segmentation" and section.temperature > 0
+    assert section.kind == "volume-segmentation"
+    assert section.temperature > 0
     assert section.segmentation["volume"]["dims"] == (2 if which == "brain" else 3)
     assert set(section.metrics["val"]) >= KEYS
     card = (bundle.path / "docs" / "model_card.md").read_text()
-    assert "## Not for" in card and section.weights["model.pt"] in card
+    assert "## Not for" in card
+    assert section.weights["model.pt"] in card
 
 
 @pytest.mark.parametrize("split", ["val", "all"])
@@ -101,8 +103,10 @@ def test_evaluate_brain_reports_false_positive_volume(brain_bundle: Path, lgg: P
     report = evaluate(
         EvaluateOptions(task="mri-brain-tumour", data=lgg, split="all", model=str(brain_bundle), bootstrap=50)
     )
-    assert report["n"] == 3 and set(report["dice_per_label"]) == {"tumour"}
-    assert report["false_positive_ml"] >= 0 and all("false_positive_ml" in c for c in report["cases"])
+    assert report["n"] == 3
+    assert set(report["dice_per_label"]) == {"tumour"}
+    assert report["false_positive_ml"] >= 0
+    assert all("false_positive_ml" in c for c in report["cases"])
 
 
 def test_analyze_a_nifti_and_a_dicom_series(hippo_bundle: Path, msd: Path, tmp_path: Path) -> None:
@@ -117,7 +121,8 @@ def test_analyze_a_nifti_and_a_dicom_series(hippo_bundle: Path, msd: Path, tmp_p
     image = read_image(tmp_path / "mr", ReadLimits())
     result = segment_volume(model, image, measure_refused=True)
     assert isinstance(result.labels, LabelVolume)
-    assert result.labels.labels.shape == image.shape and result.labels.source is image
+    assert result.labels.labels.shape == image.shape
+    assert result.labels.source is image
     assert set(result.labels.volumes_ml()) == {"anterior", "posterior"}
     assert result.to_dict()["spacing_mm"] == [3.0, 0.9, 0.9]
 
@@ -142,5 +147,7 @@ def _volume(modality: Modality, shape: tuple[int, ...] = (20, 40, 32), layout: L
 def test_what_is_not_a_brain_mri_volume_is_refused_with_a_reason(image: Image, check: str, hippo_bundle: Path) -> None:
     model = LoadedVolumeSegmenter.load(load_bundle(hippo_bundle))
     result = segment_volume(model, image)
-    assert result.refused is not None and result.refused.check == check and result.labels is None
+    assert result.refused is not None
+    assert result.refused.check == check
+    assert result.labels is None
     assert result.to_dict()["refused"]["reason"]
