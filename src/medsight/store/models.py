@@ -49,6 +49,8 @@ __all__ = [
     "Study",
     "StudySubmitter",
     "Token",
+    "TrainingRun",
+    "TrainingRunData",
     "User",
 ]
 
@@ -291,3 +293,36 @@ class LedgerHead(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     key_id: Mapped[str] = mapped_column(String(16))
+
+
+class TrainingRun(Base):
+    """One training run on consent-governed data: which model version it made, from how much data."""
+
+    __tablename__ = "training_runs"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(32), unique=True)
+    task: Mapped[str] = mapped_column(String(64))
+    model_name: Mapped[str] = mapped_column(String(128), index=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    weights_sha256: Mapped[str] = mapped_column(String(64))
+    dataset_sha256: Mapped[str] = mapped_column(String(64))  # the dataset's provenance.json
+    purpose: Mapped[str] = mapped_column(String(32))
+    consent_checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(160))
+    patients: Mapped[int] = mapped_column(Integer)
+    instances: Mapped[int] = mapped_column(Integer)
+    withdrawn_dropped: Mapped[int] = mapped_column(Integer)  # rows left out: consent no longer in force
+
+
+class TrainingRunData(Base):
+    """One de-identified image a training run used: its patient's pseudonym and its hashes."""
+
+    __tablename__ = "training_run_data"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("training_runs.pk", ondelete="RESTRICT"), index=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    source_sha256: Mapped[str] = mapped_column(String(64))  # the stored object it was made from
+    instance_sha256: Mapped[str] = mapped_column(String(64))  # the de-identified file trained on
