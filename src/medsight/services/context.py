@@ -17,6 +17,7 @@ from medsight.access import Principal
 from medsight.errors import MedsightError
 from medsight.services.accounts import AccessService
 from medsight.services.jobs import JobService
+from medsight.services.ledger import LedgerService
 from medsight.services.routing import Router, load_rules
 from medsight.settings import ServiceSettings
 from medsight.store import IngestResult, Store
@@ -39,6 +40,8 @@ class ServiceContext:
     access: AccessService
     jobs: JobService
     ingest_listeners: list[IngestListener] = field(default_factory=list)
+    #: The verifiable ledger (issue 9); None only in contexts that tests assemble by hand.
+    ledger: LedgerService | None = None
 
     @classmethod
     def open(cls, settings: ServiceSettings) -> ServiceContext:
@@ -50,6 +53,14 @@ class ServiceContext:
         store = Store.open(settings, create_key=True)
         access = AccessService(Accounts(store.sessions))
         context = cls(settings=settings, store=store, access=access, jobs=JobService(store, access, settings))
+        try:
+            context.ledger = LedgerService.open(store.sessions, settings.data_dir)
+        except MedsightError:
+            store.close()
+            raise
+        # From here on, every transaction that stores an instance, queues an analysis or
+        # records a consent also records its ledger entry, or fails whole.
+        context.ledger.attach(store.sessions)
         if settings.auto_analyze:
             try:
                 context.ingest_listeners.append(Router(context.jobs, load_rules(settings.routing_rules)))

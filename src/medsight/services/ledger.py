@@ -48,7 +48,7 @@ from medsight.ledger import (
     verify_log,
 )
 from medsight.store.ledger import LedgerTables
-from medsight.store.models import Instance
+from medsight.store.models import Consent, Instance, Job
 
 __all__ = [
     "KEY_FILE",
@@ -138,6 +138,49 @@ def collect_receipts() -> Iterator[list[Receipt]]:
         _receipts.reset(token)
 
 
+def _keep(receipts: list[Receipt]) -> None:
+    sink = _receipts.get()
+    if sink is not None:
+        sink.extend(receipts)
+
+
+class _Waiter:
+    """One entry waiting for the group commit that takes it."""
+
+    def __init__(self, entry: Entry) -> None:
+        self.entry = entry
+        self.done = threading.Event()
+        self.receipt: Receipt | None = None
+        self.error: LedgerIntegrityError | None = None
+
+
+def _entries_for(session: Session) -> list[Entry]:
+    """The events in a flush: instances stored (ingest), analyses requested, consent decisions."""
+    actor = _actor.get()
+    entries: list[Entry] = []
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Instance) and (obj in session.new or session.is_modified(obj)):
+            entries.append(Entry.now(EventType.INGEST, actor, f"sha256:{obj.sha256}"))
+        elif isinstance(obj, Job) and obj in session.new:
+            entries.append(
+                Entry.now(
+                    EventType.ANALYZE,
+                    actor_id(obj.requested_by),
+                    study_object(obj.study_instance_uid),
+                    model=_model_token(obj.model_name),
+                    model_version=_model_token(obj.model_version),
+                )
+            )
+        elif isinstance(obj, Consent) and obj in session.new:
+            entries.append(Entry.now(EventType.CONSENT_CHANGE, actor_id(obj.recorded_by), f"patient:{obj.pseudonym}"))
+    return entries
+
+
+def _model_token(text: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._+-" else "-" for c in text)[:64]
+    return cleaned
+
+
 class LedgerService:
     """The service's ledger: one signer, the SQL storage in the service database.
 
@@ -152,6 +195,8 @@ class LedgerService:
         # One sequencer per process: on SQLite the write transaction already serialises, on
         # PostgreSQL FOR UPDATE does; the lock only keeps this process's threads from queueing there.
         self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Waiter] = []
 
     @classmethod
     def open(cls, sessions: sessionmaker[Session], data_dir: Path) -> LedgerService:
@@ -167,44 +212,87 @@ class LedgerService:
 
     def record_many(self, session: Session, entries: list[Entry]) -> list[Receipt]:
         """Append several entries at once in the caller's transaction."""
+        receipts = self._append(session, entries)
+        _keep(receipts)
+        return receipts
+
+    def _append(self, session: Session, entries: list[Entry]) -> list[Receipt]:
         try:
             log = Log(self.tables.within(session), self.signer)
             result = log.append(entries)
-            receipts = [log.receipt(result.first + i) for i in range(result.count)]
+            return [log.receipt(result.first + i) for i in range(result.count)]
         except (LogStateError, SQLAlchemyError) as exc:
             raise LedgerIntegrityError(f"the ledger could not record the event ({type(exc).__name__})") from exc
-        sink = _receipts.get()
-        if sink is not None:
-            sink.extend(receipts)
-        return receipts
 
     def record_now(self, entry: Entry) -> Receipt:
-        """Append ``entry`` in a transaction of its own, committed before this returns."""
-        with self._lock:
-            try:
-                with self.tables._writing() as session:
-                    return self.record(session, entry)
-            except MedsightError as exc:
-                raise LedgerIntegrityError(f"the ledger could not record the event ({exc.code})") from exc
+        """Append ``entry`` in a transaction of its own, committed before this returns.
+
+        Group commit: the entries of requests that arrive while a commit is under way wait
+        and go together in the next transaction, one fsync and one signature for all. An
+        idle service commits at once; a busy one does not pay a commit per request.
+        """
+        waiter = _Waiter(entry)
+        with self._queue_lock:
+            self._queue.append(waiter)
+        while not waiter.done.is_set():
+            if self._lock.acquire(timeout=0.05):
+                try:
+                    if not waiter.done.is_set():
+                        self._commit_queued()
+                finally:
+                    self._lock.release()
+        if waiter.error is not None:
+            raise waiter.error
+        assert waiter.receipt is not None
+        _keep([waiter.receipt])
+        return waiter.receipt
+
+    def _commit_queued(self) -> None:
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        if not batch:
+            return
+        try:
+            with self.tables._writing() as session:
+                receipts = self._append(session, [w.entry for w in batch])
+            for waiter, receipt in zip(batch, receipts, strict=True):
+                waiter.receipt = receipt
+        except MedsightError as exc:
+            error = (
+                exc
+                if isinstance(exc, LedgerIntegrityError)
+                else LedgerIntegrityError(f"the ledger could not record the event ({exc.code})")
+            )
+            for waiter in batch:
+                waiter.error = error
+        finally:
+            for waiter in batch:
+                waiter.done.set()
 
     def event(self, event: EventType, object: str, **model: str) -> Receipt:
         """Record ``event`` on ``object`` by the current actor, now, in its own transaction."""
         return self.record_now(Entry.now(event, _actor.get(), object, **model))
 
     def attach(self, sessions: sessionmaker[Session]) -> None:
-        """Record one ``ingest`` entry per instance row a transaction of ``sessions`` adds or replaces."""
+        """Record the events that transactions of ``sessions`` commit, in those transactions.
+
+        One ``ingest`` per instance row added or replaced (object: the object's sha256), one
+        ``analyze`` per analysis job created (object: the study's pseudonymous id; the model's
+        name and version), one ``consent-change`` per consent decision (object: the
+        patient's pseudonym). The store, the job queue and the consent registry need no
+        change for it, and no path that writes those rows can skip the ledger.
+        """
 
         def after_flush(session: Session, _context: Any) -> None:
-            touched = [obj for obj in (*session.new, *session.dirty) if isinstance(obj, Instance)]
-            if touched:
-                session.info.setdefault(_PENDING, []).extend(obj.sha256 for obj in touched)
+            entries = _entries_for(session)
+            if entries:
+                session.info.setdefault(_PENDING, []).extend(entries)
 
         def before_commit(session: Session) -> None:
             session.flush()
             pending = session.info.pop(_PENDING, None)
             if pending:
-                actor = _actor.get()
-                self.record_many(session, [Entry.now(EventType.INGEST, actor, f"sha256:{sha}") for sha in pending])
+                self.record_many(session, pending)
 
         def after_rollback(session: Session) -> None:
             session.info.pop(_PENDING, None)
