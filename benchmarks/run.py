@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
-        [--only service|viewer|streams|deid|encryption|ledger] [--service-memory-seconds S]
+        [--only service|viewer|streams|deid|encryption|ledger|mri] [--service-memory-seconds S]
         [--service-instances N] [--note TEXT]
 
 Every figure is measured by this run; nothing is carried over. Targets:
@@ -26,7 +26,10 @@ Every figure is measured by this run; nothing is carried over. Targets:
 * encryption at rest (:mod:`benchmarks.encryption`, issue 8): sealed ingest and retrieval
   at most 10% slower than plain (``--only encryption`` alone);
 * the verifiable ledger (:mod:`benchmarks.ledger`, issue 9): >= 5,000 appends/s batched on
-  SQLite, proofs in <= 1 ms and full verification in <= 60 s at 10^6 entries (``--only ledger``).
+  SQLite, proofs in <= 1 ms and full verification in <= 60 s at 10^6 entries (``--only ledger``);
+* MRI segmentation (:mod:`benchmarks.mri`, issue 7): seconds per volume (hippocampus crop
+  <= 1 s, 256 x 256 x 30 brain <= 5 s) against MONAI's plain sliding window with the same
+  network, and peak RSS (``--only mri`` alone).
 
 When a target is missed, the run profiles ``medsight.io.read_image`` on the case that
 missed it (cProfile, one worker) and adds the top entries to the report; it also profiles
@@ -63,6 +66,8 @@ from benchmarks.ledger import FULL_LEDGER, QUICK_LEDGER, ledger_section, ledger_
 from benchmarks.ledger import TARGET_PREFIX as LEDGER_TARGET_PREFIX
 from benchmarks.models import FULL_EFFORT, QUICK_EFFORT, ModelsResult, measure_models
 from benchmarks.models_report import models_section, models_targets
+from benchmarks.mri import TARGET_PREFIX as MRI_TARGET_PREFIX
+from benchmarks.mri import measure_mri, mri_section, mri_targets
 from benchmarks.profiling import profile_read, stage_split
 from benchmarks.sections import replace_lines, replace_section
 from benchmarks.series import REPO_ROOT, SeriesResult, SeriesRow, measure_series
@@ -115,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--reference", type=Path, default=REPO_ROOT / "var/reference/resnet18-28")
     parser.add_argument(
         "--only",
-        choices=["service", "viewer", "streams", "deid", "encryption", "ledger"],
+        choices=["service", "viewer", "streams", "deid", "encryption", "ledger", "mri"],
         help="measure one section and update it in --out",
     )
     parser.add_argument("--service-memory-seconds", type=float, help="mixed load for the memory check (600)")
@@ -143,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.only == "ledger":
         _ledger_only(args, command, mode)
+        return
+    if args.only == "mri":
+        _mri_only(args, command)
         return
     started = time.perf_counter()
     sections: list[str] = [_header(command, mode)]
@@ -173,7 +181,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         _progress("verifiable ledger")
         ledger_text, ledger_lines = _ledger(command, mode, workdir / "ledger")
         sections.append(ledger_text)
-        targets = [*service_targets(service), *deid_lines, *encryption_lines, *ledger_lines]
+        _progress("MRI segmentation")
+        mri_text, mri_lines = _mri(args, command, workdir / "mri")
+        sections.append(mri_text)
+        targets = [*service_targets(service), *deid_lines, *encryption_lines, *ledger_lines, *mri_lines]
         sections.append(_summary(decoded, series, models) + "\n".join(targets) + "\n")
         if profile:
             _progress("profiling the misses")
@@ -303,6 +314,24 @@ def _ledger_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
     document = replace_lines(document, "## Targets", LEDGER_TARGET_PREFIX, lines)
     args.out.write_text(document, encoding="utf-8")
     _progress(f"updated the ledger section of {args.out}")
+
+
+def _mri(args: argparse.Namespace, command: str, workdir: Path) -> tuple[str, list[str]]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    models = {load_bundle(p).metadata.medsight.task: p for p in (args.model or [])}
+    bench = measure_mri(workdir, args.shared if args.shared.is_dir() else None, models or None)
+    return mri_section(bench, command), mri_targets(bench)
+
+
+def _mri_only(args: argparse.Namespace, command: str) -> None:
+    """Measure MRI segmentation and put its section and target lines into the existing report."""
+    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
+        text, lines = _mri(args, command, Path(tmp))
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    document = replace_section(document, text)
+    document = replace_lines(document, "## Targets", MRI_TARGET_PREFIX, lines)
+    args.out.write_text(document, encoding="utf-8")
+    _progress(f"updated the MRI segmentation section of {args.out}")
 
 
 def _progress(message: str) -> None:
