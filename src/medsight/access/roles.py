@@ -10,12 +10,13 @@ admin          everything, including users and tokens
 radiologist    send, query and retrieve studies; run and read analyses; reports;
                stream frames for live analysis (a handheld probe, the viewer's live mode);
                de-identified exports of studies (PS3.15 Basic Profile); record and
-               read patients' consent
+               read patients' consent; share a study by link; read the ledger
 referrer       send studies; view, analyse and read results of studies it sent
 device         send studies and stream frames for live analysis (a modality, a
-               probe, a wearable, a gateway), nothing else
-auditor        read who holds access (users, tokens) and consent decisions (by
-               pseudonym): no images, no results
+               probe, a wearable, a gateway); a peer medsight node submitting its
+               ledger heads to be witnessed; nothing else
+auditor        read who holds access (users, tokens), consent decisions (by
+               pseudonym) and the ledger (heads, receipts, proofs): no images, no results
 =============  ==================================================================
 
 "Of studies it sent" is checked per request (:attr:`Principal.own_studies_only`), not by
@@ -55,6 +56,9 @@ class Scope(StrEnum):
     STUDIES_EXPORT = "studies:export"  # de-identified exports of studies (POST /api/v1/exports/deid)
     CONSENTS_WRITE = "consents:write"  # record a consent grant or withdrawal
     CONSENTS_READ = "consents:read"  # read consent decisions (by pseudonym)
+    LEDGER_READ = "ledger:read"  # signed tree heads, receipts and proofs of the ledger
+    LEDGER_WITNESS = "ledger:witness"  # another node submits its signed heads to be witnessed here
+    SHARES_WRITE = "shares:write"  # create, list and revoke share links of studies
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
@@ -69,11 +73,13 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.STUDIES_EXPORT,
             Scope.CONSENTS_WRITE,
             Scope.CONSENTS_READ,
+            Scope.LEDGER_READ,
+            Scope.SHARES_WRITE,
         }
     ),
     Role.REFERRER: frozenset({Scope.STUDIES_WRITE, Scope.ANALYSES_WRITE, Scope.ANALYSES_READ}),
-    Role.DEVICE: frozenset({Scope.STUDIES_WRITE, Scope.STREAMS_WRITE}),
-    Role.AUDITOR: frozenset({Scope.ACCESS_READ, Scope.CONSENTS_READ}),
+    Role.DEVICE: frozenset({Scope.STUDIES_WRITE, Scope.STREAMS_WRITE, Scope.LEDGER_WITNESS}),
+    Role.AUDITOR: frozenset({Scope.ACCESS_READ, Scope.CONSENTS_READ, Scope.LEDGER_READ}),
 }
 
 

@@ -16,8 +16,9 @@ from fastapi import FastAPI
 
 from medsight import __version__
 from medsight.server.problems import install_problem_handlers
+from medsight.server.receipts import LedgerReceiptMiddleware
 from medsight.server.requestlog import RequestLogMiddleware
-from medsight.server.routes import access, analyses, consents, dicomweb, exports, fhir, health, streams
+from medsight.server.routes import access, analyses, consents, dicomweb, exports, fhir, health, ledger, streams
 from medsight.server.routes.worklist import router as worklist_router
 from medsight.server.viewer import ViewerFiles
 from medsight.services.context import ServiceContext
@@ -98,6 +99,7 @@ def create_app(
     )
     install_problem_handlers(app)
     app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(LedgerReceiptMiddleware)  # receipts of the entries a request made, in headers
     app.include_router(health.router)
     app.include_router(access.router)
     app.include_router(dicomweb.router)
@@ -107,6 +109,7 @@ def create_app(
     app.include_router(streams.router)
     app.include_router(exports.router)
     app.include_router(consents.router)
+    app.include_router(ledger.router)
     # The viewer answers what no route does (so routers included later are never shadowed).
     app.router.default = ViewerFiles()
     return app

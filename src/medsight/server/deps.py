@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from medsight.access import Principal, Scope
-from medsight.errors import MedsightError
+from medsight.errors import AuthenticationError, MedsightError
 from medsight.server.sockets import close_code_for, close_reason
 from medsight.services.accounts import AccessService
 from medsight.services.context import ServiceContext
@@ -45,8 +45,15 @@ def get_principal(
     context: ContextDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The authenticated caller (401 problem otherwise)."""
-    principal = context.access.authenticate(request.headers.get("authorization"))
+    """The authenticated caller (401 problem otherwise; a token offered and refused is a ledger entry)."""
+    authorization = request.headers.get("authorization")
+    try:
+        principal = context.access.authenticate(authorization)
+    except AuthenticationError:
+        if authorization and context.ledger is not None:
+            client = request.client.host if request.client is not None else "unknown"
+            context.ledger.login_failure(authorization, client)
+        raise
     request.state.actor = principal.actor  # for the access log
     return principal
 

@@ -31,6 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from medsight.access.tokens import split_token
 from medsight.errors import LedgerIntegrityError, MedsightError, UnknownResourceError, UsageError
 from medsight.ledger import (
     Entry,
@@ -54,6 +55,7 @@ __all__ = [
     "KEY_FILE",
     "LedgerService",
     "acting",
+    "actor_id",
     "collect_receipts",
     "ensure_key",
     "hashed",
@@ -272,6 +274,21 @@ class LedgerService:
     def event(self, event: EventType, object: str, **model: str) -> Receipt:
         """Record ``event`` on ``object`` by the current actor, now, in its own transaction."""
         return self.record_now(Entry.now(event, _actor.get(), object, **model))
+
+    def record_access(self, event: EventType, actor: str, study_instance_uid: str) -> Receipt:
+        """A read of a study (view, download, share-access), committed before the answer is sent."""
+        return self.record_now(Entry.now(event, actor_id(actor), study_object(study_instance_uid)))
+
+    def login_failure(self, authorization: str, client: str) -> None:
+        """Record a refused credential: the token's public id when it has one (never its secret), the
+        client's address hashed. A failure to record is logged, not raised: the caller gets its 401."""
+        scheme, _, value = authorization.partition(" ")
+        token_id = split_token(value.strip()) if scheme.lower() == "bearer" else None
+        actor = actor_id(f"token:{token_id}") if token_id else "anonymous"
+        try:
+            self.record_now(Entry.now(EventType.LOGIN_FAILURE, actor, hashed("client", client)))
+        except MedsightError as exc:
+            _log.warning("ledger: a login failure was not recorded (%s)", exc.code)
 
     def attach(self, sessions: sessionmaker[Session]) -> None:
         """Record the events that transactions of ``sessions`` commit, in those transactions.

@@ -51,5 +51,7 @@ def test_every_role_has_scopes_and_only_admin_manages_access() -> None:
     assert set(ROLE_SCOPES) == set(Role)
     assert all(ROLE_SCOPES[role] for role in Role)
     assert [role for role in Role if Scope.ACCESS_ADMIN in ROLE_SCOPES[role]] == [Role.ADMIN]
-    assert ROLE_SCOPES[Role.DEVICE] == {Scope.STUDIES_WRITE, Scope.STREAMS_WRITE}
-    assert ROLE_SCOPES[Role.AUDITOR] == {Scope.ACCESS_READ, Scope.CONSENTS_READ}  # who holds access, who consented
+    # A device (or a peer node) may also submit its ledger heads to be witnessed here: no reads.
+    assert ROLE_SCOPES[Role.DEVICE] == {Scope.STUDIES_WRITE, Scope.STREAMS_WRITE, Scope.LEDGER_WITNESS}
+    # Who holds access, who consented, and the ledger of who did what: no images, no results.
+    assert ROLE_SCOPES[Role.AUDITOR] == {Scope.ACCESS_READ, Scope.CONSENTS_READ, Scope.LEDGER_READ}

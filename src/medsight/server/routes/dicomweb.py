@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect
 from medsight.access import Principal, Scope
 from medsight.errors import ResourceLimitError, UnsupportedFormatError, UsageError
 from medsight.io.dicom.rendered import RenderFormat
+from medsight.ledger import EventType
 from medsight.server.deps import Allow, AllowOwnStudy, ContextDep
 from medsight.server.multipart import (
     check_boundary,
@@ -243,6 +244,8 @@ def _retrieve(
     accepted = _accepted_syntaxes(request, dicomweb.DICOM_MEDIA_TYPE)
     found = dicomweb.find_instances(context.store, study, series, instance)
     transcode = _transcoding(found, accepted)
+    # Whole objects leave the service: a download; frames, renderings and metadata are views.
+    _record(request, context, EventType.DOWNLOAD, study)
     data = dicomweb.iter_instance_bytes(context.store, found, transcode)
     bodies = zip(data, _dicom_types(found, transcode), strict=True)
     boundary = new_boundary()
@@ -287,7 +290,14 @@ def _metadata(
 ) -> Response:
     _check_json_accepted(request)
     found = dicomweb.find_instances(context.store, study, series, instance)
+    _record(request, context, EventType.VIEW, study)
     return JSONResponse(dicomweb.metadata(context.store, found), media_type=DICOM_JSON)
+
+
+def _record(request: Request, context: ServiceContext, event: EventType, study: str) -> None:
+    """The ledger entry of a read, committed before any byte is sent (no entry, no answer)."""
+    if context.ledger is not None:
+        context.ledger.record_access(event, getattr(request.state, "actor", "unknown"), study)
 
 
 @router.get("/studies/{study}/metadata", summary="WADO-RS: metadata of a study")
@@ -322,6 +332,7 @@ def retrieve_frames(
     _check_accept(request, "application/octet-stream")
     (found,) = dicomweb.find_instances(context.store, study, series, instance)
     pixels = dicomweb.instance_frames(context.store, found, frames)
+    _record(request, context, EventType.VIEW, study)
     part_type = f"application/octet-stream; transfer-syntax={_EXPLICIT_LE}"
     boundary = new_boundary()
     media_type = multipart_content_type("application/octet-stream", boundary, transfer_syntax=_EXPLICIT_LE)
@@ -350,6 +361,7 @@ def _rendered(
     content = dicomweb.rendered(
         context.store, found, media_type, frame=frame, window=options.window, quality=options.quality
     )
+    _record(request, context, EventType.VIEW, ids[0])
     return Response(content, media_type=media_type.value)
 
 
