@@ -27,6 +27,7 @@ export const TAG = {
   orientation: "00200037",
   frameTime: "00181063",
   frameRate: "00082144",
+  frameOfReference: "00200052",
   patientName: "00100010",
   studyDescription: "00081030",
   studyDate: "00080020",
@@ -79,6 +80,7 @@ export function describeInstance(dataset) {
     spacingIsDetector: !spacing && Boolean(imagerSpacing),
     position: numbers(dataset, TAG.position),
     orientation: numbers(dataset, TAG.orientation),
+    frameOfReference: value(dataset, TAG.frameOfReference, null),
     frameTime: frameTime > 0 && Number.isFinite(frameTime) ? frameTime : 0,
   };
 }

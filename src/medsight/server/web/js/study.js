@@ -3,6 +3,7 @@
 import { getBlob, getJson, getParts } from "./api.js";
 import { TAG, describeInstance, sortInstances, value } from "./dicom.js";
 import { Frame, RenderedFrame, isMonochrome } from "./frame.js";
+import { Segmentation } from "./segmentation.js";
 
 const DICOM_JSON = "application/dicom+json";
 const PREFETCH_CONCURRENCY = 4;
@@ -35,6 +36,8 @@ export class Study {
     const found = await getJson(`/dicomweb/studies/${enc(this.uid)}/series`, DICOM_JSON);
     const series = await Promise.all(found.map((entry) => this.loadSeries(entry)));
     this.series = series.filter((s) => s.slices.length > 0);
+    // Segmentations are drawn over the images they reference, not listed as images.
+    this.segmentations = series.flatMap((s) => s.segmentations);
     this.series.sort((a, b) => (a.number ?? 1e9) - (b.number ?? 1e9));
     return this;
   }
@@ -42,7 +45,9 @@ export class Study {
   async loadSeries(entry) {
     const uid = value(entry, TAG.seriesUid);
     const metadata = await getJson(`/dicomweb/studies/${enc(this.uid)}/series/${enc(uid)}/metadata`, DICOM_JSON);
-    const instances = sortInstances(metadata.map(describeInstance).filter(Boolean));
+    const segmentations = metadata.filter(Segmentation.isSegmentation).map((d) => new Segmentation(this, d));
+    const images = metadata.filter((d) => !Segmentation.isSegmentation(d));
+    const instances = sortInstances(images.map(describeInstance).filter(Boolean));
     const slices = [];
     for (const instance of instances) {
       for (let n = 1; n <= instance.frames; n++) slices.push({ instance, frame: n });
@@ -54,6 +59,7 @@ export class Study {
       description: value(entry, TAG.seriesDescription, ""),
       instances,
       slices,
+      segmentations,
     };
   }
 

@@ -58,8 +58,8 @@ export class View {
     return { x: point.x * this.scale + this.offsetX, y: point.y * this.scale + this.offsetY };
   }
 
-  /** Draw a frame's canvas, then the heatmap (over the whole image) and the measurement. */
-  draw(frame, overlay, measure) {
+  /** Draw a frame's canvas, then its segmentation layers, the heatmap (over the whole image) and the measurement. */
+  draw(frame, overlay, measure, segmentation = null) {
     const ctx = this.context;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.fillStyle = "#000";
@@ -69,6 +69,12 @@ export class View {
     ctx.imageSmoothingEnabled = this.scale < 1;
     ctx.setTransform(this.scale, 0, 0, this.scale, this.offsetX, this.offsetY);
     ctx.drawImage(frame.canvas, 0, 0, columns, rows);
+    if (segmentation && segmentation.opacity > 0) {
+      ctx.globalAlpha = segmentation.opacity;
+      ctx.imageSmoothingEnabled = false; // labels are voxels: crisp edges, no blended colours
+      for (const layer of segmentation.canvases) ctx.drawImage(layer, 0, 0, columns, rows);
+      ctx.globalAlpha = 1;
+    }
     if (overlay && overlay.image && overlay.visible && overlay.opacity > 0) {
       ctx.globalAlpha = overlay.opacity;
       ctx.imageSmoothingEnabled = true;

@@ -2,6 +2,7 @@
 
 import { distanceMm, patientPoint } from "./dicom.js";
 import { PRESETS } from "./lut.js";
+import { SegmentationOverlay } from "./segmentation.js";
 import { Study } from "./study.js";
 import { View } from "./view.js";
 import { bindKeys, bindPointer } from "./tools.js";
@@ -20,6 +21,7 @@ export class Viewer {
     this.tool = "window";
     this.measure = null;
     this.overlay = { image: null, sopUid: null, visible: true, opacity: 0.6 };
+    this.segmentation = new SegmentationOverlay(() => this.redraw());
     this.cine = null;
     this.generation = 0;
     this.thumbnails = []; // object URLs of the series previews, revoked when the study closes
@@ -56,6 +58,7 @@ export class Viewer {
     if (generation !== this.generation) return;
     $("study-title").textContent = this.study.title;
     this.listSeries();
+    this.segmentation.open(this.study);
     if (this.study.series.length === 0) {
       this.status("This study holds no image.");
       return;
@@ -78,6 +81,7 @@ export class Viewer {
     this.frame?.release();
     this.frame = null;
     this.measure = null;
+    this.segmentation.close();
     $("series-list").replaceChildren();
     for (const url of this.thumbnails) URL.revokeObjectURL(url);
     this.thumbnails = [];
@@ -157,6 +161,7 @@ export class Viewer {
     this.status("");
     if (this.frame && this.frame !== frame) this.frame.release(); // keep one frame's canvases, not a series'
     this.frame = frame;
+    this.segmentation.update(frame.instance);
     if (!this.window) this.window = frame.defaultWindow();
     if (fit || this.view.fitted) {
       this.view.resize();
@@ -184,7 +189,7 @@ export class Viewer {
     if (this.view.resize() && this.frame && this.view.fitted) this.view.fit(this.frame.instance.columns, this.frame.instance.rows);
     if (this.frame) this.perf.renderMs = this.frame.render(this.window, this.invert, this.view.scale);
     const showOverlay = this.frame && this.overlay.sopUid === this.frame.instance.sopUid ? this.overlay : null;
-    this.view.draw(this.frame, showOverlay, this.measure);
+    this.view.draw(this.frame, showOverlay, this.measure, this.segmentation.layerFor(this.frame?.instance));
     this.perf.drawMs = performance.now() - started;
     $("wl-info").textContent = this.windowText();
     return this.perf.drawMs;
