@@ -18,9 +18,14 @@ _ROWS = ("auc", "accuracy", "sensitivity", "specificity", "ppv", "npv", "f1", "e
 
 def evaluate(
     task: Annotated[str, typer.Option("--task", "-t", help="Task to evaluate (see `medsight tasks`).")],
-    data: Annotated[Path, typer.Option("--data", "-d", help="Dataset: .npz, labels.csv, or class folders.")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data", "-d", help="Dataset: .npz, labels.csv, class folders, HC18, or an MRI folder with index.csv."
+        ),
+    ],
     split: Annotated[
-        str, typer.Option("--split", help="train, val, test, or all (HC18 layout: train, val, all).")
+        str, typer.Option("--split", help="train, val, test, or all (HC18 and MRI layouts: train, val, all).")
     ] = "test",
     model: Annotated[
         str | None,
@@ -72,6 +77,9 @@ def _render(report: dict[str, Any]) -> None:
     if "dice" in report:
         _render_segmentation(report)
         return
+    if "dice_mean" in report:
+        _render_volumes(report)
+        return
     console = stdout_console()
     m = report["model"]
     title = (
@@ -120,6 +128,27 @@ def _render_by(column: str, records: list[dict[str, Any]]) -> None:
 
 
 _SEGMENTATION_ROWS = ("dice", "hd95_mm", "hc_mae_mm", "hc_median_mm", "hc_p95_mm")
+_VOLUME_ROWS = ("dice_mean", "hd95_mm", "volume_abs_error_ml", "false_positive_ml")
+
+
+def _render_volumes(report: dict[str, Any]) -> None:
+    """The MRI report: Dice per label and the aggregates, each with its CI; refusals."""
+    from rich.table import Table
+
+    console = stdout_console()
+    m = report["model"]
+    title = f"{m['name']} {m['version']} on {report['data']['path']} [{report['split']}]: n={report['n']} cases"
+    table = Table(title=title, title_justify="left")
+    for column in ("metric", "value", "95% CI"):
+        table.add_column(column, justify="right" if column != "metric" else "left")
+    rows = [(f"dice {name}", v, report["dice_per_label_ci"][name]) for name, v in report["dice_per_label"].items()]
+    rows += [(key, report[key], report[f"{key}_ci"]) for key in _VOLUME_ROWS if key in report]
+    for name, value, ci in rows:
+        interval = "" if None in ci else f"[{ci[0]:.4f}, {ci[1]:.4f}]"
+        table.add_row(name, "n/a" if value is None else f"{value:.4f}", interval)
+    console.print(table)
+    refused = report["refused"]
+    console.print(f"would be refused by analyze: {refused['n']} ({refused['rate']:.1%}) {refused['by_check']}")
 
 
 def _render_segmentation(report: dict[str, Any]) -> None:
