@@ -13,10 +13,9 @@ The steps, in order (each a short function below):
    condition that cannot be decided for lack of a field is reported the same way;
 5. modifier rules (the indication's, then the global ones) cap or raise ratings, add
    protocol adjustments, reasons and warnings;
-6. ranking: the ACR category first; within it, for a pregnant patient or a child, the
-   lower relative radiation level first (ALARA: ACR-SPR practice parameter for pregnant
-   patients, Image Gently), then the rating, then the lower radiation level, then the
-   order in the rules.
+6. ranking: the ACR category first; within it, for a pregnant patient, the lower
+   relative radiation level first (ALARA: ACR-SPR practice parameter, ACOG 723), then the
+   rating, then the lower radiation level, then the order in the rules.
 """
 
 from __future__ import annotations
@@ -78,12 +77,12 @@ def recommend(
             raise ProfileError(f"{contradiction.field}: {contradiction.message}")
     _apply_defaults(indication, facts, result)
     _apply_needs((*kb.global_needs, *indication.needs), facts, result)
-    if result.missing:
-        result.status = "needs_input"
-        return result
-    variant = _choose(indication, facts, result)
+    variant = None if result.missing else _choose(indication, facts, result)
     if variant is None:
+        # No recommendation on a guess; the patient's own cautions (eGFR, implants) still stand.
         result.status = "needs_input"
+        for rule in kb.global_rules:
+            _apply_rule(kb, rule, facts, [], result)
         return result
     result.variant = variant.id
     # A pathway-specific variant names its pathway; a shared one keeps the patient's own.
@@ -230,7 +229,10 @@ def _apply_rule(
 
 
 def _ranked(candidates: list[Recommendation], facts: dict[str, Any]) -> list[Recommendation]:
-    alara = facts["pathway"] == "pregnancy" or facts["age"] < 18 or facts.get("pregnant") is True
+    # Pregnancy: among usually appropriate examinations the non-ionising one comes first
+    # (ACR-SPR, ACOG 723). Children keep the ratings' order, which the paediatric pathways
+    # already write with Image Gently in mind (a CT rated above an ultrasound is the better test).
+    alara = facts.get("pregnant") is True
 
     def key(rec: Recommendation) -> tuple[int, int, int, int, int]:
         return (_CATEGORY_RANK[rec.category], rec.rrl if alara else 0, -rec.rating, rec.rrl, rec.order)
