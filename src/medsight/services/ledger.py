@@ -233,21 +233,27 @@ class LedgerService:
         and go together in the next transaction, one fsync and one signature for all. An
         idle service commits at once; a busy one does not pay a commit per request.
         """
-        waiter = _Waiter(entry)
+        return self.record_all_now([entry])[0]
+
+    def record_all_now(self, entries: list[Entry]) -> list[Receipt]:
+        """:meth:`record_now` for several entries, committed in one transaction."""
+        waiters = [_Waiter(entry) for entry in entries]
         with self._queue_lock:
-            self._queue.append(waiter)
-        while not waiter.done.is_set():
+            self._queue.extend(waiters)
+        last = waiters[-1]
+        while not last.done.is_set():
             if self._lock.acquire(timeout=0.05):
                 try:
-                    if not waiter.done.is_set():
+                    if not last.done.is_set():
                         self._commit_queued()
                 finally:
                     self._lock.release()
-        if waiter.error is not None:
-            raise waiter.error
-        assert waiter.receipt is not None
-        _keep([waiter.receipt])
-        return waiter.receipt
+        for waiter in waiters:
+            if waiter.error is not None:
+                raise waiter.error
+        receipts = [w.receipt for w in waiters if w.receipt is not None]
+        _keep(receipts)
+        return receipts
 
     def _commit_queued(self) -> None:
         with self._queue_lock:
@@ -278,6 +284,16 @@ class LedgerService:
     def record_access(self, event: EventType, actor: str, study_instance_uid: str) -> Receipt:
         """A read of a study (view, download, share-access), committed before the answer is sent."""
         return self.record_now(Entry.now(event, actor_id(actor), study_object(study_instance_uid)))
+
+    def exported(self, actor: str, study_instance_uids: list[str]) -> list[Receipt]:
+        """A de-identified export: each study de-identified, and exported, before the zip is sent."""
+        who = actor_id(actor)
+        entries = [
+            Entry.now(event, who, study_object(uid))
+            for uid in dict.fromkeys(study_instance_uids)
+            for event in (EventType.DEIDENTIFY, EventType.EXPORT)
+        ]
+        return self.record_all_now(entries)
 
     def login_failure(self, authorization: str, client: str) -> None:
         """Record a refused credential: the token's public id when it has one (never its secret), the

@@ -113,3 +113,15 @@ def test_a_failed_commit_fails_every_waiting_caller(context: ServiceContext) -> 
     ledger.signer = None  # type: ignore[assignment]
     with pytest.raises(LedgerIntegrityError):
         ledger.event(EventType.VIEW, "study:00")
+
+
+def test_an_export_records_de_identify_and_export_per_study(context: ServiceContext) -> None:
+    ledger = _ledger(context)
+    receipts = ledger.exported("dr.ada", ["1.2.3", "1.2.4", "1.2.3"])
+    assert [check_receipt(r, ledger.public_key).event for r in receipts] == [
+        EventType.DEIDENTIFY,
+        EventType.EXPORT,
+        EventType.DEIDENTIFY,
+        EventType.EXPORT,
+    ]
+    assert len({r.head.size for r in receipts}) == 1  # one transaction, one signed head

@@ -61,6 +61,8 @@ def deid_export(body: DeidExportCreate, context: ContextDep, principal: Exporter
         consent = ConsentCheck(ConsentLog(context.store.sessions), purpose, party)
         summary = export_studies(context.store, body.study_uids, profile, key, spool, consent)
         spool.close()
+        if context.ledger is not None:  # recorded before a byte of the zip leaves
+            context.ledger.exported(principal.actor, body.study_uids)
     except BaseException:
         spool.discard()
         raise
