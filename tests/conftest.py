@@ -121,3 +121,11 @@ def tiny_breast_bundle(tmp_path_factory: pytest.TempPathFactory, synthetic_npz: 
     )
     train(TrainRequest("us-breast", synthetic_npz, out, options, command="pytest"))
     return out
+
+
+@pytest.fixture(scope="session")
+def synthetic_tb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder in the tb_cxr layout (labels.csv with sex, age, source; 32 px PNGs)."""
+    from tests.data.synthetic_tb import write_tb_folder
+
+    return write_tb_folder(tmp_path_factory.mktemp("data") / "tb")

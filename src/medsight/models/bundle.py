@@ -8,31 +8,40 @@
       models/model.onnx       the same network with outputs (logits, features)
       models/ood.npz          the out-of-distribution detector's statistics
       docs/model_card.md      for people: intended use, data, metrics with CIs, limits
+      docs/fairness_audit.*   the latest fairness audit (JSON and HTML), when one was recorded
 
 Every file under ``models/`` is listed in ``medsight.weights`` with its sha256 and
 checked before use: a bundle whose weights differ from what its metadata records is
 refused with ``model.weights_mismatch`` (exit 5), never run.
+
+A fairness audit is recorded in ``medsight.audit`` (:func:`record_audit`): it names the
+sha256 of the weights it was computed on, so an audit can never vouch for other weights.
+Recording rewrites ``configs/metadata.json`` only; the weights and their hashes stay.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from medsight.errors import InvalidBundleError, ModelNotFoundError, WeightsMismatchError
+from medsight.errors import InvalidBundleError, ModelNotFoundError, OutputError, WeightsMismatchError
 
 __all__ = [
+    "AUDIT_HTML",
+    "AUDIT_JSON",
     "SHIPPED_DIR",
     "Bundle",
     "BundleMetadata",
     "MedsightSection",
     "file_sha256",
     "load_bundle",
+    "record_audit",
     "resolve_bundle",
     "shipped_bundles",
 ]
@@ -43,6 +52,8 @@ SHIPPED_DIR = Path(__file__).parent / "shipped"
 METADATA = Path("configs/metadata.json")
 MODEL_CARD = Path("docs/model_card.md")
 WEIGHTS_DIR = Path("models")
+AUDIT_JSON = Path("docs/fairness_audit.json")
+AUDIT_HTML = Path("docs/fairness_audit.html")
 
 
 class MedsightSection(BaseModel):
@@ -66,6 +77,9 @@ class MedsightSection(BaseModel):
     training: dict[str, Any] = Field(default_factory=dict)
     segmentation: dict[str, Any] = Field(
         default_factory=dict, description="segmentation bundles: confidence calibration, measurement settings"
+    )
+    audit: dict[str, Any] = Field(
+        default_factory=dict, description="the latest fairness audit's summary (medsight.services.audit); empty: none"
     )
 
 
@@ -205,5 +219,31 @@ def write_metadata(path: Path, metadata: BundleMetadata) -> None:
     """Write ``configs/metadata.json`` (stable key order, for reproducible bundles)."""
     target = path / METADATA
     target.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(metadata.model_dump(by_alias=True, mode="json"), indent=2, sort_keys=False)
-    target.write_text(text + "\n", encoding="utf-8")
+    target.write_text(_metadata_text(metadata), encoding="utf-8")
+
+
+def record_audit(bundle: Bundle, summary: dict[str, Any]) -> Bundle:
+    """Record a fairness audit's ``summary`` in the bundle's metadata; return the bundle re-read.
+
+    The file is replaced whole (temporary file, then rename), so a crash leaves the old
+    metadata, never half of it.
+
+    Raises:
+        OutputError: the metadata cannot be written.
+    """
+    section = bundle.metadata.medsight.model_copy(update={"audit": summary})
+    metadata = bundle.metadata.model_copy(update={"medsight": section})
+    target = bundle.path / METADATA
+    staging = target.with_name(f".{target.name}.tmp")
+    try:
+        staging.write_text(_metadata_text(metadata), encoding="utf-8")
+        staging.chmod(0o644)
+        os.replace(staging, target)
+    except OSError as exc:
+        staging.unlink(missing_ok=True)
+        raise OutputError(f"could not record the audit in {bundle.path.name} ({type(exc).__name__})") from exc
+    return load_bundle(bundle.path, verify=False)
+
+
+def _metadata_text(metadata: BundleMetadata) -> str:
+    return json.dumps(metadata.model_dump(by_alias=True, mode="json"), indent=2, sort_keys=False) + "\n"

@@ -1,0 +1,164 @@
+"""``medsight audit fairness``: a model's subgroup performance and gaps, judged by the release gate."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from medsight.audit import DEFAULT_GATE, AgeBands, FairnessGate, parse_attributes
+from medsight.cli._progress import stderr_console, stdout_console
+from medsight.errors import UsageError
+from medsight.settings import get_settings
+
+__all__ = [
+    "DEFAULT_GATE_ATTRIBUTES",
+    "GateAttributesOption",
+    "MaxEodOption",
+    "MinGroupOption",
+    "audit_app",
+    "make_gate",
+]
+
+audit_app = typer.Typer(help="Audit models before release (subgroup fairness).", no_args_is_help=True)
+
+DEFAULT_GATE_ATTRIBUTES = ",".join(DEFAULT_GATE.attributes)
+GateAttributesOption = Annotated[
+    str, typer.Option("--gate-attributes", help="Attributes the release gate judges (comma-separated).")
+]
+MaxEodOption = Annotated[
+    float,
+    typer.Option("--max-eod", min=0.0, max=1.0, help="Largest equalized-odds difference the gate allows."),
+]
+MinGroupOption = Annotated[
+    int, typer.Option("--min-group-n", min=1, help="Groups smaller than this are reported as too small, not judged.")
+]
+
+
+def make_gate(attributes: str, max_eod: float, min_group_n: int) -> FairnessGate:
+    """The gate from the command-line options."""
+    return FairnessGate(parse_attributes(attributes), max_eod, min_group_n)
+
+
+def fairness(
+    task: Annotated[str, typer.Option("--task", "-t", help="Task of the model (see `medsight tasks`).")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="labels.csv layout with subgroup columns.")],
+    split: Annotated[str, typer.Option("--split", help="train, val, test or all.")] = "val",
+    groups: Annotated[
+        str,
+        typer.Option(
+            "--groups",
+            help="Attributes to audit: columns of the data, age_band (from age), a*b for an intersection. "
+            "sex*age_band is added when both are named.",
+        ),
+    ] = "sex,age_band,source",
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Bundle folder or shipped name; default: the task's.")
+    ] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the self-contained HTML report here.")] = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="Record the audit in the model's bundle (what the release gate reads).")
+    ] = False,
+    gate_attributes: GateAttributesOption = DEFAULT_GATE_ATTRIBUTES,
+    max_eod: MaxEodOption = DEFAULT_GATE.max_equalized_odds_difference,
+    min_group_n: MinGroupOption = DEFAULT_GATE.min_group_n,
+    age_bands: Annotated[
+        str, typer.Option("--age-bands", help="Lower edges of the age bands after the first, years.")
+    ] = "18,40,60",
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=100, help="Bootstrap resamples for the CIs.")] = 1000,
+    backend: Annotated[str, typer.Option("--backend", help="auto, onnx or torch.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Audit a classifier's fairness across subgroups of a labelled split.
+
+    Per group and for sex x age band: n, prevalence, AUC, sensitivity, specificity, PPV,
+    false-negative rate and ECE at the model's deployed threshold, with 95% bootstrap CIs;
+    the TPR, FPR, equalized-odds and AUC gaps between groups with CIs; groups under
+    --min-group-n reported as too small, never judged; and the release gate's verdict
+    (default: equalized-odds difference across sex <= 0.10). A failed gate is a result
+    ("passed": false), not an error; `medsight models promote` is where it refuses.
+    """
+    from medsight.cli._progress import progress_bar
+    from medsight.services.audit import FairnessAuditOptions, audit_fairness, record_in_bundle, write_html
+
+    try:
+        bands = AgeBands(tuple(int(v) for v in age_bands.split(",") if v.strip()))
+    except ValueError:
+        raise UsageError("--age-bands takes whole years separated by commas, e.g. 18,40,60") from None
+    options = FairnessAuditOptions(
+        task=task,
+        data=data,
+        split=split,
+        attributes=parse_attributes(groups),
+        model=model,
+        backend=backend,
+        gate=make_gate(gate_attributes, max_eod, min_group_n),
+        bootstrap=bootstrap,
+        age_bands=bands,
+        limits=get_settings().limits,
+    )
+    with progress_bar(not as_json) as bar:
+        job = bar.add_task("score", total=None)
+        result = audit_fairness(options, on_start=lambda n: bar.update(job, total=n), on_case=lambda: bar.advance(job))
+    document = result.document
+    if report is not None:
+        document["report"] = str(write_html(result, report))
+    if record:
+        command = "medsight " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        record_in_bundle(result, command=command)
+        document["recorded_in"] = str(result.model.bundle.path)
+    if as_json:
+        typer.echo(json.dumps(document, indent=2))
+    else:
+        _render(document)
+
+
+audit_app.command("fairness")(fairness)
+
+
+def _render(document: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    m = document["model"]
+    console.print(
+        f"{m['name']} {m['version']} on {document['data']['path']} [{document['split']}], "
+        f"threshold {document['threshold']:.3f}, n={document['overall']['n']}",
+        highlight=False,
+    )
+    for attribute, records in document["groups"].items():
+        table = Table(title=f"by {attribute}", title_justify="left")
+        for heading in ("group", "n", "prev.", "AUC", "sens.", "spec.", "PPV", "FNR", "ECE", "status"):
+            table.add_column(heading, justify="left" if heading in ("group", "status") else "right")
+        for r in records:
+            cells = [_cell(r, k) for k in ("auc", "sensitivity", "specificity", "ppv", "fnr", "ece")]
+            table.add_row(r["value"], str(r["n"]), _num(r["prevalence"]), *cells, r["status"].replace("_", " "))
+        console.print(table)
+        gap = document["gaps"][attribute]
+        console.print(
+            f"  gaps over {', '.join(gap['compared']) or 'fewer than two groups'}: "
+            f"TPR {_cell(gap, 'tpr_difference')}, FPR {_cell(gap, 'fpr_difference')}, "
+            f"equalized odds {_cell(gap, 'equalized_odds_difference')}, AUC {_cell(gap, 'auc_difference')}",
+            highlight=False,
+        )
+    verdict = "[green]PASSED[/green]" if document["passed"] else "[red]FAILED[/red]"
+    console.print(f"release gate: {verdict}")
+    for check in document["gate"]["checks"]:
+        console.print(f"  {check['attribute']}: {check['verdict']} ({check['reason']})", highlight=False)
+    for key in ("report", "recorded_in"):
+        if key in document:
+            stderr_console().print(f"{key.replace('_', ' ')}: {document[key]}", highlight=False)
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _cell(record: dict[str, Any], key: str) -> str:
+    ci = record.get(f"{key}_ci") or [None, None]
+    interval = "" if None in ci else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+    return _num(record[key]) + interval

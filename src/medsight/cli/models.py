@@ -1,0 +1,105 @@
+"""``medsight models``: the models this installation knows, and promoting one through the release gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from medsight.audit import DEFAULT_GATE
+from medsight.cli._progress import stdout_console
+from medsight.cli._service import DataDirOption, service_settings
+from medsight.cli.audit import DEFAULT_GATE_ATTRIBUTES, GateAttributesOption, MaxEodOption, MinGroupOption, make_gate
+from medsight.models.bundle import load_bundle, shipped_bundles
+from medsight.services.release import PromoteRequest, gate_problems, promote, releases
+
+__all__ = ["models_app"]
+
+models_app = typer.Typer(help="Shipped models, their audits, and releases.", no_args_is_help=True)
+
+
+@models_app.command("promote")
+def promote_cmd(
+    name: Annotated[str, typer.Argument(help="A shipped model's name, or a bundle folder.")],
+    version: Annotated[str, typer.Argument(help="The version to promote (must be the bundle's).")],
+    override_reason: Annotated[
+        str | None,
+        typer.Option("--override-reason", help="Promote despite the gate's refusal, for this reason (recorded)."),
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who promotes [default: this system user].")] = None,
+    gate_attributes: GateAttributesOption = DEFAULT_GATE_ATTRIBUTES,
+    max_eod: MaxEodOption = DEFAULT_GATE.max_equalized_odds_difference,
+    min_group_n: MinGroupOption = DEFAULT_GATE.min_group_n,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the release record as JSON.")] = False,
+) -> None:
+    """Release a model: only when its recorded fairness audit passes the gate.
+
+    The bundle must carry a fairness audit of its own weights (`medsight audit fairness
+    --record`), and that audit must pass the gate (default: equalized-odds difference
+    across sex <= 0.10 where both groups have n >= 30). Otherwise the promotion is refused
+    (exit 7) unless --override-reason is given, which is recorded with the refusal it
+    overrode. Releases are appended to <data-dir>/releases.jsonl.
+    """
+    request = PromoteRequest(
+        name=name,
+        version=version,
+        data_dir=service_settings(data_dir).data_dir,
+        gate=make_gate(gate_attributes, max_eod, min_group_n),
+        override_reason=override_reason,
+        by=by,
+    )
+    record = promote(request)
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    state = "was already released" if record["already_released"] else "released"
+    override = f" (override: {record['override']['reason']})" if record.get("override") else ""
+    typer.echo(f"{record['name']} {record['version']} {state}, sha256 {record['sha256'][:12]}{override}")
+
+
+@models_app.command("list")
+def list_cmd(
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """The shipped models, their fairness audit verdict, and what is released."""
+    released = {r["name"]: r for r in releases(service_settings(data_dir).data_dir)}
+    rows: list[dict[str, Any]] = []
+    for name, path in shipped_bundles().items():
+        rows.append(_row(name, path, released.get(name)))
+    for name, record in released.items():
+        if name not in shipped_bundles():
+            rows.append({"name": name, "version": None, "task": record.get("task"), "audit": None, "released": record})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title_justify="left")
+    for heading in ("model", "version", "task", "fairness audit", "released"):
+        table.add_column(heading)
+    for row in rows:
+        release = row["released"]
+        shown = f"{release['version']} ({'override' if release.get('override') else 'gate passed'})" if release else ""
+        table.add_row(row["name"], row["version"] or "", row["task"] or "", row["audit"] or "", shown)
+    stdout_console().print(table)
+
+
+def _row(name: str, path: Path, release: dict[str, Any] | None) -> dict[str, Any]:
+    bundle = load_bundle(path, verify=False)
+    audit = bundle.metadata.medsight.audit
+    if not audit:
+        verdict = "none recorded"
+    else:
+        problems, _checks = gate_problems(bundle, DEFAULT_GATE)
+        verdict = "passes the gate" if not problems else problems[0]
+    return {
+        "name": name,
+        "version": bundle.version,
+        "task": bundle.metadata.medsight.task,
+        "audit": verdict,
+        "released": release,
+    }
