@@ -139,3 +139,44 @@ def test_the_segment_colours_are_the_ones_the_seg_recommends(live_server: LiveSe
             assert all(abs(a - b) <= 2 for a, b in zip(back, rgb, strict=True)), (rgb, back)
     finally:
         page.close()
+
+
+def test_a_volume_result_shows_its_volumes_and_a_seg_link(
+    live_server: LiveServer, browser: Browser, study: str
+) -> None:
+    """The AI panel of a finished volume segmentation job (the job's JSON, as the service answers it)."""
+    job = {
+        "id": "f" * 32,
+        "status": "done",
+        "task": "mri-hippocampus",
+        "study_uid": study,
+        "series_uid": None,
+        "model": MODEL,
+        "result": {
+            "task": "mri-hippocampus",
+            "volumes_ml": {"anterior": 1.94, "posterior": 1.87},
+            "confidence": 0.912,
+            "segmentation": {"series_uid": "1.2.3", "sop_instance_uid": "1.2.3.4"},
+            "images": [],
+        },
+        "error": None,
+        "report": {"series_uid": "1.2.5", "sop_instance_uid": "1.2.5.6"},
+        "links": {"self": "", "heatmap": None, "heat": None, "fhir": None},
+    }
+    token = live_server.token("--role", "radiologist")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.route("**/api/v1/analyses?*", lambda route: route.fulfill(json=[job]))
+        page.route("**/api/v1/analyses/*/feedback", lambda route: route.fulfill(json=[]))
+        sign_in(page, live_server.url, token)
+        page.goto(f"{live_server.url}/#study/{study}")
+        panel = page.locator("#ai-result")
+        expect(panel).to_contain_text("Volume, anterior")
+        expect(panel).to_contain_text("1.94 mL")
+        expect(panel).to_contain_text("Volume, posterior")
+        expect(panel).to_contain_text("0.912 (expected Dice)")
+        expect(panel).not_to_contain_text("NaN")
+        expect(page.locator("#ai-links")).to_contain_text("DICOM SEG")
+        expect(page.locator("#ai-links")).to_contain_text("DICOM SR")
+    finally:
+        page.close()

@@ -103,7 +103,11 @@ export class Results {
     const result = job.result || {};
     row(list, "Task", job.task);
     row(list, "Status", job.status === "queued" ? "pending" : job.status);
-    if (job.status === "done") {
+    if (job.status === "done" && result.volumes_ml) {
+      // A volume segmentation: each label's volume; the SEG is drawn by the viewer's overlay.
+      for (const [name, ml] of Object.entries(result.volumes_ml)) row(list, `Volume, ${name}`, `${Number(ml).toFixed(2)} mL`);
+      if (typeof result.confidence === "number") row(list, "Confidence", `${result.confidence.toFixed(3)} (expected Dice)`);
+    } else if (job.status === "done") {
       row(list, "Finding", result.label ?? "—");
       row(list, "Probability", percent(result.probability)).id = "ai-probability";
       const u = result.uncertainty;
@@ -117,7 +121,7 @@ export class Results {
     }
     row(list, "Model", `${job.model.name} ${job.model.version}`);
     if (Array.isArray(result.images) && result.images.length > 1) {
-      const scored = result.images.filter((image) => typeof image.probability === "number").length;
+      const scored = result.images.filter((image) => typeof image.probability === "number" || image.volumes_ml).length;
       const refused = result.images.filter((image) => image.refused).length;
       row(list, "Images", `${result.images.length}: ${scored} scored, ${refused} refused (the highest shown)`);
     }
@@ -138,6 +142,11 @@ export class Results {
       const study = encodeURIComponent(job.study_uid);
       const path = `/dicomweb/studies/${study}/series/${encodeURIComponent(job.report.series_uid)}/instances/${encodeURIComponent(job.report.sop_instance_uid)}/metadata`;
       add("DICOM SR", path, "application/dicom+json");
+    }
+    const seg = job.result?.segmentation;
+    if (seg) {
+      const study = encodeURIComponent(job.study_uid);
+      add("DICOM SEG", `/dicomweb/studies/${study}/series/${encodeURIComponent(seg.series_uid)}/instances/${encodeURIComponent(seg.sop_instance_uid)}/metadata`, "application/dicom+json");
     }
     if (job.links?.fhir) add("FHIR report", job.links.fhir, "application/fhir+json");
   }
