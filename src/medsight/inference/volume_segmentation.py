@@ -12,7 +12,8 @@ The order follows the other tasks' contract (:mod:`medsight.inference.segmentati
 4. the distribution check on the input's pixel statistics and the U-Net's pooled
    bottleneck (per slice in 2.5-D, where the volume is refused when its median slice
    is out of distribution; on the central window in 3-D);
-5. labels: the argmax of the logits; probabilities from a softmax with one temperature
+5. labels: the argmax of the logits, only the largest connected region kept where the
+   recipe says so; probabilities from a softmax with one temperature
    fitted on validation voxels; the confidence is the mean, over labels, of each label's
    expected Dice under those probabilities.
 
@@ -36,7 +37,7 @@ from medsight.inference.segmentation import expected_dice, load_torch_segmenter
 from medsight.models.bundle import Bundle
 from medsight.tasks import Refusal, TaskSpec, get_task
 from medsight.tasks.registry import TaskKind
-from medsight.tasks.volume import VolumeRecipe, slice_stack, unit_volume, volume_refusal
+from medsight.tasks.volume import VolumeRecipe, keep_largest_region, slice_stack, unit_volume, volume_refusal
 from medsight.tasks.volume_measure import measure_labels
 
 __all__ = ["LoadedVolumeSegmenter", "VolumeSegmentation", "predict_volume", "segment_volume"]
@@ -208,6 +209,8 @@ def segment_volume(model: LoadedVolumeSegmenter, image: Image, *, measure_refuse
     if refusal is not None and not measure_refused:
         return VolumeSegmentation(model.task.name, identity, refused=refusal)
     labels, probability = _decide(logits, model.temperature)
+    if model.recipe.keep_largest:
+        labels = keep_largest_region(labels)
     confidence = float(np.mean([expected_dice(probability[k + 1], labels == k + 1) for k in range(len(model.names))]))
     chosen = np.take_along_axis(probability, labels[None].astype(np.int64), axis=0)[0]
     volume = LabelVolume(labels, model.names, image, confidence=chosen)

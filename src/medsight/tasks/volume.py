@@ -28,7 +28,7 @@ from medsight.imaging import Image, Layout
 from medsight.tasks.acceptance import Refusal, pixel_refusal
 from medsight.tasks.preprocess import resize_area_batch
 
-__all__ = ["VolumeRecipe", "slice_stack", "unit_volume", "volume_refusal"]
+__all__ = ["VolumeRecipe", "keep_largest_region", "slice_stack", "unit_volume", "volume_refusal"]
 
 _BLANK_LIMIT = 0.02
 
@@ -45,6 +45,9 @@ class VolumeRecipe:
         low: percentile mapped to 0.
         high: percentile mapped to 1.
         min_slices: fewer slices than this is not a volume the task reads.
+        keep_largest: keep only the largest 3-D connected region of labelled voxels
+            (Buda et al. 2019 post-process the same way: scattered specks on tumour-free
+            slices are the usual false positives; one crop holds one hippocampus).
     """
 
     dims: int
@@ -54,6 +57,7 @@ class VolumeRecipe:
     low: float = 0.5
     high: float = 99.5
     min_slices: int = 8
+    keep_largest: bool = True
 
     def __post_init__(self) -> None:
         if self.dims not in (2, 3):
@@ -98,6 +102,23 @@ def slice_stack(unit: NDArray[np.float32], recipe: VolumeRecipe) -> NDArray[np.f
     offsets = np.arange(-recipe.context, recipe.context + 1)
     index = np.clip(np.arange(z)[:, None] + offsets[None, :], 0, z - 1)
     return np.ascontiguousarray(small[index])
+
+
+def keep_largest_region(labels: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """``labels`` with every voxel outside the largest 3-D connected labelled region set to 0.
+
+    Connectivity is over all labels together (26-neighbourhood), so a structure made of
+    two touching labels (anterior and posterior hippocampus) stays whole.
+    """
+    from scipy import ndimage
+
+    regions, count = ndimage.label(labels > 0, structure=np.ones((3, 3, 3), dtype=bool))
+    if count <= 1:
+        return labels
+    sizes = np.bincount(regions.ravel())
+    sizes[0] = 0
+    kept: NDArray[np.uint8] = np.where(regions == int(np.argmax(sizes)), labels, 0).astype(np.uint8)
+    return kept
 
 
 def volume_refusal(image: Image, description: str, recipe: VolumeRecipe) -> Refusal | None:
