@@ -21,14 +21,17 @@ import typer
 from medsight import __version__
 from medsight.cli import access as access_cmd
 from medsight.cli import analyze as analyze_cmd
+from medsight.cli import audit as audit_cmd
 from medsight.cli import consent as consent_cmd
 from medsight.cli import convert as convert_cmd
+from medsight.cli import dataset as dataset_cmd
 from medsight.cli import deid as deid_cmd
 from medsight.cli import demo as demo_cmd
 from medsight.cli import evaluate as evaluate_cmd
 from medsight.cli import info as info_cmd
 from medsight.cli import keys as keys_cmd
 from medsight.cli import ledger as ledger_cmd
+from medsight.cli import models as models_cmd
 from medsight.cli import refusals as refusals_cmd
 from medsight.cli import serve as serve_cmd
 from medsight.cli import stream as stream_cmd
@@ -60,8 +63,11 @@ app.command("stream")(stream_cmd.stream)
 app.add_typer(access_cmd.tokens_app, name="tokens")
 app.add_typer(access_cmd.users_app, name="users")
 app.add_typer(consent_cmd.consent_app, name="consent")
+app.add_typer(audit_cmd.audit_app, name="audit")
+app.add_typer(models_cmd.models_app, name="models")
 app.add_typer(ledger_cmd.ledger_app, name="ledger")
 app.add_typer(keys_cmd.keys_app, name="keys")
+app.add_typer(dataset_cmd.dataset_app, name="dataset")
 
 _state = {"debug": False}
 

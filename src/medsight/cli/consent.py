@@ -14,6 +14,7 @@ from medsight.privacy.consent import Purpose, in_force
 from medsight.services.consent import history, patient_pseudonym, record_consent
 from medsight.services.deid import load_key
 from medsight.store.consent import ConsentLog
+from medsight.store.training_runs import TrainingRuns
 
 __all__ = ["consent_app"]
 
@@ -113,3 +114,28 @@ def show(
     typer.echo(f"{who}: {len(decisions)} decision(s)")
     for name, granted in current.items():
         typer.echo(f"  {name}: {'granted' if granted else 'withdrawn'}")
+
+
+@consent_app.command("usage")
+def usage(
+    patient_id: PatientOption = None,
+    pseudonym: PseudonymOption = None,
+    key_file: KeyOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Which model versions a patient's data trained (from the training-run register)."""
+    key = load_key(key_file) if patient_id is not None else None
+    who = patient_pseudonym(patient_id, pseudonym, key)
+    with open_context(data_dir) as context:
+        runs = TrainingRuns(context.store.sessions).runs_using(who)
+    if as_json:
+        typer.echo(json.dumps({"pseudonym": who, "runs": [run.to_dict() for run in runs]}))
+        return
+    if not runs:
+        typer.echo(f"{who}: no recorded training run used this patient's data")
+        return
+    typer.echo(f"{who}: {len(runs)} training run(s)")
+    for run in runs:
+        when = f"{run.created_at:%Y-%m-%d %H:%M}"
+        typer.echo(f"  {when} {run.model_name} {run.model_version} ({run.task}, run {run.run_id})")

@@ -13,9 +13,12 @@ import typer
 from medsight.settings import get_settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from medsight.training import EpochLog
+    from medsight.models.bundle import Bundle
+    from medsight.services.train import TrainRequest
+    from medsight.training import EpochLog, FitProgress
 
 __all__ = ["train"]
 
@@ -72,6 +75,16 @@ def train(
         ),
     ] = 0.995,
     as_json: Annotated[bool, typer.Option("--json", help="Print the bundle's metadata as JSON.")] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="MEDSIGHT_DATA_DIR",
+            help="The store whose consent registry governs a dataset built by `medsight dataset build` "
+            "(consent is checked again, and the run recorded) [default: ./var].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Train, calibrate and bundle a model for a task.
 
@@ -84,6 +97,7 @@ def train(
     from medsight.models.networks import NetworkConfig
     from medsight.services.train import TrainRequest
     from medsight.services.train import train as run
+    from medsight.services.training_data import is_consent_governed
     from medsight.tasks import get_task
     from medsight.training import FitOptions, FitProgress, TrainOptions
     from medsight.training.fit import default_network
@@ -115,7 +129,11 @@ def train(
         metric = "val Dice" if spec.kind.value in ("segmentation", "volume-segmentation") else "val AUC"
         stages = _Stages(bar, show_epochs=not as_json, metric=metric)
         progress = FitProgress(on_stage=stages.start, on_step=stages.step, on_epoch=stages.epoch)
-        bundle = run(TrainRequest(task, data, out, options, command), progress, get_settings().limits)
+        request = TrainRequest(task, data, out, options, command)
+        if is_consent_governed(data):
+            bundle = _train_governed(request, data_dir, progress, console)
+        else:
+            bundle = run(request, progress, get_settings().limits)
     metadata = bundle.metadata.model_dump(by_alias=True, mode="json")
     if as_json:
         typer.echo(json.dumps(metadata, indent=2))
@@ -141,3 +159,27 @@ def train(
         f"accuracy {val['accuracy']:.4f}, ECE {val['ece']:.4f}, threshold {bundle.metadata.medsight.threshold:.3f}",
         highlight=False,
     )
+
+
+def _train_governed(request: TrainRequest, data_dir: Path | None, progress: FitProgress, console: Console) -> Bundle:
+    """A dataset built from the store: train on what consent allows now, and record the run there."""
+    import getpass
+
+    from medsight.cli._service import service_settings
+    from medsight.services.consented_training import train_consented
+    from medsight.store import Store
+
+    store = Store.open(service_settings(data_dir))
+    try:
+        bundle, record = train_consented(
+            request, store, actor=f"cli:{getpass.getuser()}", progress=progress, limits=get_settings().limits
+        )
+    finally:
+        store.close()
+    console.print(
+        f"consent to model training checked at {record.consent_checked_at:%Y-%m-%d %H:%M} UTC: "
+        f"{record.instances} images of {record.patients} patients used, {record.withdrawn_dropped} left out "
+        f"(withdrawn); run {record.run_id} recorded",
+        highlight=False,
+    )
+    return bundle

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ class TrainRequest:
     out: Path
     options: FitOptions
     command: str = ""
+    #: Train only on these cases (dataset keys): what consent still allows
+    #: (:func:`medsight.services.training_data.train_consented`); None uses every case.
+    keep: frozenset[str] | None = None
+    #: More provenance for the model card (the consent check of a governed dataset).
+    extra_provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
 def train(request: TrainRequest, progress: FitProgress | None = None, limits: ReadLimits | None = None) -> Bundle:
@@ -42,6 +48,8 @@ def train(request: TrainRequest, progress: FitProgress | None = None, limits: Re
     if task.kind is TaskKind.VOLUME_SEGMENTATION:
         return _train_volume_segmenter(task, request, progress or FitProgress(), limits)
     data = load_dataset(request.data, task.label_of, limits, relabel=task.class_of_stored)
+    if request.keep is not None:
+        data = data.subset(sorted(request.keep))
     result = fit_classifier(task, data, request.options, progress or FitProgress())
     name = request.options.name or f"{task.name}-{request.options.resolution}"
     auc_ci = result.val_metrics.get("auc_ci")
@@ -60,7 +68,7 @@ def train(request: TrainRequest, progress: FitProgress | None = None, limits: Re
             ece=result.val_metrics.get("ece"),
         ),
     }
-    provenance: dict[str, Any] = {**data.provenance, "path_name": request.data.name}
+    provenance: dict[str, Any] = {**data.provenance, "path_name": request.data.name, **request.extra_provenance}
     write_bundle(request.out, BundleSource(task, result, request.options, provenance, request.command, plots))
     return load_bundle(request.out)
 

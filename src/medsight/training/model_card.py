@@ -73,6 +73,7 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         f"{training.get('epochs_max')}, {training.get('seconds', 0) / 60:.1f} min on "
         f"{training.get('platform', {}).get('threads', '?')} CPU threads.",
         f"- Command: `{training.get('command', '')}`",
+        *_consent_lines(data.get("consent")),
         "",
         f"## Validation metrics (n = {val.get('n', '?')}, 95% stratified bootstrap CIs)",
         "",
@@ -112,3 +113,16 @@ def _counts(counts: dict[str, Any]) -> str:
 
 def _ci(ci: list[float] | None) -> str:
     return f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "-"
+
+
+def _consent_lines(consent: Any) -> list[str]:
+    """The consent check of a dataset built from a medsight store (nothing for public datasets)."""
+    if not isinstance(consent, dict):
+        return []
+    return [
+        f"- Consent: only patients whose consent to {consent.get('purpose', 'model training')} was in force "
+        f"when training started ({consent.get('checked_at', '?')}): {consent.get('images', '?')} images of "
+        f"{consent.get('patients', '?')} patients; {consent.get('left_out_withdrawn', 0)} images left out "
+        "because consent had been withdrawn. Each patient's pseudonym and each image's sha256 are in the "
+        "hospital's training-run register, not in this bundle.",
+    ]

@@ -1,4 +1,4 @@
-"""``medsight keys`` as hospital IT meets it: generate, status, rotate, and a lost key at start-up."""
+"""`medsight keys`, `dataset build` and `consent usage` as hospital IT and an auditor meet them."""
 
 from __future__ import annotations
 
@@ -42,3 +42,30 @@ def test_a_lost_key_is_one_line_at_start_up(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("MEDSIGHT_MASTER_KEY_FILE", str(tmp_path / "elsewhere.key"))
     moved = medsight("users", "list", "--data-dir", var)
     assert moved.returncode == 0, moved.stderr
+
+
+def test_dataset_build_and_consent_usage_answer_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDSIGHT_DEID_KEY", "k" * 32)
+    (tmp_path / "labels.csv").write_text("study,label\n1.2.3,NORMAL\n")
+    var = tmp_path / "var"
+    done = medsight(
+        "dataset",
+        "build",
+        "-t",
+        "cxr-pneumonia",
+        "--labels",
+        tmp_path / "labels.csv",
+        "-o",
+        tmp_path / "o",
+        "--data-dir",
+        var,
+    )
+    assert done.returncode == 3
+    [line] = done.stderr.strip().splitlines()
+    assert (
+        line
+        == "error[input.invalid_dataset]: labels.csv needs the columns study_instance_uid,label (and optionally split)"
+    )
+    usage = medsight("consent", "usage", "--pseudonym", "ANON-AAAAAAAAAAAAAAAA", "--json", "--data-dir", var)
+    assert usage.returncode == 0, usage.stderr
+    assert json.loads(usage.stdout) == {"pseudonym": "ANON-AAAAAAAAAAAAAAAA", "runs": []}
