@@ -11,7 +11,8 @@ radiologist    send, query and retrieve studies; run and read analyses; reports;
                stream frames for live analysis (a handheld probe, the viewer's live mode);
                de-identified exports of studies (PS3.15 Basic Profile); record and
                read patients' consent; share a study by link; read the ledger
-referrer       send studies; view, analyse and read results of studies it sent
+referrer       send studies; view, analyse and read results of studies it sent;
+               imaging-protocol recommendations before ordering (as radiologists)
 device         send studies and stream frames for live analysis (a modality, a
                probe, a wearable, a gateway); a peer medsight node submitting its
                ledger heads to be witnessed; nothing else
@@ -59,6 +60,7 @@ class Scope(StrEnum):
     LEDGER_READ = "ledger:read"  # signed tree heads, receipts and proofs of the ledger
     LEDGER_WITNESS = "ledger:witness"  # another node submits its signed heads to be witnessed here
     SHARES_WRITE = "shares:write"  # create, list and revoke share links of studies
+    PROTOCOLS_READ = "protocols:read"  # imaging-protocol recommendations (decision support, stores nothing)
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
@@ -75,9 +77,10 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.CONSENTS_READ,
             Scope.LEDGER_READ,
             Scope.SHARES_WRITE,
+            Scope.PROTOCOLS_READ,
         }
     ),
-    Role.REFERRER: frozenset({Scope.STUDIES_WRITE, Scope.ANALYSES_WRITE, Scope.ANALYSES_READ}),
+    Role.REFERRER: frozenset({Scope.STUDIES_WRITE, Scope.ANALYSES_WRITE, Scope.ANALYSES_READ, Scope.PROTOCOLS_READ}),
     Role.DEVICE: frozenset({Scope.STUDIES_WRITE, Scope.STREAMS_WRITE, Scope.LEDGER_WITNESS}),
     Role.AUDITOR: frozenset({Scope.ACCESS_READ, Scope.CONSENTS_READ, Scope.LEDGER_READ}),
 }
@@ -92,16 +95,19 @@ class Principal:
             ``token:<id>`` for a token issued to no user. Never a secret.
         role: the token's role.
         token_id: the public id of the token used.
+        share_study: set for the holder of a share link (``actor`` ``share:<id>``): the one
+            study it may read, through the routes of one study, and nothing else.
     """
 
     actor: str
     role: Role
     token_id: str
+    share_study: str | None = None
 
     @property
     def scopes(self) -> frozenset[Scope]:
-        """What this caller may do."""
-        return ROLE_SCOPES[self.role]
+        """What this caller may do (a share link's holder: nothing by scope, see ``own_studies_only``)."""
+        return frozenset() if self.share_study is not None else ROLE_SCOPES[self.role]
 
     def allows(self, scope: Scope) -> bool:
         """Whether this caller's role holds ``scope``."""
@@ -109,5 +115,5 @@ class Principal:
 
     @property
     def own_studies_only(self) -> bool:
-        """Whether reads are limited to studies this caller sent (referrers)."""
-        return self.role is Role.REFERRER
+        """Whether reads are limited to studies this caller sent (referrers) or was shared (a link)."""
+        return self.role is Role.REFERRER or self.share_study is not None

@@ -32,6 +32,7 @@ from medsight.cli import info as info_cmd
 from medsight.cli import keys as keys_cmd
 from medsight.cli import ledger as ledger_cmd
 from medsight.cli import models as models_cmd
+from medsight.cli import protocol as protocol_cmd
 from medsight.cli import refusals as refusals_cmd
 from medsight.cli import serve as serve_cmd
 from medsight.cli import stream as stream_cmd
@@ -63,6 +64,7 @@ app.command("stream")(stream_cmd.stream)
 app.add_typer(access_cmd.tokens_app, name="tokens")
 app.add_typer(access_cmd.users_app, name="users")
 app.add_typer(consent_cmd.consent_app, name="consent")
+app.add_typer(protocol_cmd.protocol_app, name="protocol")
 app.add_typer(audit_cmd.audit_app, name="audit")
 app.add_typer(models_cmd.models_app, name="models")
 app.add_typer(ledger_cmd.ledger_app, name="ledger")
