@@ -95,16 +95,19 @@ class Principal:
             ``token:<id>`` for a token issued to no user. Never a secret.
         role: the token's role.
         token_id: the public id of the token used.
+        share_study: set for the holder of a share link (``actor`` ``share:<id>``): the one
+            study it may read, through the routes of one study, and nothing else.
     """
 
     actor: str
     role: Role
     token_id: str
+    share_study: str | None = None
 
     @property
     def scopes(self) -> frozenset[Scope]:
-        """What this caller may do."""
-        return ROLE_SCOPES[self.role]
+        """What this caller may do (a share link's holder: nothing by scope, see ``own_studies_only``)."""
+        return frozenset() if self.share_study is not None else ROLE_SCOPES[self.role]
 
     def allows(self, scope: Scope) -> bool:
         """Whether this caller's role holds ``scope``."""
@@ -112,5 +115,5 @@ class Principal:
 
     @property
     def own_studies_only(self) -> bool:
-        """Whether reads are limited to studies this caller sent (referrers)."""
-        return self.role is Role.REFERRER
+        """Whether reads are limited to studies this caller sent (referrers) or was shared (a link)."""
+        return self.role is Role.REFERRER or self.share_study is not None

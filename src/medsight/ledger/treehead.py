@@ -117,6 +117,14 @@ class PublicKey:
         except ValueError as exc:
             raise KeyFileError("the public key is not 64 hex digits") from exc
 
+    def verify_message(self, message: bytes, signature: bytes) -> bool:
+        """Check a signature made by :meth:`Signer.sign_message` (the caller domain-separates)."""
+        try:
+            self._key.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
     def verify(self, sth: SignedTreeHead) -> bool:
         """Was ``sth`` signed by this key?"""
         if sth.key_id != self.key_id:
@@ -156,6 +164,13 @@ class Signer:
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyFileError(f"{path.name} is not an Ed25519 key")
         return cls(key)
+
+    def sign_message(self, message: bytes) -> bytes:
+        """Sign another kind of message (share links). It must start with its own domain
+        prefix, never ``medsight-sth/v1``, so that it can never pass for a tree head."""
+        if message.startswith(_DOMAIN):
+            raise ValueError("a message may not carry the tree heads' domain prefix")
+        return self._key.sign(message)
 
     def sign(self, head: TreeHead) -> SignedTreeHead:
         return SignedTreeHead(head, self._key.sign(head.message()), self.public.key_id)

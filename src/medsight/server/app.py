@@ -18,7 +18,18 @@ from medsight import __version__
 from medsight.server.problems import install_problem_handlers
 from medsight.server.receipts import LedgerReceiptMiddleware
 from medsight.server.requestlog import RequestLogMiddleware
-from medsight.server.routes import access, analyses, consents, dicomweb, exports, fhir, health, ledger, streams
+from medsight.server.routes import (
+    access,
+    analyses,
+    consents,
+    dicomweb,
+    exports,
+    fhir,
+    health,
+    ledger,
+    shares,
+    streams,
+)
 from medsight.server.routes.protocols import router as protocols_router
 from medsight.server.routes.worklist import router as worklist_router
 from medsight.server.viewer import ViewerFiles
@@ -112,6 +123,7 @@ def create_app(
     app.include_router(consents.router)
     app.include_router(protocols_router)
     app.include_router(ledger.router)
+    app.include_router(shares.router)
     # The viewer answers what no route does (so routers included later are never shadowed).
     app.router.default = ViewerFiles()
     return app

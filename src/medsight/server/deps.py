@@ -19,6 +19,7 @@ from medsight.errors import AuthenticationError, MedsightError
 from medsight.server.sockets import close_code_for, close_reason
 from medsight.services.accounts import AccessService
 from medsight.services.context import ServiceContext
+from medsight.services.shares import SESSION_PREFIX
 from medsight.services.streams.access import authorization_from_message
 
 __all__ = ["Allow", "AllowOwnStudy", "AllowSocket", "ContextDep", "PrincipalDep", "get_context", "get_principal"]
@@ -48,7 +49,7 @@ def get_principal(
     """The authenticated caller (401 problem otherwise; a token offered and refused is a ledger entry)."""
     authorization = request.headers.get("authorization")
     try:
-        principal = context.access.authenticate(authorization)
+        principal = _authenticate(context, authorization)
     except AuthenticationError:
         if authorization and context.ledger is not None:
             client = request.client.host if request.client is not None else "unknown"
@@ -59,6 +60,14 @@ def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _authenticate(context: ServiceContext, authorization: str | None) -> Principal:
+    """An account's bearer token, or the session token of an opened share link (one study, read-only)."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip().startswith(SESSION_PREFIX) and context.shares is not None:
+        return context.shares.authenticate(value.strip())
+    return context.access.authenticate(authorization)
 
 
 class Allow:

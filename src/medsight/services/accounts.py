@@ -224,5 +224,9 @@ class AccessService:
         Raises:
             PermissionDeniedError: a referrer asking about a study it did not send.
         """
+        if principal.share_study is not None:
+            if study_instance_uid != principal.share_study:
+                raise PermissionDeniedError("a share link opens only the study it was made for")
+            return
         if principal.own_studies_only and not self.accounts.submitted(study_instance_uid, principal.actor):
             raise PermissionDeniedError("a referrer may read only results of studies it sent")

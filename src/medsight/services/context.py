@@ -19,6 +19,7 @@ from medsight.services.accounts import AccessService
 from medsight.services.jobs import JobService
 from medsight.services.ledger import LedgerService
 from medsight.services.routing import Router, load_rules
+from medsight.services.shares import ShareService
 from medsight.settings import ServiceSettings
 from medsight.store import IngestResult, Store
 from medsight.store.accounts import Accounts
@@ -42,6 +43,8 @@ class ServiceContext:
     ingest_listeners: list[IngestListener] = field(default_factory=list)
     #: The verifiable ledger (issue 9); None only in contexts that tests assemble by hand.
     ledger: LedgerService | None = None
+    #: Share links of studies (issue 9), signed with the ledger's key; None without a ledger.
+    shares: ShareService | None = None
 
     @classmethod
     def open(cls, settings: ServiceSettings) -> ServiceContext:
@@ -61,6 +64,7 @@ class ServiceContext:
         # From here on, every transaction that stores an instance, queues an analysis or
         # records a consent also records its ledger entry, or fails whole.
         context.ledger.attach(store.sessions)
+        context.shares = ShareService(store, context.ledger)
         if settings.auto_analyze:
             try:
                 context.ingest_listeners.append(Router(context.jobs, load_rules(settings.routing_rules)))

@@ -23,6 +23,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -46,6 +47,7 @@ __all__ = [
     "LedgerNode",
     "Patient",
     "Series",
+    "Share",
     "Study",
     "StudySubmitter",
     "Token",
@@ -326,3 +328,22 @@ class TrainingRunData(Base):
     pseudonym: Mapped[str] = mapped_column(String(64), index=True)
     source_sha256: Mapped[str] = mapped_column(String(64))  # the stored object it was made from
     instance_sha256: Mapped[str] = mapped_column(String(64))  # the de-identified file trained on
+
+
+class Share(Base):
+    """A share link of one study (issue 9): read-only, expiring, optionally counted, revocable."""
+
+    __tablename__ = "shares"
+
+    share_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    study_instance_uid: Mapped[str] = mapped_column(UID, index=True)
+    source_study_uid: Mapped[str] = mapped_column(UID)  # the original when the shared copy is de-identified
+    deidentified: Mapped[bool] = mapped_column(Boolean)
+    party: Mapped[str] = mapped_column(String(160))
+    created_by: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    max_accesses: Mapped[int | None] = mapped_column(Integer)
+    accesses: Mapped[int] = mapped_column(Integer)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(160))

@@ -25,7 +25,8 @@ from medsight.server import create_app
 from medsight.server.deps import Allow, AllowSocket, get_principal
 
 # Routes anyone may call, and routes any authenticated caller may call: both short on purpose.
-PUBLIC = {("GET", "/health")}
+# Opening a share link needs no account: the link's signed token is the credential.
+PUBLIC = {("GET", "/health"), ("POST", "/api/v1/shares/open")}
 ANY_ROLE = {("GET", "/api/v1/me")}
 
 
