@@ -9,13 +9,14 @@ the registry never holds an identifier. Paths that use data for a purpose ask
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from medsight.errors import UsageError
 from medsight.privacy.consent import ConsentDecision, Purpose, in_force, parse_purpose
 from medsight.privacy.pseudonym import Pseudonymizer
 from medsight.store.consent import ConsentLog
 
-__all__ = ["consented", "history", "patient_pseudonym", "record_consent"]
+__all__ = ["Standing", "check_pseudonym", "consented", "history", "patient_pseudonym", "record_consent", "standing"]
 
 _PREFIX = "ANON-"
 
@@ -30,10 +31,22 @@ def patient_pseudonym(patient_id: str | None, pseudonym: str | None, key: bytes 
     if (patient_id is None) == (pseudonym is None):
         raise UsageError("name the patient by Patient ID or by pseudonym (one of them)")
     if pseudonym is not None:
-        if not pseudonym.startswith(_PREFIX) or len(pseudonym) > 64:
-            raise UsageError(f"a pseudonym starts with {_PREFIX}")
-        return pseudonym
+        return check_pseudonym(pseudonym)
     return Pseudonymizer(key or b"").patient(patient_id or "")
+
+
+def check_pseudonym(pseudonym: str) -> str:
+    """``pseudonym`` if it is one (``ANON-...``, at most 64 characters).
+
+    Refusing anything else keeps a Patient ID typed in the wrong field from being looked
+    up, or recorded, as if it were a pseudonym.
+
+    Raises:
+        UsageError: it is not a pseudonym (the message does not repeat it).
+    """
+    if not pseudonym.startswith(_PREFIX) or len(pseudonym) > 64:
+        raise UsageError(f"a pseudonym starts with {_PREFIX}")
+    return pseudonym
 
 
 def record_consent(
@@ -61,6 +74,24 @@ def record_consent(
 def history(log: ConsentLog, pseudonym: str) -> list[ConsentDecision]:
     """Every decision about one patient, oldest first."""
     return log.history(pseudonym)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Whether a grant is in force for one purpose (and, for sharing, one party)."""
+
+    purpose: Purpose
+    party: str
+    granted: bool
+
+
+def standing(decisions: list[ConsentDecision]) -> list[Standing]:
+    """Per purpose and party one patient's ``decisions`` name, what is in force (sorted).
+
+    Purposes without a decision are absent: no decision means no consent.
+    """
+    keys = sorted({(d.purpose, d.party) for d in decisions})
+    return [Standing(purpose, party, any(in_force(decisions, purpose, party).values())) for purpose, party in keys]
 
 
 def consented(log: ConsentLog, pseudonyms: Iterable[str], purpose: Purpose, party: str = "") -> set[str]:

@@ -1,4 +1,5 @@
-"""The consent registry: ``POST /api/v1/consents`` and ``GET /api/v1/consents/{pseudonym}``."""
+"""The consent registry: ``POST /api/v1/consents``, ``GET /api/v1/consents/{pseudonym}`` and
+``POST /api/v1/consents/lookup`` (a patient named by Patient ID, which never goes in a URL)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from medsight.access import Principal, Scope
-from medsight.privacy.consent import ConsentDecision, in_force
+from medsight.privacy.consent import ConsentDecision
 from medsight.server.deps import Allow, ContextDep
-from medsight.services.consent import history, patient_pseudonym, record_consent
+from medsight.services.consent import (
+    Standing,
+    check_pseudonym,
+    history,
+    patient_pseudonym,
+    record_consent,
+    standing,
+)
 from medsight.services.deid import load_key
 from medsight.store.consent import ConsentLog
 
@@ -32,6 +40,12 @@ class ConsentCreate(BaseModel):
     document_ref: str | None = Field(default=None, max_length=256)
 
 
+class ConsentLookup(BaseModel):
+    """A patient named by Patient ID: in the body, so it never sits in a URL or an access log."""
+
+    patient_id: str = Field(min_length=1, max_length=64)
+
+
 def decision_json(decision: ConsentDecision) -> dict[str, Any]:
     """One decision as the API shows it."""
     return {
@@ -43,6 +57,10 @@ def decision_json(decision: ConsentDecision) -> dict[str, Any]:
         "recorded_at": decision.recorded_at.isoformat(),
         "document_ref": decision.document_ref,
     }
+
+
+def _standing_json(one: Standing) -> dict[str, Any]:
+    return {"purpose": one.purpose.value, "party": one.party or None, "granted": one.granted}
 
 
 @router.post("", status_code=201, summary="Record a consent grant or withdrawal")
@@ -65,11 +83,23 @@ def create(body: ConsentCreate, context: ContextDep, principal: Writer) -> dict[
 @router.get("/{pseudonym}", summary="A patient's consent decisions and what is in force")
 def read(pseudonym: str, context: ContextDep, principal: Reader, response: Response) -> dict[str, Any]:
     """The history (oldest first) and, per purpose (and party), whether a grant is in force."""
-    decisions = history(ConsentLog(context.store.sessions), pseudonym)
-    keys = sorted({(d.purpose, d.party) for d in decisions})
-    current = [
-        {"purpose": purpose.value, "party": party or None, "granted": in_force(decisions, purpose, party)[pseudonym]}
-        for purpose, party in keys
-    ]
+    return _patient_json(ConsentLog(context.store.sessions), check_pseudonym(pseudonym), response)
+
+
+@router.post("/lookup", summary="A patient's consent, the patient named by Patient ID")
+def lookup(body: ConsentLookup, context: ContextDep, principal: Writer, response: Response) -> dict[str, Any]:
+    """As ``GET /{pseudonym}``, for the pseudonym the key gives this Patient ID (503 without a key).
+
+    It asks for ``consents:write``, not ``consents:read``: the answer links a Patient ID to
+    its pseudonym, which recording by Patient ID already tells a writer, and which readers
+    by pseudonym (auditors) are not meant to learn.
+    """
+    pseudonym = patient_pseudonym(body.patient_id, None, load_key())
+    return _patient_json(ConsentLog(context.store.sessions), pseudonym, response)
+
+
+def _patient_json(log: ConsentLog, pseudonym: str, response: Response) -> dict[str, Any]:
+    decisions = history(log, pseudonym)
+    current = [_standing_json(one) for one in standing(decisions)]
     response.headers["Cache-Control"] = "no-store"
     return {"pseudonym": pseudonym, "in_force": current, "history": [decision_json(d) for d in decisions]}
