@@ -21,8 +21,12 @@ Rules come from a JSON file (``MEDSIGHT_ROUTING_RULES``)::
 
 Without a file, :data:`DEFAULT_RULES` apply: CR and DX series, and series of CR or
 Digital X-Ray SOP classes whatever their Modality says (DX-like), whose body part is
-a chest (CHEST, THORAX, LUNG, PORT CHEST: what the task accepts) or not recorded, go to
-``cxr-pneumonia``. The task's own acceptance checks still
+a chest (CHEST, THORAX, LUNG, PORT CHEST: what both chest tasks accept) or not recorded,
+go to both chest X-ray tasks, ``cxr-tuberculosis`` and ``cxr-pneumonia``: one job each.
+The pneumonia rules come last, so its job is the study's newest and the worklist (which
+shows a study's latest analysis) keeps showing the pneumonia finding it showed before
+TB screening existed; the viewer lists both. A task whose model is not installed is
+skipped with a warning, the others still run. The tasks' own acceptance checks still
 refuse what is not a frontal chest film; routing only decides what is worth trying.
 """
 
@@ -42,14 +46,14 @@ from medsight.services.jobs import AnalysisRequest, JobService
 from medsight.store import IngestResult, SeriesQuery
 from medsight.tasks import get_task
 
-__all__ = ["DEFAULT_RULES", "Router", "RoutingRule", "load_rules"]
+__all__ = ["CHEST_XRAY_TASKS", "DEFAULT_RULES", "Router", "RoutingRule", "load_rules"]
 
 _log = logging.getLogger(__name__)
 
 _CR_IMAGE = "1.2.840.10008.5.1.4.1.1.1"
 _DX_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
 _DX_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.1.1"
-# The body parts cxr-pneumonia accepts (its AcceptanceRule), and "not recorded".
+# The body parts the chest X-ray tasks accept (FRONTAL_CHEST_XRAY), and "not recorded".
 _CHEST = ("CHEST", "THORAX", "LUNG", "PORT CHEST", "")
 
 
@@ -78,10 +82,18 @@ class _RuleFile(BaseModel):
     rules: list[RoutingRule] = Field(default_factory=list)
 
 
+#: The chest radiograph tasks the built-in rules run, in submission order (module docstring).
+CHEST_XRAY_TASKS = ("cxr-tuberculosis", "cxr-pneumonia")
+_DX_LIKE = (_CR_IMAGE, _DX_PRESENTATION, _DX_PROCESSING)
+
 #: The built-in rules (see the module docstring).
-DEFAULT_RULES: tuple[RoutingRule, ...] = (
-    RoutingRule(task="cxr-pneumonia", modalities=("CR", "DX"), body_parts=_CHEST),
-    RoutingRule(task="cxr-pneumonia", sop_classes=(_CR_IMAGE, _DX_PRESENTATION, _DX_PROCESSING), body_parts=_CHEST),
+DEFAULT_RULES: tuple[RoutingRule, ...] = tuple(
+    rule
+    for task in CHEST_XRAY_TASKS
+    for rule in (
+        RoutingRule(task=task, modalities=("CR", "DX"), body_parts=_CHEST),
+        RoutingRule(task=task, sop_classes=_DX_LIKE, body_parts=_CHEST),
+    )
 )
 
 

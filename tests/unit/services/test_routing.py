@@ -37,11 +37,15 @@ def _routed(modality: str | None, body_part: str | None, sop_class: str) -> bool
         ("MR", None, "1.2.840.10008.5.1.4.1.1.4", False),
     ],
 )
-def test_the_built_in_rules_send_chest_radiographs_to_cxr_pneumonia(
+def test_the_built_in_rules_send_chest_radiographs_to_both_chest_tasks(
     modality: str | None, body_part: str | None, sop_class: str, routed: bool
 ) -> None:
     assert _routed(modality, body_part, sop_class) is routed
-    assert {rule.task for rule in DEFAULT_RULES} == {"cxr-pneumonia"}
+    for task in ("cxr-tuberculosis", "cxr-pneumonia"):
+        rules = [rule for rule in DEFAULT_RULES if rule.task == task]
+        assert any(rule.matches(modality, body_part, [sop_class]) for rule in rules) is routed
+    # Pneumonia last: its job is the newest, which the worklist shows.
+    assert [rule.task for rule in DEFAULT_RULES][-1] == "cxr-pneumonia"
 
 
 def test_rule_files_are_validated_at_start_up(tmp_path: Path) -> None:

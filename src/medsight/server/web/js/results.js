@@ -1,5 +1,7 @@
 // The AI panel: the latest analysis of a study (finding, calibrated probability, uncertainty,
 // threshold, model, or the refusal), its heatmap on the canvas, links, and the reader's verdict.
+// A study analysed by several tasks (a chest film: pneumonia and tuberculosis) lists each
+// task's latest analysis as a button with its finding; the chosen one is shown in full.
 
 import { ApiError, getBlob, getJson, postJson } from "./api.js";
 
@@ -20,6 +22,20 @@ function percent(p) {
   return `${(100 * p).toFixed(1)}%`;
 }
 
+/** The newest job of each task, newest first (the API lists jobs newest first). */
+function latestPerTask(jobs) {
+  const seen = new Map();
+  for (const job of jobs) if (!seen.has(job.task)) seen.set(job.task, job);
+  return [...seen.values()];
+}
+
+/** One line for a task's button: its finding and probability, or its status. */
+function summary(job) {
+  const result = job.result || {};
+  if (job.status === "done" && typeof result.probability === "number") return `${result.label} ${percent(result.probability)}`;
+  return job.status === "queued" ? "pending" : job.status;
+}
+
 /** The SOP Instance UID at the end of a WADO-RS instance path (the analysed image). */
 function sopOf(path) {
   const match = /\/instances\/([^/]+)$/.exec(path || "");
@@ -32,6 +48,13 @@ export class Results {
     this.job = null;
     this.timer = null;
     this.generation = 0;
+    this.latest = [];
+    this.tasks = document.createElement("div");
+    this.tasks.id = "ai-tasks";
+    this.tasks.className = "ai-tasks";
+    this.tasks.setAttribute("role", "group");
+    this.tasks.setAttribute("aria-label", "Analyses of this study");
+    $("ai-result").before(this.tasks);
     $("feedback-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.sendFeedback();
@@ -50,19 +73,47 @@ export class Results {
       return null;
     }
     if (generation !== this.generation) return null;
-    const job = jobs.find((j) => j.status === "done") || jobs[0];
+    const latest = latestPerTask(jobs);
+    const job = latest.find((j) => j.status === "done") || latest[0];
     if (!job) {
       this.renderMessage("No analysis of this study.");
       return null;
     }
+    this.latest = latest;
     await this.show(job, generation);
     return sopOf(job.result?.path);
+  }
+
+  /** A button per task when there are several (the shown one pressed); choosing one shows it. */
+  renderTasks() {
+    this.tasks.replaceChildren();
+    if (this.latest.length < 2) return;
+    for (const job of this.latest) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = `${job.task}: ${summary(job)}`;
+      button.setAttribute("aria-pressed", String(job.id === this.job?.id));
+      button.addEventListener("click", () => this.choose(job));
+      this.tasks.append(button);
+    }
+  }
+
+  async choose(job) {
+    if (this.job?.id === job.id) return;
+    this.generation += 1;
+    clearTimeout(this.timer);
+    $("feedback-form").hidden = true;
+    $("overlay-controls").disabled = true;
+    this.viewer.setOverlay({ image: null, sopUid: null });
+    await this.show(job, this.generation);
   }
 
   close() {
     this.generation += 1;
     clearTimeout(this.timer);
     this.job = null;
+    this.latest = [];
+    this.tasks.replaceChildren();
     $("feedback-form").hidden = true;
     $("overlay-controls").disabled = true;
     $("ai-links").replaceChildren();
@@ -76,6 +127,8 @@ export class Results {
 
   async show(job, generation) {
     this.job = job;
+    this.latest = this.latest.map((j) => (j.id === job.id ? job : j));
+    this.renderTasks();
     this.render(job);
     if (!FINISHED.has(job.status)) {
       this.timer = setTimeout(async () => {
