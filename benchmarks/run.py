@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
-        [--only service|viewer|streams|deid|encryption|ledger|mri] [--service-memory-seconds S]
+        [--only service|viewer|streams|deid|encryption|ledger|mri|protocols] [--service-memory-seconds S]
         [--service-instances N] [--note TEXT]
 
 Every figure is measured by this run; nothing is carried over. Targets:
@@ -29,7 +29,9 @@ Every figure is measured by this run; nothing is carried over. Targets:
   SQLite, proofs in <= 1 ms and full verification in <= 60 s at 10^6 entries (``--only ledger``);
 * MRI segmentation (:mod:`benchmarks.mri`, issue 7): seconds per volume (hippocampus crop
   <= 1 s, 256 x 256 x 30 brain <= 5 s) against MONAI's plain sliding window with the same
-  network, and peak RSS (``--only mri`` alone).
+  network, and peak RSS (``--only mri`` alone);
+* imaging-protocol recommendation (:mod:`benchmarks.protocols`, issue 10): >= 5,000
+  recommendations/s over 10,000 generated profiles on 2 processes (``--only protocols``).
 
 When a target is missed, the run profiles ``medsight.io.read_image`` on the case that
 missed it (cProfile, one worker) and adds the top entries to the report; it also profiles
@@ -69,6 +71,14 @@ from benchmarks.models_report import models_section, models_targets
 from benchmarks.mri import TARGET_PREFIX as MRI_TARGET_PREFIX
 from benchmarks.mri import measure_mri, mri_section, mri_targets
 from benchmarks.profiling import profile_read, stage_split
+from benchmarks.protocols import (
+    FULL_PROTOCOLS,
+    QUICK_PROTOCOLS,
+    measure_protocols,
+    protocols_section,
+    protocols_targets,
+)
+from benchmarks.protocols import TARGET_PREFIX as PROTOCOLS_TARGET_PREFIX
 from benchmarks.sections import replace_lines, replace_section
 from benchmarks.series import REPO_ROOT, SeriesResult, SeriesRow, measure_series
 from benchmarks.service.measure import FULL_SERVICE, QUICK_SERVICE, ServiceOptions, ServiceResult, measure_service
@@ -120,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--reference", type=Path, default=REPO_ROOT / "var/reference/resnet18-28")
     parser.add_argument(
         "--only",
-        choices=["service", "viewer", "streams", "deid", "encryption", "ledger", "mri"],
+        choices=["service", "viewer", "streams", "deid", "encryption", "ledger", "mri", "protocols"],
         help="measure one section and update it in --out",
     )
     parser.add_argument("--service-memory-seconds", type=float, help="mixed load for the memory check (600)")
@@ -151,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.only == "mri":
         _mri_only(args, command)
+        return
+    if args.only == "protocols":
+        _protocols_only(args, command, mode)
         return
     started = time.perf_counter()
     sections: list[str] = [_header(command, mode)]
@@ -184,7 +197,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         _progress("MRI segmentation")
         mri_text, mri_lines = _mri(args, command, workdir / "mri")
         sections.append(mri_text)
-        targets = [*service_targets(service), *deid_lines, *encryption_lines, *ledger_lines, *mri_lines]
+        _progress("imaging-protocol recommendation")
+        protocols_text, protocols_lines = _protocols(command, mode)
+        sections.append(protocols_text)
+        targets = [
+            *service_targets(service),
+            *deid_lines,
+            *encryption_lines,
+            *ledger_lines,
+            *mri_lines,
+            *protocols_lines,
+        ]
         sections.append(_summary(decoded, series, models) + "\n".join(targets) + "\n")
         if profile:
             _progress("profiling the misses")
@@ -332,6 +355,21 @@ def _mri_only(args: argparse.Namespace, command: str) -> None:
     document = replace_lines(document, "## Targets", MRI_TARGET_PREFIX, lines)
     args.out.write_text(document, encoding="utf-8")
     _progress(f"updated the MRI segmentation section of {args.out}")
+
+
+def _protocols(command: str, mode: Mode) -> tuple[str, list[str]]:
+    bench = measure_protocols(QUICK_PROTOCOLS if mode is QUICK else FULL_PROTOCOLS)
+    return protocols_section(bench, command), protocols_targets(bench)
+
+
+def _protocols_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
+    """Measure protocol recommendation and put its section and target line into the existing report."""
+    text, lines = _protocols(command, mode)
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    document = replace_section(document, text)
+    document = replace_lines(document, "## Targets", PROTOCOLS_TARGET_PREFIX, lines)
+    args.out.write_text(document, encoding="utf-8")
+    _progress(f"updated the imaging-protocol section of {args.out}")
 
 
 def _progress(message: str) -> None:
