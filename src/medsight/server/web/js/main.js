@@ -1,5 +1,6 @@
 // The app: sign-in, worklist and viewer, switched by the location hash (#worklist, #study/<uid>).
-// The token lives in sessionStorage; the hash never carries it.
+// The token lives in sessionStorage; the hash never carries it, except a share link's
+// (#share=<token>), which is exchanged at once for a session token and taken out of the address bar.
 
 import { setUnauthorizedHandler, whoAmI } from "./api.js";
 import { clearToken, getToken, setToken } from "./session.js";
@@ -10,6 +11,7 @@ import { Viewer } from "./viewer.js";
 import { Worklist } from "./worklist.js";
 
 const $ = (id) => document.getElementById(id);
+const SHARE_KEY = "medsight.share"; // the one study a share link opened, in this tab
 const VIEWS = ["view-signin", "view-worklist", "view-viewer", "view-live"];
 
 const viewer = new Viewer();
@@ -23,14 +25,16 @@ function showView(id) {
 }
 
 function signedIn(me) {
-  $("whoami").textContent = `${me.actor} (${me.role})`;
+  const shared = sessionStorage.getItem(SHARE_KEY);
+  $("whoami").textContent = shared ? "shared study (read-only)" : `${me.actor} (${me.role})`;
   $("sign-out").hidden = false;
-  $("nav-worklist").hidden = false;
+  $("nav-worklist").hidden = Boolean(shared);
   $("nav-live").hidden = !me.scopes.includes("streams:write");
 }
 
 function signOut(message = "") {
   clearToken();
+  sessionStorage.removeItem(SHARE_KEY);
   worklist.hide();
   results.close();
   viewer.close();
@@ -61,6 +65,11 @@ function route() {
   if (!getToken()) {
     showView("view-signin");
     $("token-input").focus();
+    return;
+  }
+  const shared = sessionStorage.getItem(SHARE_KEY);
+  if (shared && location.hash !== `#study/${encodeURIComponent(shared)}`) {
+    location.hash = `#study/${encodeURIComponent(shared)}`; // a share shows its one study, nothing else
     return;
   }
   const study = /^#study\/(.+)$/.exec(location.hash);
@@ -101,7 +110,28 @@ $("back-to-worklist").addEventListener("click", () => { location.hash = "#workli
 setUnauthorizedHandler(() => signOut("Your session ended (token expired or revoked). Sign in again."));
 window.addEventListener("hashchange", route);
 
-if (getToken()) {
+/** Trade a share link's token (no account needed) for a session on its one study. */
+async function openShareLink(token) {
+  history.replaceState(null, "", location.pathname);
+  const response = await fetch("/api/v1/shares/open", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.message || response.statusText);
+  setToken(body.session_token);
+  sessionStorage.setItem(SHARE_KEY, body.study_uid);
+  history.replaceState(null, "", `${location.pathname}#study/${encodeURIComponent(body.study_uid)}`);
+}
+
+const shareLink = /^#share=(.+)$/.exec(location.hash);
+if (shareLink) {
+  openShareLink(decodeURIComponent(shareLink[1]))
+    .then(() => whoAmI())
+    .then((me) => { signedIn(me); route(); })
+    .catch((error) => signOut(`The share link could not be opened: ${error.message}`));
+} else if (getToken()) {
   whoAmI().then((me) => { signedIn(me); route(); }).catch(() => signOut());
 } else {
   route();
