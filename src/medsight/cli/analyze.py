@@ -35,12 +35,26 @@ def analyze(
     backend: Annotated[
         str, typer.Option("--backend", help="auto (ONNX Runtime where exported), onnx or torch.")
     ] = "auto",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help=(
+                "MRI volume tasks: folder for each volume's <name>.mask.nii.gz, and for a DICOM series "
+                "<name>.seg.dcm (DICOM Segmentation) and <name>.sr.dcm (SR with the volumes); "
+                "default: the current folder."
+            ),
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")] = False,
 ) -> None:
     """Score images with a task's model, or refuse them with a reason.
 
     Calibrated probability, label at the model's threshold, uncertainty and (optionally)
-    a Grad-CAM heatmap.
+    a Grad-CAM heatmap. MRI volume tasks (mri-brain-tumour, mri-hippocampus) report each
+    label's volume in mL and write the mask as NIfTI and, for a DICOM series, as a DICOM
+    Segmentation with an SR of the volumes (--out).
 
     Inputs the model was not made for (another modality, body part or view, colour,
     blank, or unlike its training images) are refused with a reason instead of scored.
@@ -48,6 +62,11 @@ def analyze(
     """
     from medsight.cli._progress import progress_bar
     from medsight.services.analyze import AnalyzeOptions, analyze_path
+    from medsight.tasks import get_task
+    from medsight.tasks.registry import TaskKind
+
+    if out is None and get_task(task).kind is TaskKind.VOLUME_SEGMENTATION:
+        out = Path.cwd()
 
     options = AnalyzeOptions(
         task=task,
@@ -56,6 +75,7 @@ def analyze(
         heatmap=heatmap,
         limits=get_settings().limits,
         pixel_spacing_mm=pixel_size,
+        out=out,
     )
     with progress_bar(not as_json) as bar:
         job = bar.add_task("analyse", total=None)
@@ -113,7 +133,7 @@ def _measured(record: dict[str, Any]) -> tuple[str, str, str, str]:
         unit = "mL" if record["spacing_known"] else "mL (nominal 1 mm voxels)"
         volumes = ", ".join(f"{name} {ml:.2f}" for name, ml in record["volumes_ml"].items())
         result = "[bold]found[/]" if record["found"] else "[yellow]nothing labelled[/]"
-        return (result, f"{volumes} {unit}", f"expected Dice {record['confidence']:.3f}", "")
+        return (result, f"{volumes} {unit}", f"expected Dice {record['confidence']:.3f}", _outputs(record))
     if not record["found"]:
         return ("[yellow]no head found[/]", "", "", record.get("overlay") or "")
     if record["hc_mm"] is None:
@@ -124,6 +144,16 @@ def _measured(record: dict[str, Any]) -> tuple[str, str, str, str]:
             f"HC {record['hc_mm']:.1f} mm, BPD {record['bpd_mm']:.1f} mm, GA {record['ga_weeks']:.1f} wk{extrapolated}"
         )
     return ("[bold]head[/]", value, f"expected Dice {record['confidence']:.3f}", record.get("overlay") or "")
+
+
+def _outputs(record: dict[str, Any]) -> str:
+    """The files written for a volume (SEG first), or why some were not."""
+    outputs = record.get("outputs") or {}
+    if "error" in outputs:
+        return f"not written: {outputs['error']['message']}"
+    written = [outputs[k] for k in ("seg", "sr", "mask") if outputs.get(k)]
+    note = " (NIfTI source: no DICOM SEG/SR)" if outputs.get("note") else ""
+    return "\n".join(written) + note
 
 
 def _short(label: str, root: Path) -> str:

@@ -60,6 +60,9 @@ class AnalyzeOptions:
             For a segmentation task, the overlay of the fitted outline instead.
         limits: read limits.
         pixel_spacing_mm: the pixel size to measure in when an input records none (mm).
+        out: a volume segmentation task's output folder (``<name>.mask.nii.gz``,
+            ``.seg.dcm``, ``.sr.dcm``; :mod:`medsight.services.label_outputs`), or None
+            to write nothing.
     """
 
     task: str
@@ -68,6 +71,7 @@ class AnalyzeOptions:
     heatmap: Path | None = None
     limits: ReadLimits = field(default_factory=ReadLimits)
     pixel_spacing_mm: float | None = None
+    out: Path | None = None
 
 
 @dataclass
@@ -146,14 +150,18 @@ def analyze_path(
     task = get_task(options.task)
     if not path.exists():
         raise FileNotFoundInputError(f"{path} does not exist")
+    if options.out is not None and task.kind is not TaskKind.VOLUME_SEGMENTATION:
+        raise UsageError(f"--out is for volume segmentation tasks; {task.name} writes --heatmap instead")
     if task.kind is TaskKind.SEGMENTATION:
         from medsight.services.measure import measure_path
 
         return measure_path(path, options, on_start=on_start, on_record=on_record)
     if task.kind is TaskKind.VOLUME_SEGMENTATION:
+        from medsight.services.label_outputs import output_writer
         from medsight.services.segment_volumes import segment_volumes_path
 
-        return segment_volumes_path(path, options, on_start=on_start, on_record=on_record)
+        writer = output_writer(options.out) if options.out is not None else None
+        return segment_volumes_path(path, options, on_start=on_start, on_record=on_record, on_result=writer)
     # The model before the scan: a wrong name or tampered weights should fail before a long scan.
     model = model or load_model(task, options.model, resolution=None, backend=options.backend)
     inputs = ScannedInputs.of(path, options.limits)
