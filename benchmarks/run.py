@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
-        [--only service|viewer|streams|deid|encryption|ledger|mri|protocols] [--service-memory-seconds S]
+        [--only service|viewer|streams|deid|encryption|ledger|mri|segoutputs|protocols] [--service-memory-seconds S]
         [--service-instances N] [--note TEXT]
 
 Every figure is measured by this run; nothing is carried over. Targets:
@@ -30,6 +30,8 @@ Every figure is measured by this run; nothing is carried over. Targets:
 * MRI segmentation (:mod:`benchmarks.mri`, issue 7): seconds per volume (hippocampus crop
   <= 1 s, 256 x 256 x 30 brain <= 5 s) against MONAI's plain sliding window with the same
   network, and peak RSS (``--only mri`` alone);
+* segmentation outputs (:mod:`benchmarks.dicom_outputs`, issue 7 part B): DICOM SEG, SR and
+  NIfTI mask written for a 256 x 256 x 30 volume in <= 1 s (``--only segoutputs``);
 * imaging-protocol recommendation (:mod:`benchmarks.protocols`, issue 10): >= 5,000
   recommendations/s over 10,000 generated profiles on 2 processes (``--only protocols``).
 
@@ -56,6 +58,8 @@ from pathlib import Path
 from benchmarks.decode import DecodeResult, find_samples, measure_decode
 from benchmarks.deid import FULL_DEID, QUICK_DEID, deid_section, deid_targets, measure_deid
 from benchmarks.deid import TARGET_PREFIX as DEID_TARGET_PREFIX
+from benchmarks.dicom_outputs import TARGET_PREFIX as OUTPUTS_TARGET_PREFIX
+from benchmarks.dicom_outputs import measure_outputs, outputs_section, outputs_targets
 from benchmarks.encryption import (
     FULL_ENCRYPTION,
     QUICK_ENCRYPTION,
@@ -130,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--reference", type=Path, default=REPO_ROOT / "var/reference/resnet18-28")
     parser.add_argument(
         "--only",
-        choices=["service", "viewer", "streams", "deid", "encryption", "ledger", "mri", "protocols"],
+        choices=["service", "viewer", "streams", "deid", "encryption", "ledger", "mri", "segoutputs", "protocols"],
         help="measure one section and update it in --out",
     )
     parser.add_argument("--service-memory-seconds", type=float, help="mixed load for the memory check (600)")
@@ -165,6 +169,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.only == "protocols":
         _protocols_only(args, command, mode)
         return
+    if args.only == "segoutputs":
+        _outputs_only(args, command)
+        return
     started = time.perf_counter()
     sections: list[str] = [_header(command, mode)]
     with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
@@ -197,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         _progress("MRI segmentation")
         mri_text, mri_lines = _mri(args, command, workdir / "mri")
         sections.append(mri_text)
+        _progress("segmentation outputs (DICOM SEG, SR, NIfTI)")
+        outputs_text, outputs_lines = _outputs(command, workdir / "outputs")
+        sections.append(outputs_text)
         _progress("imaging-protocol recommendation")
         protocols_text, protocols_lines = _protocols(command, mode)
         sections.append(protocols_text)
@@ -206,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             *encryption_lines,
             *ledger_lines,
             *mri_lines,
+            *outputs_lines,
             *protocols_lines,
         ]
         sections.append(_summary(decoded, series, models) + "\n".join(targets) + "\n")
@@ -355,6 +366,23 @@ def _mri_only(args: argparse.Namespace, command: str) -> None:
     document = replace_lines(document, "## Targets", MRI_TARGET_PREFIX, lines)
     args.out.write_text(document, encoding="utf-8")
     _progress(f"updated the MRI segmentation section of {args.out}")
+
+
+def _outputs(command: str, workdir: Path) -> tuple[str, list[str]]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    bench = measure_outputs(workdir)
+    return outputs_section(bench, command), outputs_targets(bench)
+
+
+def _outputs_only(args: argparse.Namespace, command: str) -> None:
+    """Measure SEG/SR/NIfTI writing and put its section and target line into the existing report."""
+    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
+        text, lines = _outputs(command, Path(tmp))
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    document = replace_section(document, text)
+    document = replace_lines(document, "## Targets", OUTPUTS_TARGET_PREFIX, lines)
+    args.out.write_text(document, encoding="utf-8")
+    _progress(f"updated the segmentation outputs section of {args.out}")
 
 
 def _protocols(command: str, mode: Mode) -> tuple[str, list[str]]:
