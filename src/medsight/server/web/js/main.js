@@ -5,6 +5,7 @@
 import { setUnauthorizedHandler, whoAmI } from "./api.js";
 import { clearToken, getToken, setToken } from "./session.js";
 import { Live } from "./live.js";
+import { Protocols } from "./protocols.js";
 import { Results } from "./results.js";
 import { Uploader } from "./upload.js";
 import { Viewer } from "./viewer.js";
@@ -12,13 +13,14 @@ import { Worklist } from "./worklist.js";
 
 const $ = (id) => document.getElementById(id);
 const SHARE_KEY = "medsight.share"; // the one study a share link opened, in this tab
-const VIEWS = ["view-signin", "view-worklist", "view-viewer", "view-live"];
+const VIEWS = ["view-signin", "view-worklist", "view-viewer", "view-live", "view-protocols"];
 
 const viewer = new Viewer();
 const results = new Results(viewer);
 const worklist = new Worklist((uid) => { location.hash = `#study/${encodeURIComponent(uid)}`; });
 new Uploader(() => worklist.refresh());
 const live = new Live();
+const protocols = new Protocols($("view-protocols"));
 
 function showView(id) {
   for (const view of VIEWS) $(view).hidden = view !== id;
@@ -30,6 +32,7 @@ function signedIn(me) {
   $("sign-out").hidden = false;
   $("nav-worklist").hidden = Boolean(shared);
   $("nav-live").hidden = !me.scopes.includes("streams:write");
+  $("nav-protocols").hidden = Boolean(shared) || !me.scopes.includes("protocols:read");
 }
 
 function signOut(message = "") {
@@ -42,6 +45,7 @@ function signOut(message = "") {
   $("sign-out").hidden = true;
   $("nav-worklist").hidden = true;
   $("nav-live").hidden = true;
+  $("nav-protocols").hidden = true;
   live.stop();
   $("signin-error").textContent = message;
   if (location.hash) history.replaceState(null, "", location.pathname);
@@ -79,6 +83,12 @@ function route() {
     results.close();
     viewer.close();
     showView("view-live");
+  } else if (location.hash === "#protocols") {
+    worklist.hide();
+    results.close();
+    viewer.close();
+    showView("view-protocols");
+    protocols.show();
   } else if (study) {
     worklist.hide();
     openStudy(decodeURIComponent(study[1]));
