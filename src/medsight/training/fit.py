@@ -155,6 +155,9 @@ def fit_classifier(task: TaskSpec, data: LabelledSet, options: FitOptions, progr
     progress.on_step()
 
     val_metrics = _metrics_with_ci(y_val, p_val, choice.threshold, options)
+    by_site = _metrics_by_site(splits["val"], y_val, p_val, choice.threshold, options)
+    if by_site:
+        val_metrics["by_source"] = by_site
     progress.on_step()
     class_counts = {
         name: {task.classes[k]: int(v) for k, v in part.class_counts().items()} for name, part in splits.items()
@@ -195,6 +198,23 @@ def _metrics_with_ci(
         if key in ci:
             metrics[f"{key}_ci"] = [round(float(v), 4) for v in ci[key]]
     return metrics
+
+
+def _metrics_by_site(
+    data: LabelledSet, y: NDArray[np.int64], probabilities: NDArray[np.float64], threshold: float, options: FitOptions
+) -> list[dict[str, Any]]:
+    """Val metrics per site where the data records one (``source``) and has several.
+
+    A site whose val cases are all one class is left out: its AUC is undefined.
+    """
+    sites = np.asarray([case.groups.get("source", "") for case in data.cases], dtype=object)
+    names = sorted({str(s) for s in sites if s and len(set(y[sites == s].tolist())) == 2})
+    if len(names) < 2:
+        return []
+    return [
+        {"source": name, **_metrics_with_ci(y[sites == name], probabilities[sites == name], threshold, options)}
+        for name in names
+    ]
 
 
 def _features(model: Any, inputs: NDArray[np.float32], batch_size: int = 256) -> NDArray[np.float32]:

@@ -85,10 +85,27 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         "sites and populations above all, can sit further from training than validation does: expect lower "
         "figures there.",
         "",
+        *_by_site(val.get("by_source", [])),
     ]
     if plots:
         lines += ["## Plots", "", *[f"![{p}]({p})" for p in plots], ""]
     return "\n".join(lines)
+
+
+def _by_site(sites: list[dict[str, Any]]) -> list[str]:
+    """The validation figures per site, where the data records several."""
+    if not sites:
+        return []
+    lines = [
+        "## Validation by site (95% stratified bootstrap CIs)",
+        "",
+        "| site | n | AUC | accuracy | sensitivity | specificity |",
+        "|---|---:|---|---|---|---|",
+    ]
+    for site in sites:
+        cells = [f"{site[k]:.4f} {_ci(site.get(k + '_ci'))}" for k in ("auc", "accuracy", "sensitivity", "specificity")]
+        lines.append(f"| {site['source']} | {site['n']} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _validation_note(data: dict[str, Any]) -> str:
