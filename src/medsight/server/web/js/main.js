@@ -3,6 +3,7 @@
 // (#share=<token>), which is exchanged at once for a session token and taken out of the address bar.
 
 import { setUnauthorizedHandler, whoAmI } from "./api.js";
+import { Consent } from "./consent.js";
 import { clearToken, getToken, setToken } from "./session.js";
 import { Live } from "./live.js";
 import { Protocols } from "./protocols.js";
@@ -13,7 +14,7 @@ import { Worklist } from "./worklist.js";
 
 const $ = (id) => document.getElementById(id);
 const SHARE_KEY = "medsight.share"; // the one study a share link opened, in this tab
-const VIEWS = ["view-signin", "view-worklist", "view-viewer", "view-live", "view-protocols"];
+const VIEWS = ["view-signin", "view-worklist", "view-viewer", "view-live", "view-consent", "view-protocols"];
 
 const viewer = new Viewer();
 const results = new Results(viewer);
@@ -21,6 +22,7 @@ const worklist = new Worklist((uid) => { location.hash = `#study/${encodeURIComp
 new Uploader(() => worklist.refresh());
 const live = new Live();
 const protocols = new Protocols($("view-protocols"));
+const consent = new Consent();
 
 function showView(id) {
   for (const view of VIEWS) $(view).hidden = view !== id;
@@ -33,6 +35,7 @@ function signedIn(me) {
   $("nav-worklist").hidden = Boolean(shared);
   $("nav-live").hidden = !me.scopes.includes("streams:write");
   $("nav-protocols").hidden = Boolean(shared) || !me.scopes.includes("protocols:read");
+  consent.signedIn(me.scopes);
 }
 
 function signOut(message = "") {
@@ -47,6 +50,7 @@ function signOut(message = "") {
   $("nav-live").hidden = true;
   $("nav-protocols").hidden = true;
   live.stop();
+  consent.signedOut();
   $("signin-error").textContent = message;
   if (location.hash) history.replaceState(null, "", location.pathname);
   route();
@@ -89,6 +93,12 @@ function route() {
     viewer.close();
     showView("view-protocols");
     protocols.show();
+  } else if (location.hash === "#consent" && consent.allowed) {
+    worklist.hide();
+    results.close();
+    viewer.close();
+    showView("view-consent");
+    consent.show();
   } else if (study) {
     worklist.hide();
     openStudy(decodeURIComponent(study[1]));
