@@ -48,6 +48,8 @@ from medsight.ledger import (
     generate_key,
     verify_log,
 )
+from medsight.settings import StoreSettings
+from medsight.store import Store
 from medsight.store.ledger import LedgerTables
 from medsight.store.models import Consent, Instance, Job
 
@@ -60,6 +62,7 @@ __all__ = [
     "ensure_key",
     "hashed",
     "key_path",
+    "record_model_deploy",
     "study_object",
 ]
 
@@ -409,3 +412,26 @@ class LedgerService:
     def size(self) -> int:
         with self.tables.reading() as storage:
             return Log(storage).size()
+
+
+def record_model_deploy(data_dir: Path, actor: str, name: str, version: str, sha256: str) -> Receipt:
+    """A model released for use, in the ledger of the service on ``data_dir``.
+
+    Called before the release is written, so a release that cannot be logged is not made.
+
+    Raises:
+        LedgerIntegrityError: the entry could not be recorded.
+    """
+    store = Store.open(StoreSettings(data_dir=data_dir))
+    try:
+        ledger = LedgerService.open(store.sessions, data_dir)
+        entry = Entry.now(
+            EventType.MODEL_DEPLOY,
+            actor_id(actor),
+            f"sha256:{sha256}",
+            model=_model_token(name),
+            model_version=_model_token(version),
+        )
+        return ledger.record_now(entry)
+    finally:
+        store.close()

@@ -25,6 +25,7 @@ from medsight.audit import DEFAULT_GATE, FairnessGate, judge
 from medsight.errors import ReleaseRefusedError, UsageError
 from medsight.io.jsonl import append_json_line, read_json_lines
 from medsight.models.bundle import Bundle, resolve_bundle
+from medsight.services.ledger import record_model_deploy
 
 __all__ = ["RELEASES_FILE", "PromoteRequest", "gate_problems", "promote", "releases"]
 
@@ -114,6 +115,8 @@ def promote(request: PromoteRequest) -> dict[str, Any]:
         else None,
         "override": {"reason": reason, "refusals": problems} if problems else None,
     }
+    # The ledger first: a release that cannot be logged is not made (issue 9).
+    record_model_deploy(request.data_dir, record["by"], bundle.name, bundle.version, bundle.sha256)
     append_json_line(registry, record)
     return {**record, "already_released": False}
 

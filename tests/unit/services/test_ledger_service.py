@@ -14,7 +14,7 @@ from medsight.errors import LedgerIntegrityError
 from medsight.ledger import Entry, EventType, check_receipt
 from medsight.services.consent import record_consent
 from medsight.services.context import ServiceContext
-from medsight.services.ledger import LedgerService, acting, collect_receipts, study_object
+from medsight.services.ledger import LedgerService, acting, collect_receipts, record_model_deploy, study_object
 from medsight.settings import ServiceSettings
 from medsight.store import StudyQuery
 from medsight.store.consent import ConsentLog
@@ -125,3 +125,10 @@ def test_an_export_records_de_identify_and_export_per_study(context: ServiceCont
         EventType.EXPORT,
     ]
     assert len({r.head.size for r in receipts}) == 1  # one transaction, one signed head
+
+
+def test_a_model_release_is_recorded_with_its_name_version_and_weights(tmp_path: Path) -> None:
+    receipt = record_model_deploy(tmp_path / "var", "ops", "cxr-pneumonia-28", "1.0.0", "ab" * 32)
+    entry = Entry.decode(receipt.entry)
+    assert (entry.event, entry.actor, entry.object) == (EventType.MODEL_DEPLOY, "user:ops", "sha256:" + "ab" * 32)
+    assert (entry.model, entry.model_version) == ("cxr-pneumonia-28", "1.0.0")
