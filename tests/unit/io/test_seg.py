@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from pathlib import Path
 
 import highdicom as hd
 import numpy as np
@@ -169,3 +170,17 @@ def test_a_report_needs_a_segmentation_with_the_segments_it_measures(series: Ima
     report = build_volume_report(request)
     with pytest.raises(OutputError, match="Segmentation"):
         build_volume_report(replace(request, segmentation=report))
+
+
+def test_an_oblique_series_with_a_non_ascii_name_round_trips(tmp_path: Path) -> None:
+    paths = write_mr_series(tmp_path / "mr", slices=5, rows=20, columns=16, orientation=(0.8, 0.6, 0, 0, 0, -1))
+    for path in paths:
+        dataset = pydicom.dcmread(path)
+        dataset.PatientName = "Müller^Jürgen"
+        dataset.save_as(path)
+    image = read_image(tmp_path / "mr", ReadLimits())
+    truth = label_blobs(image.shape)
+    data = build_segmentation(_request(LabelVolume(truth, ("anterior", "posterior"), image), "seg:oblique"))
+    assert dciodvfy(data).errors == ()
+    assert str(hd.seg.segread(io.BytesIO(data)).PatientName) == "Müller^Jürgen"
+    np.testing.assert_array_equal(read_segmentation(data, image.source.sop_instance_uids).labels, truth)
