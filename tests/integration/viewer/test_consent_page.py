@@ -145,6 +145,8 @@ def test_readers_look_up_by_pseudonym_only_and_others_see_no_link(
     expect(page.get_by_role("button", name=re.compile("^Prepare"))).to_have_count(0)
 
     page.get_by_role("button", name="Sign out").click()
+    assert page.locator("#consent-patient").input_value() == ""  # nothing about the patient is kept
+    assert page.locator("#consent-patient-panel").get_attribute("hidden") is not None
     sign_in(page, consent_server.url, tokens["referrer"])
     expect(page.get_by_role("link", name="Consent")).to_be_hidden()
     page.evaluate("() => { location.hash = '#consent'; }")  # typed in the address bar: the worklist instead
