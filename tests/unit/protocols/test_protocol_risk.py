@@ -5,9 +5,12 @@ covariate's odds ratio (the exponent of its coefficient) and the Supplementary A
 centring values; the worked examples below follow the appendix's recipe step by step.
 
 Gail / NCI BCRAT: Gail MH et al., J Natl Cancer Inst 1989;81:1879-1886 publish the relative
-risks of each risk-factor category (menarche; biopsies before and from age 50; age at first
-live birth crossed with affected first-degree relatives); BCRAT's absolute risk is the
-competing-risk life table of their equation 6, recomputed here by a naive band-by-band
+risks of each risk-factor category (menarche 1.00/1.10/1.21; age at first live birth crossed
+with affected first-degree relatives, 1.00 ... 6.80; biopsies before and from age 50),
+reproduced as the "Gail model: BCDDP" column of Table 2 in Chay WY et al., Breast Cancer Res
+2012;14:R19 (https://doi.org/10.1186/bcr3104); the FDA/NSABP "increased risk" of 1.66% over
+5 years is the risk of an average 60-year-old white woman. BCRAT's absolute risk is the
+competing-risk life table of the 1989 paper, recomputed here by a naive band-by-band
 reference (BCRAT's own 5-year-band form) for comparison.
 """
 
