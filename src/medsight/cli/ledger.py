@@ -15,6 +15,7 @@ from medsight.cli._service import DataDirOption, service_settings
 from medsight.errors import LedgerIntegrityError, UsageError
 from medsight.ledger import FileWitness, KeyFileError, PublicKey, SignedTreeHead, WitnessError, generate_key
 from medsight.services.ledger import LedgerService, key_path
+from medsight.services.witness import push_to_witness
 from medsight.store import Store
 
 __all__ = ["ledger_app"]
@@ -170,3 +171,23 @@ def checkpoint(
         _print(data)
     else:
         typer.echo(f"checkpoint: {head.size} entries, root {head.root.hex()} -> {out}")
+
+
+@ledger_app.command("witness")
+def witness(
+    url: Annotated[str, typer.Argument(help="The witnessing medsight service, e.g. https://peer:8000.")],
+    token: Annotated[
+        str,
+        typer.Option("--token", envvar="MEDSIGHT_WITNESS_TOKEN", help="A token of that service with ledger:witness."),
+    ],
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Hand the latest signed head to another node; exit 5 if it has seen a history this log no longer has."""
+    with _opened(data_dir) as ledger:
+        answer = push_to_witness(ledger, url, token)
+    if as_json:
+        _print(answer)
+    else:
+        state = "new" if answer.get("new") else "already seen"
+        typer.echo(f"witnessed: {answer.get('tree_size')} entries ({state}), key {answer.get('key_id')}")
