@@ -80,6 +80,10 @@ class ServiceSettings(StoreSettings):
         max_streams: live streams open at once (``/api/v1/streams``); one more closes 4503.
         stream_threads: threads that decode and analyse live frames, shared by all streams.
         stream_idle_s: a live stream silent this long is closed (1001).
+        ledger_publish_s: how often the ledger's head is signed again while nothing happens
+            (every recorded event signs one anyway); 0 turns the periodic publication off.
+        ledger_witness_file: an append-only file (elsewhere than the data folder) that each
+            periodically published head is also written to, refused on a rollback.
     """
 
     host: str = "127.0.0.1"
@@ -92,6 +96,8 @@ class ServiceSettings(StoreSettings):
     max_streams: int = Field(default=16, ge=1, le=1024)
     stream_threads: int = Field(default=2, ge=1, le=64)
     stream_idle_s: float = Field(default=60.0, gt=0)
+    ledger_publish_s: float = Field(default=3600.0, ge=0)
+    ledger_witness_file: Path | None = None
 
 
 class Settings(BaseSettings):

@@ -8,6 +8,7 @@ temporary folder) or settings.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from medsight import __version__
+from medsight.errors import MedsightError
 from medsight.server.problems import install_problem_handlers
 from medsight.server.receipts import LedgerReceiptMiddleware
 from medsight.server.requestlog import RequestLogMiddleware
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from medsight.services.workers import WorkerPool
 
 __all__ = ["create_app"]
+
+_log = logging.getLogger(__name__)
 
 _DESCRIPTION = """
 The medsight imaging service: studies in over DICOMweb (STOW-RS), queried and retrieved
@@ -80,11 +84,13 @@ def create_app(
         owned = context is None
         app.state.context = context if context is not None else ServiceContext.open(settings)
         workers = _start_workers(app.state.context)
+        publisher = asyncio.create_task(_publish_heads(app.state.context))
         try:
             for hook in on_startup:
                 hook(app.state.context)
             yield
         finally:
+            publisher.cancel()
             if workers is not None:  # SIGTERM: finish running jobs within the grace, release the rest
                 await asyncio.to_thread(workers.stop)
             app.state.streams.close()
@@ -127,6 +133,19 @@ def create_app(
     # The viewer answers what no route does (so routers included later are never shadowed).
     app.router.default = ViewerFiles()
     return app
+
+
+async def _publish_heads(context: ServiceContext) -> None:
+    """Sign the ledger's head again every ``ledger_publish_s`` (a quiet log still shows it is alive)."""
+    period = context.settings.ledger_publish_s
+    if context.ledger is None or period <= 0:
+        return
+    while True:
+        await asyncio.sleep(period)
+        try:
+            await asyncio.to_thread(context.ledger.publish_to, context.settings.ledger_witness_file)
+        except MedsightError as exc:  # reported, and tried again next period
+            _log.error("ledger: periodic publication failed: %s (%s)", exc.code, exc.message)
 
 
 def _start_workers(context: ServiceContext) -> WorkerPool | None:

@@ -37,6 +37,7 @@ from medsight.ledger import (
     Entry,
     EntryFormatError,
     EventType,
+    FileWitness,
     KeyFileError,
     Log,
     LogStateError,
@@ -45,6 +46,7 @@ from medsight.ledger import (
     SignedTreeHead,
     Signer,
     VerifyReport,
+    WitnessError,
     generate_key,
     verify_log,
 )
@@ -336,6 +338,22 @@ class LedgerService:
         event.listen(sessions, "after_flush", after_flush)
         event.listen(sessions, "before_commit", before_commit)
         event.listen(sessions, "after_soft_rollback", lambda session, _tx: after_rollback(session))
+
+    def publish_to(self, witness_file: Path | None) -> SignedTreeHead:
+        """Sign the current tree now and, when given, append the head to an append-only witness file.
+
+        Raises:
+            LedgerIntegrityError: the witness file holds a head this log does not extend.
+        """
+        head = self.publish()
+        if witness_file is not None:
+            witness = FileWitness(witness_file, self.public_key)
+            try:
+                last = witness.last()
+                witness.observe(head, self.consistency_proofs(last.size, head.size) if last else [])
+            except WitnessError as exc:
+                raise LedgerIntegrityError(f"the witness file refuses the head: {exc}") from exc
+        return head
 
     def head(self) -> SignedTreeHead:
         """The latest signed head; an empty log signs its empty tree first."""

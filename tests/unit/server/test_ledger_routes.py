@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -13,8 +14,10 @@ from medsight.access import Role
 from medsight.ledger import Entry, EventType, Log, MemoryStorage, PublicKey, Signer, check_receipt
 from medsight.ledger.hashing import leaf_hash
 from medsight.ledger.proofs import verify_consistency, verify_inclusion
+from medsight.server import create_app
 from medsight.server.receipts import RECEIPT_HEADER, decode_receipt_header
 from medsight.services.context import ServiceContext
+from medsight.settings import ServiceSettings
 
 
 def _events(context: ServiceContext) -> list[Entry]:
@@ -94,3 +97,26 @@ def test_the_witness_refuses_a_rewritten_history(client: TestClient, tokens: dic
     honest.append([Entry(EventType.VIEW, "user:b", "study:ff", 9)])
     assert submit(honest, honest.consistency_proof(5)) == 200
     assert submit(forked, forked.consistency_proof(6)) == 409
+
+
+def test_heads_are_published_periodically_to_the_witness_file(tmp_path: Path) -> None:
+    witness_file = tmp_path / "elsewhere" / "heads.jsonl"
+    settings = ServiceSettings(
+        data_dir=tmp_path / "var",
+        analysis_workers=0,
+        auto_analyze=False,
+        ledger_publish_s=0.05,
+        ledger_witness_file=witness_file,
+    )
+    context = ServiceContext.open(settings)
+    try:
+        assert context.ledger is not None
+        context.ledger.record_now(Entry.now(EventType.VIEW, "user:a", "study:01"))
+        with TestClient(create_app(context=context)):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not witness_file.exists():
+                time.sleep(0.05)
+        assert witness_file.read_text().count("\n") >= 1
+        assert context.ledger.verify().heads >= 2
+    finally:
+        context.close()
