@@ -47,6 +47,7 @@ __all__ = [
     "LabelObjects",
     "LabelResult",
     "build_label_objects",
+    "mean_probabilities",
     "output_stem",
     "output_writer",
     "segment_specs",

@@ -14,9 +14,12 @@ job (:mod:`medsight.services.jobs`). Its runner
    job, so a job run twice replaces its objects, never adds a second set.
 
 The job's result has the ``analyze`` record of each volume under ``images`` (with the
-``segmentation`` and ``report`` UIDs it filed), and the headline, the first segmented
-volume, at the top: its record, ``path`` (its first instance's WADO-RS path), and
-``segmentation``. The headline's SR is the job's report (``sr_*`` of the outcome).
+``segmentation`` and ``report`` UIDs it filed), and the headline, the first volume with
+a SEG filed (else the first segmented), at the top: its record, ``path`` (its first
+instance's WADO-RS path), and ``segmentation``. The headline's SR is the job's report
+(``sr_*`` of the outcome). A series whose missing slices were filled in is measured but
+gets no SEG or SR (``segmentation`` None and a ``note``): they must not reference
+invented slices.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from medsight.inference.volume_segmentation import VolumeSegmentation
 from medsight.io.dicom.stored import StoredObject, scan_objects
 from medsight.io.reader import ReadFailure
 from medsight.services.jobs import JobService
-from medsight.services.label_outputs import build_label_objects
+from medsight.services.label_outputs import NO_DICOM_SOURCE, build_label_objects
 from medsight.settings import ReadLimits
 from medsight.store.jobs import JobInput, JobOutcome, JobRecord, JobStatus
 
@@ -108,30 +111,34 @@ class VolumeJobRunner:
         scan = scan_objects([self._stored(label, item) for label, item in by_label.items()], self.limits)
         failures = list(scan.failures)
         records: list[dict[str, Any]] = []
-        head: dict[str, Any] | None = None
+        segmented: list[dict[str, Any]] = []
         for index, plan in enumerate(scan.planned):
             try:
                 image = plan.load(self.limits)
             except MedsightError as error:
                 failures.append(ReadFailure.of(plan.label, error))
                 continue
-            record = self._volume(job, index, image, model.segment(image), by_uid)
+            segmentation = model.segment(image)
+            record = self._volume(job, index, image, segmentation, by_uid)
             records.append(record)
-            head = head or (record if "segmentation" in record else None)
+            if segmentation.labels is not None:
+                segmented.append(record)
             heartbeat()
+        # The headline: the first volume with a SEG filed, else the first segmented at all.
+        head = next((r for r in segmented if r.get("segmentation")), segmented[0] if segmented else None)
         for failure in failures:
             item = by_label.get(failure.label)
             path = _wado_path(job.study_instance_uid, item) if item is not None else None
             records.append({"path": path, "error": {"code": failure.code, "message": failure.message}})
         base = {"task": job.task, "model": dict(model.identity)}
         if head is not None:
-            report = head["report"]
+            report = head.get("report") or {}
             result = {**head, **base, "images": records}
             return JobOutcome(
                 JobStatus.DONE,
                 result=result,
-                sr_series_instance_uid=report["series_uid"],
-                sr_sop_instance_uid=report["sop_instance_uid"],
+                sr_series_instance_uid=report.get("series_uid"),
+                sr_sop_instance_uid=report.get("sop_instance_uid"),
             )
         refused = next((r for r in records if "refused" in r), None)
         if refused is not None:
@@ -149,8 +156,12 @@ class VolumeJobRunner:
             "path": _wado_path(job.study_instance_uid, item) if item else None,
             **result.to_dict(),
         }
+        if result.labels is None:
+            return record
         objects = build_label_objects(result, seed=f"{job.job_id}:{index}", tracking_id=job.job_id)
-        if objects is None:
+        if objects is None:  # a series with invented slices: measured, but no SEG may point at it
+            record["segmentation"] = record["report"] = None
+            record["note"] = NO_DICOM_SOURCE
             return record
         seg = self.service.store.ingest(objects.seg)
         sr = self.service.store.ingest(objects.sr)

@@ -19,6 +19,7 @@ from medsight.io.dicom.sr import read_sr_items
 from medsight.services.accounts import AccessService
 from medsight.services.analysis import JobRunner
 from medsight.services.jobs import AnalysisRequest, JobService
+from medsight.services.label_outputs import NO_DICOM_SOURCE
 from medsight.services.volume_jobs import Segmenter, VolumeJobRunner
 from medsight.settings import ServiceSettings
 from medsight.store import InstanceQuery, SeriesQuery, Store
@@ -128,3 +129,19 @@ def test_the_job_runner_hands_volume_tasks_to_the_volume_runner(store: Store, tm
 
 def _sources(store: Store, study: str) -> list[Any]:
     return [i for i in store.instances(InstanceQuery(study_instance_uid=study)) if i.sop_class_uid == MR_IMAGE]
+
+
+def test_a_series_with_a_filled_gap_is_measured_but_gets_no_seg(store: Store, tmp_path: Path) -> None:
+    paths = write_mr_series(tmp_path / "mr", slices=5, rows=16, columns=16)
+    del paths[2]  # one slice missing: the reader interpolates it, so no SEG may point at it
+    study = [store.ingest(p.read_bytes()) for p in paths].pop().study_instance_uid
+    service = JobService(store, AccessService(Accounts(store.sessions)), ServiceSettings(data_dir=tmp_path / "var"))
+    runner = VolumeJobRunner(service, loader=lambda s, j: Segmenter(_segment, MODEL))
+    outcome = runner.run(_job(service, study), lambda: True)
+    assert outcome.status is JobStatus.DONE
+    assert outcome.result is not None
+    assert outcome.result["segmentation"] is None
+    assert outcome.result["note"] == NO_DICOM_SOURCE
+    assert outcome.result["volumes_ml"]["anterior"] > 0
+    assert outcome.sr_sop_instance_uid is None
+    assert {s.modality for s in store.series(SeriesQuery(study_instance_uid=study))} == {"MR"}
