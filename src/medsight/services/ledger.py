@@ -406,7 +406,7 @@ class LedgerService:
         self, checkpoint: SignedTreeHead | None = None, progress: Callable[[int], None] | None = None
     ) -> VerifyReport:
         """Recompute the whole log (see :func:`medsight.ledger.verify_log`)."""
-        with self.tables.reading() as storage:
+        with self.tables.snapshot() as storage:
             return verify_log(storage, self.public_key, checkpoint, progress)
 
     def verify_with(
@@ -416,7 +416,7 @@ class LedgerService:
         progress: Callable[[int], None] | None = None,
     ) -> VerifyReport:
         """Recompute the whole log against a public key held elsewhere (an attacker may own the data folder)."""
-        with self.tables.reading() as storage:
+        with self.tables.snapshot() as storage:
             return verify_log(storage, key, checkpoint, progress)
 
     def consistency_proofs(self, old: int, new: int) -> list[bytes]:

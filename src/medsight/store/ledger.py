@@ -135,6 +135,18 @@ class LedgerTables(Tables):
             yield SqlLedgerStorage(session)
 
     @contextmanager
+    def snapshot(self) -> Iterator[SqlLedgerStorage]:
+        """A storage on one consistent snapshot, for a verification that runs while the service appends.
+
+        SQLite in WAL mode reads one snapshot per transaction anyway; PostgreSQL needs
+        REPEATABLE READ, or the entries read last could outrun the heads read first.
+        """
+        with self._reading() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield SqlLedgerStorage(session)
+
+    @contextmanager
     def writing(self) -> Iterator[SqlLedgerStorage]:
         """A storage on its own write transaction, committed when the block ends."""
         with self._writing() as session:

@@ -72,3 +72,13 @@ def test_tampering_in_the_database_is_found(store: Store) -> None:
         assert verify_log(storage, SIGNER.public).ok  # a consistent rollback...
         report = verify_log(storage, SIGNER.public, checkpoint=checkpoint)
         assert not report.ok  # ...is caught by the checkpoint kept elsewhere
+
+
+def test_verification_reads_one_snapshot_while_appends_go_on(store: Store) -> None:
+    tables = LedgerTables(store.sessions)
+    _fill(tables, 20)
+    with tables.snapshot() as storage:
+        heads = list(storage.iter_heads())
+        _fill(tables, 10)  # another writer commits meanwhile
+        entries = list(storage.iter_entries())
+    assert heads[-1].size == len(entries) == 20
