@@ -8,8 +8,9 @@ the model's identity) becomes
   described by :func:`~medsight.services.findings.segment_coding`, referencing the
   source slices;
 * a DICOM SR, TID 1500 with one TID 1411 group per label (:func:`build_volume_report`):
-  its volume in mL and the mean calibrated probability of its voxels, referencing its
-  segment of that SEG;
+  its presence, volume in mL, largest in-plane diameter and slices spanned
+  (:func:`~medsight.tasks.volume_measure.measure_labels`, as ``analyze`` reports them)
+  and the mean calibrated probability of its voxels, referencing its segment of that SEG;
 * the mask as NIfTI (uint8 labels, the source's affine).
 
 ``medsight analyze --out DIR`` writes all three into a folder (:func:`output_writer`,
@@ -41,6 +42,7 @@ from medsight.io.dicom.seg import SegmentSpec, SegRequest, build_segmentation, h
 from medsight.io.dicom.sr import CodeItem, SrVolume, VolumeSrRequest, build_volume_report, derived_uid
 from medsight.io.nifti import write_label_nifti
 from medsight.services.findings import Coded, procedure_code, segment_coding
+from medsight.tasks.volume_measure import measure_labels
 
 __all__ = [
     "NO_DICOM_SOURCE",
@@ -159,6 +161,7 @@ def build_label_objects(
     )
     volumes = labels.volumes_ml()
     probabilities = mean_probabilities(labels)
+    measured = measure_labels(labels.labels, labels.names, labels.source.geometry.spacing)
     sr_uid = derived_uid(f"medsight-sr:{seed}")
     sr = build_volume_report(
         VolumeSrRequest(
@@ -173,6 +176,8 @@ def build_label_objects(
                     site_modifier=spec.modifier,
                     volume_ml=volumes[spec.name],
                     mean_probability=probabilities[number - 1],
+                    largest_diameter_mm=measured[spec.name]["largest_diameter_mm"],
+                    slices_spanned=(measured[spec.name]["slices"] or {}).get("count", 0),
                 )
                 for number, spec in enumerate(specs, start=1)
             ),

@@ -142,6 +142,7 @@ def test_the_volume_report_is_valid_and_its_volumes_and_references_read_back(ser
     items = read_sr_items(data)
     assert ("Mean calibrated probability", "0.9 1") in items
     assert ("Topographical modifier", "Posterior") in items
+    assert items.count(("Hippocampus", "Present")) == 2
     assert min(expected.values()) > 0
 
 

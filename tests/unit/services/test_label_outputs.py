@@ -31,6 +31,7 @@ from medsight.services.label_outputs import (
 )
 from medsight.settings import ReadLimits
 from medsight.tasks import Refusal
+from medsight.tasks.volume_measure import measure_labels
 
 MODEL = {"name": "mri-hippocampus-3d", "version": "1.0.0", "sha256": "ef" * 32}
 
@@ -76,6 +77,13 @@ def test_a_dicom_series_gets_a_seg_an_sr_and_a_mask(series: Image, tmp_path: Pat
     )
     assert all(v.endswith(" ml") for v in volumes)
     assert ("Mean calibrated probability", "0.8 1") in items
+    assert ("Hippocampus", "Present") in items
+    measured = measure_labels(labels.labels, labels.names, series.geometry.spacing)
+    diameters = [float(v.split()[0]) for name, v in items if name == "Diameter"]
+    assert diameters == pytest.approx([measured[n]["largest_diameter_mm"] for n in labels.names], abs=0.01)
+    assert all(v.endswith(" mm") for name, v in items if name == "Diameter")
+    spans = [int(float(v.split()[0])) for name, v in items if name == "Slices spanned"]
+    assert spans == [measured[n]["slices"]["count"] for n in labels.names]
 
 
 def test_the_same_analysis_gets_the_same_uids(series: Image) -> None:

@@ -23,9 +23,12 @@ one TID 1411 *volumetric* measurement group per label instead, each
   SOP Instance UID and segment number, with the source series,
 * naming the finding (the segment's property type and category) and its site (the
   anatomic region, with the modifier such as Anterior as topographical modifier),
-* and holding NUM "Volume" (SCT 118565006) in mL (UCUM ``ml``) and, where the model
-  gave per-voxel probabilities, NUM "Mean calibrated probability" (no units) over the
-  segment's voxels. An empty segment reports 0 mL: "nothing found" is a result.
+* and holding NUM "Volume" (SCT 118565006) in mL (UCUM ``ml``), NUM "Diameter" (SCT
+  81827009, derivation Maximum: the longest in-plane diameter on any slice) in mm, NUM
+  "Slices spanned" (no units), where the model gave per-voxel probabilities NUM "Mean
+  calibrated probability" (no units) over the segment's voxels, and the finding as
+  Present / Absent. An empty segment reports 0 mL and Absent: "nothing found" is a
+  result.
 
 The report's evidence is the SEG and the source images it references, all read from
 the SEG itself, so the two objects always agree.
@@ -72,6 +75,9 @@ _COVERAGE = hd.sr.CodedConcept("coverage", PRIVATE_SCHEME, "Conformal coverage")
 _AMBIGUOUS = hd.sr.CodedConcept("ambiguous", PRIVATE_SCHEME, "Prediction set ambiguous")
 _MEAN_PROBABILITY = hd.sr.CodedConcept("mean_probability", PRIVATE_SCHEME, "Mean calibrated probability")
 _VOLUME = hd.sr.CodedConcept("118565006", "SCT", "Volume")
+_DIAMETER = hd.sr.CodedConcept("81827009", "SCT", "Diameter")
+_MAXIMUM = hd.sr.CodedConcept("56851009", "SCT", "Maximum")
+_SLICES = hd.sr.CodedConcept("slices_spanned", PRIVATE_SCHEME, "Slices spanned")
 _MILLILITRE = hd.sr.CodedConcept("ml", "UCUM", "milliliter")
 _SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 # Type 2 patient and study attributes an SR copies from its evidence: written empty when
@@ -289,6 +295,8 @@ class SrVolume:
         site_modifier: a topographical modifier of the site (Anterior), or None.
         volume_ml: voxels times voxel volume, mL.
         mean_probability: mean calibrated probability over its voxels, or None.
+        largest_diameter_mm: longest in-plane diameter on any slice, or None (not measured).
+        slices_spanned: slices holding the label, or None (not measured).
     """
 
     segment_number: int
@@ -299,6 +307,8 @@ class SrVolume:
     site_modifier: CodeItem | None
     volume_ml: float
     mean_probability: float | None = None
+    largest_diameter_mm: float | None = None
+    slices_spanned: int | None = None
 
 
 @dataclass(frozen=True)
@@ -382,8 +392,14 @@ def _volume_group(
     )
     source_series = seg.ReferencedSeriesSequence[0].SeriesInstanceUID
     measurements = [hd.sr.Measurement(_VOLUME, round(volume.volume_ml, 4), _MILLILITRE, algorithm_id=algorithm)]
+    if volume.largest_diameter_mm is not None:
+        diameter = round(volume.largest_diameter_mm, 2)
+        measurements.append(hd.sr.Measurement(_DIAMETER, diameter, codes.UCUM.Millimeter, derivation=_MAXIMUM))
+    if volume.slices_spanned is not None:
+        measurements.append(hd.sr.Measurement(_SLICES, volume.slices_spanned, codes.UCUM.NoUnits))
     if volume.mean_probability is not None:
         measurements.append(hd.sr.Measurement(_MEAN_PROBABILITY, round(volume.mean_probability, 4), codes.UCUM.NoUnits))
+    present = codes.SCT.Present if volume.volume_ml > 0 else codes.SCT.Absent
     sites = None
     if volume.site is not None:
         modifier = volume.site_modifier.concept() if volume.site_modifier else None
@@ -404,6 +420,7 @@ def _volume_group(
         finding_sites=sites,
         algorithm_id=algorithm,
         measurements=measurements,
+        qualitative_evaluations=[hd.sr.QualitativeEvaluation(volume.finding.concept(), present)],
     )
 
 
