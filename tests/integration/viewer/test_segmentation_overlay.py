@@ -9,6 +9,7 @@ only, unticking "Show segmentation" removes both, and a slice it does not cover 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import highdicom as hd
 import httpx
@@ -178,5 +179,61 @@ def test_a_volume_result_shows_its_volumes_and_a_seg_link(
         expect(panel).not_to_contain_text("NaN")
         expect(page.locator("#ai-links")).to_contain_text("DICOM SEG")
         expect(page.locator("#ai-links")).to_contain_text("DICOM SR")
+    finally:
+        page.close()
+
+
+def test_a_segmentation_filed_while_the_study_is_open_appears_when_its_job_finishes(
+    live_server: LiveServer, browser: Browser, tmp_path: Path
+) -> None:
+    paths = write_mr_series(tmp_path / "mr", slices=6, rows=32, columns=32, seed=11)
+    image = read_image(tmp_path / "mr", ReadLimits())
+    labels = LabelVolume(label_blobs(image.shape), ("anterior", "posterior"), image)
+    objects = build_label_objects(
+        VolumeSegmentation("mri-hippocampus", MODEL, labels=labels), seed="late", tracking_id="t"
+    )
+    assert objects is not None
+    admin = live_server.token("--role", "admin")
+    _stow(live_server.url, admin, [p.read_bytes() for p in paths])
+    study = str(image.source.study_uid)
+    job: dict[str, Any] = {
+        "id": "e" * 32,
+        "status": "running",
+        "task": "mri-hippocampus",
+        "study_uid": study,
+        "series_uid": None,
+        "model": MODEL,
+        "result": None,
+        "error": None,
+        "report": None,
+        "links": {"self": "", "heatmap": None, "heat": None, "fhir": None},
+    }
+    finished = {"done": False}
+
+    def poll(route: Any) -> None:
+        if not finished["done"]:
+            route.fulfill(json=job)
+            return
+        result = {"task": "mri-hippocampus", "volumes_ml": labels.volumes_ml(), "images": []}
+        result["segmentation"] = {"series_uid": "x", "sop_instance_uid": objects.seg_sop_instance_uid}
+        route.fulfill(json={**job, "status": "done", "result": result})
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.route("**/api/v1/analyses?*", lambda route: route.fulfill(json=[job]))
+        page.route(f"**/api/v1/analyses/{job['id']}", poll)
+        page.route("**/api/v1/analyses/*/feedback", lambda route: route.fulfill(json=[]))
+        sign_in(page, live_server.url, live_server.token("--role", "radiologist"))
+        page.goto(f"{live_server.url}/#study/{study}")
+        wait_until(page, "() => Boolean(window.medsightViewer.frame)", 30)
+        expect(page.locator("#segment-controls")).to_be_hidden()
+        _stow(live_server.url, admin, [objects.seg, objects.sr])
+        finished["done"] = True
+        expect(page.locator("#segment-controls")).to_be_visible(timeout=15_000)
+        expect(page.locator("#segment-list input")).to_have_count(2)
+        _show(page, 3)
+        anterior, posterior = _tints(page)
+        assert anterior > 0
+        assert posterior > 0
     finally:
         page.close()

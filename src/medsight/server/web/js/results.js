@@ -142,6 +142,7 @@ export class Results {
       return;
     }
     this.renderLinks(job);
+    if (job.result?.segmentation) this.viewer.refreshSegmentations();
     if (job.result) {
       $("feedback-form").hidden = false;
       this.loadFeedback();

@@ -63,6 +63,17 @@ export class Study {
     };
   }
 
+  /** Segmentations stored since the study was opened (an analysis just filed one); true when any was new. */
+  async loadNewSegmentations() {
+    const found = await getJson(`/dicomweb/studies/${enc(this.uid)}/series?Modality=SEG`, DICOM_JSON);
+    const known = new Set(this.segmentations.map((s) => s.seriesUid));
+    const fresh = found.filter((entry) => !known.has(value(entry, TAG.seriesUid)));
+    const series = await Promise.all(fresh.map((entry) => this.loadSeries(entry)));
+    const added = series.flatMap((s) => s.segmentations);
+    this.segmentations.push(...added);
+    return added.length > 0;
+  }
+
   /** The frame of a slice, fetched once: raw little-endian pixels (WADO-RS /frames), or a PNG rendering for colour. */
   frame(slice) {
     const key = `${slice.instance.sopUid}|${slice.frame}`;

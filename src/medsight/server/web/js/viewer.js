@@ -268,6 +268,14 @@ export class Viewer {
     $("btn-cine").textContent = "Play";
   }
 
+  /** Draw segmentations filed after the study was opened (a volume analysis that just finished). */
+  async refreshSegmentations() {
+    const study = this.study;
+    if (!study || !(await study.loadNewSegmentations().catch(() => false)) || study !== this.study) return;
+    this.segmentation.open(study);
+    if (this.frame) this.segmentation.update(this.frame.instance);
+  }
+
   setOverlay(change) {
     this.overlay = { ...this.overlay, ...change };
     $("heatmap-toggle").checked = this.overlay.visible;
