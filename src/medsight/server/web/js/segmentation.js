@@ -21,6 +21,7 @@ const T = {
   rows: "00280010",
   columns: "00280011",
   segmentationType: "00620001",
+  contentDescription: "00700081",
   segments: "00620002",
   segmentNumber: "00620004",
   segmentLabel: "00620005",
@@ -79,6 +80,7 @@ export class Segmentation {
     this.frameOfReference = value(dataset, T.frameOfReference, null);
     this.rows = Number(value(dataset, T.rows, 0));
     this.columns = Number(value(dataset, T.columns, 0));
+    this.description = String(value(dataset, T.contentDescription, ""));
     this.segments = items(dataset, T.segments).map((item) => ({
       number: Number(value(item, T.segmentNumber)),
       label: String(value(item, T.segmentLabel, "")),
@@ -209,6 +211,13 @@ export class SegmentationOverlay {
     this.segmentations = study.segmentations || [];
     const list = $("segment-list");
     for (const segmentation of this.segmentations) {
+      if (this.segmentations.length > 1) {
+        // Several SEGs (tasks, model versions): say which one each group of toggles belongs to.
+        const heading = document.createElement("li");
+        heading.className = "muted";
+        heading.textContent = segmentation.description || "Segmentation";
+        list.append(heading);
+      }
       for (const segment of segmentation.segments) {
         const item = document.createElement("li");
         const label = document.createElement("label");
