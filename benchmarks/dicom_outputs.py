@@ -19,6 +19,7 @@ target, <= 5 s per brain volume including SEG writing, is the inference time of
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,11 @@ class OutputsRow:
 
 @dataclass(frozen=True)
 class OutputsBench:
+    """The rows, and the machine's load while they were measured (other sessions share it)."""
+
     rows: list[OutputsRow]
+    load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    cores: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,12 +162,12 @@ def measure_outputs(workdir: Path) -> OutputsBench:
     """Time the writers on the brain-sized volume and on a hippocampus-sized crop."""
     brain = _case(workdir / "brain", (30, 256, 256), ("tumour",), (5.0, 0.94, 0.94))
     crop = _case(workdir / "crop", (35, 51, 35), ("anterior", "posterior"), (1.0, 1.0, 1.0))
-    return OutputsBench(
-        [
-            _row(workdir, "brain 256 x 256 x 30, 1 label", "mri-brain-tumour", brain),
-            _row(workdir, "hippocampus crop 35 x 51 x 35, 2 labels", "mri-hippocampus", crop),
-        ]
-    )
+    rows = [
+        _row(workdir, "brain 256 x 256 x 30, 1 label", "mri-brain-tumour", brain),
+        _row(workdir, "hippocampus crop 35 x 51 x 35, 2 labels", "mri-hippocampus", crop),
+    ]
+    load = os.getloadavg()
+    return OutputsBench(rows, (load[0], load[1], load[2]), os.cpu_count() or 0)
 
 
 def outputs_section(bench: OutputsBench, command: str) -> str:
@@ -172,6 +177,8 @@ def outputs_section(bench: OutputsBench, command: str) -> str:
         "",
         f"Measured by `{command}` (single calls after two warm-ups, {_CALLS} each, seconds p50 / p95).",
         "The SEG is BINARY (1 bit per voxel, empty frames left out), the mask gzip-compressed NIfTI.",
+        f"{bench.cores} cores, load average {', '.join(f'{v:.2f}' for v in bench.load)} when measured: other"
+        " sessions share the machine, and runs under a similar load differed by up to 2x.",
         "",
         "| volume | SEG | SR | NIfTI mask | all three (analyze --out) | SEG / SR / mask size |",
         "|---|---|---|---|---|---|",
