@@ -99,12 +99,20 @@ def _analysis_json(job: JobRecord | None) -> dict[str, Any] | None:
         "id": job.job_id,
         "status": _STATUS_NAMES.get(job.status, job.status.value),
         "task": job.task,
-        "finding": result.get("label"),
+        "finding": result.get("label") or _volumes(result),
         "probability": result.get("probability"),
         "threshold": result.get("threshold"),
         "refused": refused.get("reason") if isinstance(refused, Mapping) else None,
         "error": job.error_code,
     }
+
+
+def _volumes(result: Mapping[str, Any]) -> str | None:
+    """A volume segmentation's finding for the worklist: each label's volume (``tumour 12.3 mL``)."""
+    volumes = result.get("volumes_ml")
+    if not isinstance(volumes, Mapping) or not volumes:
+        return None
+    return ", ".join(f"{name} {float(ml):.1f} mL" for name, ml in volumes.items())
 
 
 def _row_json(row: WorklistRow, show_patient: bool) -> dict[str, Any]:
