@@ -33,7 +33,7 @@ from medsight.data import load_dataset
 from medsight.errors import UsageError
 from medsight.inference import LoadedModel
 from medsight.io.files import write_text
-from medsight.models.bundle import AUDIT_HTML, AUDIT_JSON, record_audit
+from medsight.models.bundle import AUDIT_HTML, AUDIT_JSON, Bundle, record_audit
 from medsight.services.evaluate import score_split
 from medsight.services.models import load_model
 from medsight.settings import ReadLimits
@@ -170,8 +170,19 @@ def record_in_bundle(result: FairnessAuditResult, *, command: str = "") -> dict[
     write_text(bundle.path / AUDIT_HTML, render_html(result.report, title=_title(result), context=_context(result)))
     for name in (AUDIT_JSON, AUDIT_HTML):
         (bundle.path / name).chmod(0o644)  # a bundle is shared; the report holds no patient data
-    record_audit(bundle, summary)
+    recorded = record_audit(bundle, summary)
+    _rewrite_model_card(recorded)
     return summary
+
+
+def _rewrite_model_card(bundle: Bundle) -> None:
+    """The model card again, now with its fairness audit section."""
+    from medsight.training.model_card import render_model_card
+
+    docs = bundle.path / "docs"
+    plots = sorted(p.name for p in docs.glob("*.png"))
+    card = render_model_card(bundle.metadata, get_task(bundle.metadata.medsight.task), plots)
+    (write_text(docs / "model_card.md", card)).chmod(0o644)
 
 
 def _with_intersections(attributes: tuple[str, ...]) -> tuple[str, ...]:

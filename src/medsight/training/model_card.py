@@ -87,9 +87,48 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         "",
         *_by_site(val.get("by_source", [])),
     ]
+    lines += _audit(section.audit)
     if plots:
         lines += ["## Plots", "", *[f"![{p}]({p})" for p in plots], ""]
     return "\n".join(lines)
+
+
+_GAPS = ("tpr_difference", "fpr_difference", "equalized_odds_difference", "auc_difference")
+
+
+def _audit(audit: dict[str, Any]) -> list[str]:
+    """The recorded fairness audit (``medsight audit fairness --record``), or that there is none."""
+    if not audit:
+        return [
+            "## Fairness audit",
+            "",
+            "None recorded: `medsight models promote` refuses this model until one passes.",
+            "",
+        ]
+    gate = audit.get("gate", {})
+    verdict = "passed" if audit.get("passed") else "FAILED"
+    lines = [
+        "## Fairness audit",
+        "",
+        f"{verdict} the release gate (equalized-odds difference across {', '.join(gate.get('attributes', []))} "
+        f"<= {gate.get('max_equalized_odds_difference')}, groups of n >= {gate.get('min_group_n')}), on the "
+        f"`{audit.get('split')}` split, {audit.get('audited_at', '')}. Full report: `docs/fairness_audit.html`.",
+        "",
+        "| attribute | compared | TPR gap | FPR gap | equalized odds | AUC gap |",
+        "|---|---|---|---|---|---|",
+    ]
+    for attribute, gap in audit.get("gaps", {}).items():
+        cells = [
+            _gap(gap, k) for k in ("tpr_difference", "fpr_difference", "equalized_odds_difference", "auc_difference")
+        ]
+        compared = ", ".join(gap.get("compared", [])) or "fewer than two large groups"
+        lines.append(f"| {attribute} | {compared} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _gap(gap: dict[str, Any], key: str) -> str:
+    value = gap.get(key)
+    return "-" if value is None else f"{value:.3f} {_ci(gap.get(key + '_ci'))}"
 
 
 def _by_site(sites: list[dict[str, Any]]) -> list[str]:

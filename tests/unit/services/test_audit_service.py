@@ -79,6 +79,9 @@ def test_the_audit_document_and_its_record_in_the_bundle(synthetic_tb: Path, tin
     assert summary["model_sha256"] == reloaded.sha256
     assert (bundle_dir / AUDIT_JSON).is_file()
     assert (bundle_dir / AUDIT_HTML).is_file()
+    card = (bundle_dir / "docs" / "model_card.md").read_text(encoding="utf-8")
+    assert "## Fairness audit" in card
+    assert "docs/fairness_audit.html" in card
 
 
 def test_auditing_an_attribute_the_data_lacks_is_a_usage_error(synthetic_tb: Path, tiny_bundle: Path) -> None:
