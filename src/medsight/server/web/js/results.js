@@ -33,6 +33,9 @@ function latestPerTask(jobs) {
 function summary(job) {
   const result = job.result || {};
   if (job.status === "done" && typeof result.probability === "number") return `${result.label} ${percent(result.probability)}`;
+  if (job.status === "done" && result.volumes_ml) {
+    return Object.entries(result.volumes_ml).map(([name, ml]) => `${name} ${Number(ml).toFixed(1)} mL`).join(", ");
+  }
   return job.status === "queued" ? "pending" : job.status;
 }
 
