@@ -20,9 +20,10 @@ from numpy.typing import NDArray
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
+from medsight.imaging import Image
 from tests.data.synthetic import PLANTED
 
-__all__ = ["label_blobs", "mr_pixels", "write_mr_series"]
+__all__ = ["label_blobs", "mr_pixels", "write_mr_series", "write_mr_volume"]
 
 
 def mr_pixels(slices: int, rows: int, columns: int) -> NDArray[np.uint16]:
@@ -74,6 +75,33 @@ def write_mr_series(
         position = np.asarray(origin, float) + k * float(spacing[0]) * normal
         ds.ImagePositionPatient = [f"{v:.4f}" for v in position]
         ds.SliceLocation = f"{float(position @ normal):.4f}"
+        ds.PixelData = pixels[k].astype("<u2").tobytes()
+        path = folder / f"MR{k:04d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def write_mr_volume(folder: Path, image: Image, *, seed: int = 0, description: str = "AX T1") -> list[Path]:
+    """Write a volume (real pixels and geometry, e.g. a NIfTI crop) as an MR series; the files in slice order.
+
+    Pixels are rounded and clipped to 0..4095 (12 bits stored); the patient is :data:`PLANTED`.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    geometry = image.geometry
+    orientation = (*geometry.direction[2], *geometry.direction[1])
+    series = _series_dataset(seed, image.shape[1], image.shape[2], geometry.spacing, orientation)
+    series.SeriesDescription = description
+    pixels = np.clip(np.rint(image.pixels), 0, 4095).astype(np.uint16)
+    paths: list[Path] = []
+    for k in range(image.shape[0]):
+        ds = copy.deepcopy(series)
+        sop_uid = generate_uid(entropy_srcs=[str(seed), "mr-volume-sop", str(k)])
+        ds.file_meta = _file_meta(sop_uid)
+        ds.SOPInstanceUID = sop_uid
+        ds.InstanceNumber = k + 1
+        ds.ImagePositionPatient = [f"{v:.5f}" for v in geometry.index_to_patient((k, 0, 0))]
         ds.PixelData = pixels[k].astype("<u2").tobytes()
         path = folder / f"MR{k:04d}.dcm"
         ds.save_as(path, enforce_file_format=True)
