@@ -388,7 +388,10 @@ class LedgerService:
             except LogStateError as exc:
                 raise UsageError(str(exc)) from exc
             data = storage.entry(index)
-        leaf = {"entry": Entry.decode(data).to_json()} if data is not None else {}
+        try:
+            leaf = {"entry": Entry.decode(data).to_json()} if data is not None else {}
+        except EntryFormatError:
+            leaf = {}  # a damaged entry: the proof is still served, `medsight ledger verify` names it
         return {"leaf_index": index, "tree_size": size, "inclusion_proof": [p.hex() for p in proof], **leaf}
 
     def consistency(self, old: int, new: int | None = None) -> dict[str, Any]:
