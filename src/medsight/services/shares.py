@@ -170,6 +170,7 @@ class ShareService:
             accesses=0,
             revoked_at=None,
             revoked_by=None,
+            pseudonym=str(patient),
         )
         with write_session(self.store.sessions) as session:
             self.tables.add(session, record)
@@ -195,7 +196,8 @@ class ShareService:
         """Exchange a link for a viewer session: one access counted and logged, in one transaction.
 
         Raises:
-            AuthenticationError: a tampered, expired, revoked or used-up link.
+            AuthenticationError: a tampered, expired, revoked or used-up link, or one whose
+                patient has withdrawn consent to sharing with its party.
         """
         share_id = self._read_token(LINK_PREFIX, link_token)
         with write_session(self.store.sessions) as session:
@@ -205,6 +207,7 @@ class ShareService:
             state = record.state(self.clock())
             if state != "active":
                 raise AuthenticationError(f"the share link is {state}")
+            self._require_consent(record)
             self.tables.count_access(session, share_id)
             receipt = self.ledger.record(
                 session, Entry.now(EventType.SHARE_ACCESS, f"share:{share_id}", study_object(record.study_instance_uid))
@@ -225,9 +228,17 @@ class ShareService:
         state = record.state(self.clock())
         if state in ("revoked", "expired"):  # used up: the sessions already opened go on
             raise AuthenticationError(f"the share link is {state}")
+        self._require_consent(record)
         return Principal(
             actor=f"share:{share_id}", role=Role.REFERRER, token_id=share_id, share_study=record.study_instance_uid
         )
+
+    def _require_consent(self, record: ShareRecord) -> None:
+        """A withdrawal of consent to sharing with the link's party closes it and its sessions at once (issue 8)."""
+        if record.pseudonym is None or record.pseudonym not in consented(
+            ConsentLog(self.store.sessions), [record.pseudonym], Purpose.SHARING, record.party
+        ):
+            raise AuthenticationError("the share link has been withdrawn")
 
     def revoke(self, principal: Principal, share_id: str) -> tuple[ShareRecord, Receipt]:
         """Revoke at once: the link and every session opened with it stop working.

@@ -347,3 +347,5 @@ class Share(Base):
     accesses: Mapped[int] = mapped_column(Integer)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_by: Mapped[str | None] = mapped_column(String(160))
+    # The patient's keyed pseudonym: consent to sharing is checked again on every opening.
+    pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)

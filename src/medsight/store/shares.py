@@ -39,6 +39,9 @@ class ShareRecord:
     accesses: int
     revoked_at: datetime | None
     revoked_by: str | None
+    #: The patient's pseudonym, for the consent check on every opening (None: made before
+    #: it was recorded; such a link no longer opens).
+    pseudonym: str | None = None
 
     def state(self, now: datetime) -> str:
         """``active``, ``revoked``, ``expired`` or ``used up``."""
@@ -65,6 +68,7 @@ def _record(row: Share) -> ShareRecord:
         row.accesses,
         _aware(row.revoked_at),
         row.revoked_by,
+        row.pseudonym,
     )
 
 
@@ -85,6 +89,7 @@ class ShareTables(Tables):
                 expires_at=record.expires_at,
                 max_accesses=record.max_accesses,
                 accesses=0,
+                pseudonym=record.pseudonym,
             )
         )
         session.flush()

@@ -138,3 +138,28 @@ def test_a_deidentified_share_is_a_copy_under_new_uids(
     assert "00100010" not in metadata[0] or metadata[0]["00100010"].get("Value") != (
         client.get(f"/dicomweb/studies/{study}/metadata", headers=radiologist).json()[0]["00100010"].get("Value")
     )
+
+
+def test_a_withdrawal_of_consent_closes_the_link_and_its_open_sessions(
+    client: TestClient, context: ServiceContext, tokens: dict[Role, str], tmp_path: Path
+) -> None:
+    radiologist = auth(tokens[Role.RADIOLOGIST])
+    study = _study(context, tmp_path, 5)
+    _consent(client, context, study, radiologist)
+    body = {"study_uid": study, "party": PARTY, "expires": "2h"}
+    token = client.post("/api/v1/shares", json=body, headers=radiologist).json()["token"]
+    session = _open(client, token)
+    assert client.get(f"/dicomweb/studies/{study}/series", headers=session).status_code == 200
+
+    [found] = context.store.studies(StudyQuery(study_instance_uids=(study,)))
+    withdrawal = {"patient_id": found.patient_id, "purpose": "sharing", "party": PARTY, "granted": False}
+    assert client.post("/api/v1/consents", json=withdrawal, headers=radiologist).status_code == 201
+    # At once, without anyone revoking the link (issue 8: withdrawal reaches open share links).
+    closed = client.get(f"/dicomweb/studies/{study}/series", headers=session)
+    assert closed.status_code == 401
+    assert closed.json()["message"] == "the share link has been withdrawn"
+    assert client.post("/api/v1/shares/open", json={"token": token}).status_code == 401
+    # A grant for another party does not reopen it.
+    other = {"patient_id": found.patient_id, "purpose": "sharing", "party": "Someone Else", "granted": True}
+    assert client.post("/api/v1/consents", json=other, headers=radiologist).status_code == 201
+    assert client.post("/api/v1/shares/open", json={"token": token}).status_code == 401
