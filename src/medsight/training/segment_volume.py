@@ -2,10 +2,10 @@
 
 1. every case through the task's volume path (:mod:`medsight.tasks.volume`): 2.5-D slice
    stacks with their labels resized to the model's size, or 3-D volumes zero-padded to
-   the recipe's patch (a larger volume gives a random patch each time it is drawn);
+   the recipe's patch (a larger volume is cut to its central patch; none of MSD's is);
 2. the U-Net of :mod:`medsight.models.segmenter` (2-D or 3-D, one output per label and
-   background), Dice + cross-entropy on the softmax (MONAI ``DiceCELoss``), AdamW with a
-   one-cycle schedule, joint augmentation of image and labels (the fetal-head trainer's
+   background), Dice (over the batch) + cross-entropy on the softmax (MONAI
+   ``DiceCELoss``), AdamW with a one-cycle schedule, joint augmentation of image and labels (the fetal-head trainer's
    :func:`~medsight.training.segment.augmenter`); the best epoch by validation Dice
    (mean over labels) at the model's resolution, early stopping;
 3. on validation voxels only: one softmax temperature (every ``_VOXEL_STRIDE``-th voxel);
@@ -117,7 +117,7 @@ def prepare_cases(data: VolumeSet, recipe: VolumeRecipe, on_case: Any = None) ->
         if on_case:
             on_case()
     if recipe.dims == 3 and len({x.shape for x in xs}) > 1:
-        # Volumes larger than the patch: cut each to its centre patch (training draws random ones).
+        # Volumes larger than the patch: cut each to its central patch.
         xs = [_centre(x, recipe.patch) for x in xs]
         ys = [_centre(y, recipe.patch) for y in ys]
     return _Arrays(np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64))
@@ -163,7 +163,10 @@ def _train(
 ) -> tuple[Segmenter, int, bool, list[dict[str, float]]]:
     from monai.losses.dice import DiceCELoss
 
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    # Dice over the whole batch, not per sample: most brain slices hold no tumour, and a
+    # per-slice Dice punishes any voxel on an empty slice as hard as missing a whole
+    # tumour, which drove the first runs to predict nothing on validation for 10 epochs.
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     steps = max(1, len(train.x) // options.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
