@@ -81,9 +81,9 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         "|---|---:|---|",
         *[f"| {_METRIC_NAMES[k]} | {val[k]:.4f} | {_ci(val.get(k + '_ci'))} |" for k in _METRIC_NAMES if k in val],
         "",
-        "Validation comes from the same hospital and period as training. A held-back test split, and other "
-        "sites and populations above all, can sit further from training than validation does: expect lower "
-        "figures there.",
+        f"Validation comes from the same {'sites' if val.get('by_source') else 'hospital'} and period as "
+        "training. A held-back test split, and other sites and populations above all, can sit further from "
+        "training than validation does: expect lower figures there.",
         "",
         *_by_site(val.get("by_source", [])),
     ]
