@@ -41,9 +41,8 @@ def analyze(
             "--out",
             "-o",
             help=(
-                "MRI volume tasks: folder for each volume's <name>.mask.nii.gz, and for a DICOM series "
-                "<name>.seg.dcm (DICOM Segmentation) and <name>.sr.dcm (SR with the volumes); "
-                "default: the current folder."
+                "MRI volume tasks: write each volume's <name>.mask.nii.gz, and for a DICOM series "
+                "<name>.seg.dcm (DICOM Segmentation) and <name>.sr.dcm (SR with the volumes), into this folder."
             ),
         ),
     ] = None,
@@ -62,11 +61,6 @@ def analyze(
     """
     from medsight.cli._progress import progress_bar
     from medsight.services.analyze import AnalyzeOptions, analyze_path
-    from medsight.tasks import get_task
-    from medsight.tasks.registry import TaskKind
-
-    if out is None and get_task(task).kind is TaskKind.VOLUME_SEGMENTATION:
-        out = Path.cwd()
 
     options = AnalyzeOptions(
         task=task,
