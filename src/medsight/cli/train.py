@@ -74,6 +74,15 @@ def train(
             "--ood-quantile", min=0.5, max=0.9999, help="Training quantile of the distribution check's thresholds."
         ),
     ] = 0.995,
+    ood_folds: Annotated[
+        int,
+        typer.Option(
+            "--ood-folds",
+            min=2,
+            max=50,
+            help="Folds the distribution check's thresholds are cross-fitted over (more: tighter with few images).",
+        ),
+    ] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print the bundle's metadata as JSON.")] = False,
     data_dir: Annotated[
         Path | None,
@@ -122,6 +131,7 @@ def train(
         version=version,
         threads=threads,
         ood_quantile=ood_quantile,
+        ood_folds=ood_folds,
     )
     command = "medsight " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     console = stderr_console()

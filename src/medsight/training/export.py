@@ -201,6 +201,7 @@ def _metadata(source: BundleSource, weights: dict[str, str]) -> BundleMetadata:
         conformal=result.conformal.to_dict(),
         ood={
             "quantile": result.ood.quantile,
+            "folds": options.ood_folds,
             "val_false_refusal_rate": round(result.ood_val_false_refusal, 4),
             "method": (
                 "Mahalanobis distance on pixel statistics (8x8 thumbnail, percentiles, detail) "

@@ -45,6 +45,7 @@ class FitOptions:
         network: the architecture; None picks the task's default for the resolution.
         coverage: per-class coverage of the conformal prediction sets.
         ood_quantile: training quantile of the distribution check's thresholds.
+        ood_folds: folds the distribution check's thresholds are cross-fitted over (2: halves).
         threshold_rule: how the operating threshold is chosen on val.
         bootstrap: bootstrap resamples for the CIs.
         name: the bundle's model name; None gives ``<task>-<resolution>``.
@@ -57,6 +58,7 @@ class FitOptions:
     network: NetworkConfig | None = None
     coverage: float = 0.95
     ood_quantile: float = 0.995
+    ood_folds: int = 2
     threshold_rule: str = "youden"
     bootstrap: int = 2000
     name: str | None = None
@@ -149,7 +151,11 @@ def fit_classifier(task: TaskSpec, data: LabelledSet, options: FitOptions, progr
         train_features = _features(model, x_train)
         val_features = _features(model, x_val)
     ood = OodDetector.fit(
-        x_train, train_features, quantile=options.ood_quantile, description=task.acceptance.description
+        x_train,
+        train_features,
+        quantile=options.ood_quantile,
+        description=task.acceptance.description,
+        folds=options.ood_folds,
     )
     false_refusal = float(np.mean(ood.scores(x_val, val_features).max(axis=1) > 1.0))
     progress.on_step()

@@ -56,7 +56,8 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         f"- Uncertainty: class-conditional conformal prediction sets at {section.conformal.get('coverage', 0):.0%} "
         "coverage per class; an input whose set holds both classes is flagged as ambiguous.",
         f"- Distribution check: {section.ood.get('method', '')}; thresholds at the "
-        f"{section.ood.get('quantile', 0):.1%} training quantile; false-refusal rate on validation "
+        f"{section.ood.get('quantile', 0):.1%} training quantile, cross-fitted over "
+        f"{section.ood.get('folds', 2)} folds; false-refusal rate on validation "
         f"{section.ood.get('val_false_refusal_rate', 0):.1%}.",
         f"- Weights: `models/model.pt` sha256 `{section.weights.get('model.pt', '')}`.",
         "",
