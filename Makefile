@@ -73,6 +73,15 @@ models: $(STAMP)
 	$(VENV)/bin/medsight train --task us-fetal-head --data $(SHARED)/datasets/hc18 \
 		--out $(SHIPPED)/us-fetal-head-128 --resolution 128 --epochs 60 --patience 15 --batch-size 16 \
 		--seed 0 --threads 1
+	$(VENV)/bin/medsight train --task cxr-tuberculosis --data $(SHARED)/datasets/tb_cxr \
+		--out $(SHIPPED)/cxr-tuberculosis-96 --resolution 96 --epochs 40 --patience 40 --lr 1e-3 --ood-folds 10 \
+		--seed 0 --threads 2
+	$(VENV)/bin/medsight audit fairness --task cxr-tuberculosis --data $(SHARED)/datasets/tb_cxr --split val \
+		--groups sex,age_band,source --record >/dev/null
+	$(VENV)/bin/medsight train --task mri-hippocampus --data $(SHARED)/datasets/msd_task04_hippocampus \
+		--out $(SHIPPED)/mri-hippocampus-48 --epochs 60 --batch-size 2 --lr 3e-3 --patience 15 --seed 0 --threads 2
+	$(VENV)/bin/medsight train --task mri-brain-tumour --data $(SHARED)/datasets/lgg_mri_segmentation_subset \
+		--out $(SHIPPED)/mri-brain-tumour-128 --epochs 100 --batch-size 16 --lr 3e-3 --patience 30 --seed 0 --threads 2
 
 # The MedMNIST v2 reference, ResNet-18 at 28 px (widths 64..512, blocks 2,2,2,2, small stem),
 # trained the same way as the shipped 28 px model. Not shipped: `make bench` measures it

@@ -76,7 +76,7 @@ def context(tmp_path: Path) -> Iterator[ServiceContext]:
         opened.close()
 
 
-def test_arrivals_that_match_queue_one_job_per_series_for_the_sender(
+def test_arrivals_that_match_queue_one_job_per_series_and_task_for_the_sender(
     context: ServiceContext, tmp_path: Path, pydicom_test_files: Path
 ) -> None:
     assert any(isinstance(listener, Router) for listener in context.ingest_listeners)
@@ -86,13 +86,13 @@ def test_arrivals_that_match_queue_one_job_per_series_for_the_sender(
     context.notify_ingested([*chest, knee, ct], SENDER)
     context.notify_ingested(chest, SENDER)  # sent again: the same job
     jobs = context.jobs.jobs.search()
-    assert len(jobs) == 1
-    (job,) = jobs
-    assert job.study_instance_uid == chest[0].study_instance_uid
-    assert job.series_instance_uid == chest[0].series_instance_uid
-    assert job.task == "cxr-pneumonia"
-    assert job.requested_by == SENDER.actor
-    assert len(job.inputs) == 2
+    # One job per chest task for the chest series (newest first: pneumonia was queued last).
+    assert [job.task for job in jobs] == ["cxr-pneumonia", "cxr-tuberculosis"]
+    for job in jobs:
+        assert job.study_instance_uid == chest[0].study_instance_uid
+        assert job.series_instance_uid == chest[0].series_instance_uid
+        assert job.requested_by == SENDER.actor
+        assert len(job.inputs) == 2
 
 
 def test_no_router_when_auto_analyze_is_off(tmp_path: Path) -> None:
