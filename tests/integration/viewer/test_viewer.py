@@ -83,6 +83,7 @@ def _read_chest(page: Page, real: bool, artifacts: Path) -> None:
     assert canvas_stats(page)["coloured"] > 100
     _heat_over_the_window(page)
     page.screenshot(path=str(artifacts / "viewer-chest.png"))
+    _both_chest_tasks(page)
     for link, expected in (("FHIR report", '"resourceType": "DiagnosticReport"'), ("DICOM SR", '"0040A730"')):
         with page.context.expect_page() as opened:  # fetched with the token, shown from a blob: URL
             page.get_by_role("button", name=link).click()
@@ -91,6 +92,16 @@ def _read_chest(page: Page, real: bool, artifacts: Path) -> None:
         assert report.url.startswith("blob:")
         assert expected in report.content().replace('":"', '": "')
         report.close()
+
+
+def _both_chest_tasks(page: Page) -> None:
+    """Routing ran both chest tasks: the panel lists each, and choosing one shows it."""
+    expect(page.locator("#ai-tasks button")).to_have_count(2, timeout=ANALYSIS_TIMEOUT_MS)
+    page.get_by_role("button", name=re.compile(r"^cxr-tuberculosis: ")).click()
+    expect(page.locator("#ai-result")).to_contain_text("cxr-tuberculosis")
+    page.get_by_role("button", name=re.compile(r"^cxr-pneumonia: ")).click()
+    expect(page.locator("#ai-result")).to_contain_text("cxr-pneumonia")
+    expect(page.locator("#ai-probability")).to_have_text(re.compile(r"^\d{1,3}\.\d%$"))
 
 
 def _heat_over_the_window(page: Page) -> None:
