@@ -32,7 +32,7 @@ CXR_TUBERCULOSIS = TaskSpec(
     },
     shipped_models={96: "cxr-tuberculosis-96"},
     intended_use=(
-        "Triage support for a clinician reading a frontal (PA or AP) chest radiograph of an adult or child "
+        "Triage support for a clinician reading a frontal (PA or AP) chest radiograph of an adult or adolescent "
         "screened for pulmonary tuberculosis: flags images likely to show TB (active or healed) for priority "
         "review and confirmatory testing (sputum, culture, molecular test). Research and demonstration "
         "software; not a medical device, not a diagnosis, and not a substitute for a radiologist's reading."
@@ -47,6 +47,9 @@ CXR_TUBERCULOSIS = TaskSpec(
         "prevalence; other sites, HIV-positive populations and other prevalences are untested.",
         "Montgomery's TB class mixes active and inactive (healed) disease: the model does not tell them apart, "
         "nor TB from other causes of upper-lobe scarring or opacity (NTM, sarcoidosis, other pneumonia).",
+        "Not for young children: on the Kermany paediatric films (ages 1-5, cxr-pneumonia's data), which its "
+        "distribution check does not refuse, it calls 89% of the normal films TB. Of its 640 training and "
+        "validation images, 35 are of patients under 18.",
         "Validation holds 128 images (22 from Montgomery): per-site figures have wide confidence intervals.",
         "Lateral views, CT, MR, ultrasound and photographs of films are out of scope and are refused.",
         "The threshold was chosen on validation data (about 50% TB); PPV falls sharply at screening "
