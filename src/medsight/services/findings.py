@@ -38,9 +38,11 @@ class Coded:
 
 _FINDINGS = {
     "cxr-pneumonia": Coded("233604007", "SCT", SNOMED, "Pneumonia"),
+    "cxr-tuberculosis": Coded("154283005", "SCT", SNOMED, "Pulmonary tuberculosis"),
 }
 _PROCEDURES = {
     "cxr-pneumonia": Coded("168537006", "SCT", SNOMED, "Plain radiography"),
+    "cxr-tuberculosis": Coded("168537006", "SCT", SNOMED, "Plain radiography"),
 }
 _IMAGING_PROCEDURE = Coded("363679005", "SCT", SNOMED, "Imaging procedure")
 
