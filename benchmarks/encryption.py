@@ -181,7 +181,7 @@ def encryption_section(results: list[SizeResult], command: str) -> str:
             "object, the data key wrapped by the master key. A plain read re-hashes the bytes (SHA-256) to",
             "check them; a sealed read is checked by its GCM tag instead, which AES-NI computes faster than",
             "SHA-256: that is why sealed reads come out faster, not slower.",
-            f"Load average at start: {_load()} on {os.cpu_count()} cores (the machine may be shared).",
+            f"Load average when measured: {_load()} on {os.cpu_count()} cores (the machine may be shared).",
             "",
             *rows,
             "",
