@@ -71,9 +71,9 @@ def test_a_stored_chest_x_ray_is_routed_analysed_and_reported(server: LiveServer
 
     record = index_record(chest)
     study, series = record.study_instance_uid, record.series_instance_uid
-    # The routing rule queued a job on arrival (CR/DX chest -> cxr-pneumonia).
+    # The routing rules queued one job per chest task on arrival (CR/DX chest -> both), newest first.
     listed = httpx.get(f"{server.url}/api/v1/analyses", params={"study_uid": study}, headers=_headers(token)).json()
-    assert len(listed) == 1
+    assert [j["task"] for j in listed] == ["cxr-pneumonia", "cxr-tuberculosis"]
     job_id = listed[0]["id"]
     seen, job = _watch(server, token, job_id)
     assert seen[0] in ("queued", "running")
@@ -103,11 +103,14 @@ def test_a_stored_chest_x_ray_is_routed_analysed_and_reported(server: LiveServer
     assert report.status == "preliminary"
     assert report.imagingStudy[0].identifier.value == f"urn:oid:{study}"
 
-    # The SR is in the study, as its own series, for any DICOM viewer.
+    # Each job's SR is in the study, as its own series, for any DICOM viewer.
+    _seen_tb, tb_job = _watch(server, token, listed[1]["id"])
+    assert tb_job["status"] in ("done", "refused"), tb_job
     series_list = httpx.get(
         f"{server.url}/dicomweb/studies/{study}/series", headers={**_headers(token), "Accept": "application/dicom+json"}
     ).json()
-    assert sorted(item["00080060"]["Value"][0] for item in series_list) == ["DX", "SR"]
+    reports = 2 if tb_job["status"] == "done" else 1
+    assert sorted(item["00080060"]["Value"][0] for item in series_list) == ["DX", *["SR"] * reports]
     store = Store.open(StoreSettings(data_dir=server.data_dir), upgrade=False)
     try:
         items = dict(read_sr_items(store.open_instance(job["report"]["sop_instance_uid"])))
