@@ -19,6 +19,7 @@ by default; a deployment points ``MEDSIGHT_MASTER_KEY_FILE`` at a key kept elsew
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from medsight.settings import StoreSettings
 from medsight.store.keys import KeyRing, generate_key_file, load_key_file, parse_key_text
 
 __all__ = ["DEFAULT_KEY_FILE", "MARKER", "Marker", "check_keys", "configured_keys", "read_marker", "write_marker"]
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_KEY_FILE = "master.key"
 MARKER = "ENCRYPTION.json"
@@ -59,7 +62,14 @@ def configured_keys(settings: StoreSettings, *, create: bool = False) -> KeyRing
     if default.is_file():
         return KeyRing(load_key_file(default))
     if create and read_marker(Path(settings.data_dir) / "objects") is None:
-        return KeyRing(generate_key_file(default))
+        key = generate_key_file(default)
+        _log.warning(
+            "encryption at rest: made master key %s in the data folder (%s); keep a copy off this disk "
+            "(without it the stored objects cannot be read) and prefer MEDSIGHT_MASTER_KEY_FILE elsewhere",
+            key.key_id,
+            DEFAULT_KEY_FILE,
+        )
+        return KeyRing(key)
     return None
 
 
@@ -70,6 +80,8 @@ def check_keys(objects: Path, keys: KeyRing | None) -> None:
         EncryptionKeyError: the store is sealed and no key, or another key, is configured.
     """
     marker = read_marker(objects)
+    if keys is not None:
+        _log.info("encryption at rest: objects sealed under master key %s", keys.current.key_id)
     if marker is None:
         if keys is not None:
             write_marker(objects, Marker((keys.current.key_id,)))
