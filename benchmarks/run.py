@@ -49,7 +49,7 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -292,12 +292,7 @@ def _streams(args: argparse.Namespace, command: str, mode: Mode, workdir: Path) 
 
 
 def _streams_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
-    """Measure live streams and put their section into the existing report."""
-    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
-        text = _streams(args, command, mode, Path(tmp))
-    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
-    args.out.write_text(replace_section(document, text), encoding="utf-8")
-    _progress(f"updated the live streams section of {args.out}")
+    _update_section(args.out, "live streams", lambda w: (_streams(args, command, mode, w), []), None)
 
 
 def _deid(command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]]:
@@ -307,14 +302,7 @@ def _deid(command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]]:
 
 
 def _deid_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
-    """Measure de-identification and put its section and target lines into the existing report."""
-    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
-        text, lines = _deid(command, mode, Path(tmp))
-    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
-    document = replace_section(document, text)
-    document = replace_lines(document, "## Targets", DEID_TARGET_PREFIX, lines)
-    args.out.write_text(document, encoding="utf-8")
-    _progress(f"updated the de-identification section of {args.out}")
+    _update_section(args.out, "de-identification", lambda w: _deid(command, mode, w), DEID_TARGET_PREFIX)
 
 
 def _encryption(command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]]:
@@ -324,14 +312,7 @@ def _encryption(command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]
 
 
 def _encryption_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
-    """Measure encryption at rest and put its section and target lines into the existing report."""
-    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
-        text, lines = _encryption(command, mode, Path(tmp))
-    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
-    document = replace_section(document, text)
-    document = replace_lines(document, "## Targets", ENCRYPTION_TARGET_PREFIX, lines)
-    args.out.write_text(document, encoding="utf-8")
-    _progress(f"updated the encryption at rest section of {args.out}")
+    _update_section(args.out, "encryption at rest", lambda w: _encryption(command, mode, w), ENCRYPTION_TARGET_PREFIX)
 
 
 def _ledger(command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]]:
@@ -340,14 +321,7 @@ def _ledger(command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]]:
 
 
 def _ledger_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
-    """Measure the ledger and put its section and target lines into the existing report."""
-    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
-        text, lines = _ledger(command, mode, Path(tmp))
-    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
-    document = replace_section(document, text)
-    document = replace_lines(document, "## Targets", LEDGER_TARGET_PREFIX, lines)
-    args.out.write_text(document, encoding="utf-8")
-    _progress(f"updated the ledger section of {args.out}")
+    _update_section(args.out, "ledger", lambda w: _ledger(command, mode, w), LEDGER_TARGET_PREFIX)
 
 
 def _mri(args: argparse.Namespace, command: str, workdir: Path) -> tuple[str, list[str]]:
@@ -358,14 +332,7 @@ def _mri(args: argparse.Namespace, command: str, workdir: Path) -> tuple[str, li
 
 
 def _mri_only(args: argparse.Namespace, command: str) -> None:
-    """Measure MRI segmentation and put its section and target lines into the existing report."""
-    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
-        text, lines = _mri(args, command, Path(tmp))
-    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
-    document = replace_section(document, text)
-    document = replace_lines(document, "## Targets", MRI_TARGET_PREFIX, lines)
-    args.out.write_text(document, encoding="utf-8")
-    _progress(f"updated the MRI segmentation section of {args.out}")
+    _update_section(args.out, "MRI segmentation", lambda w: _mri(args, command, w), MRI_TARGET_PREFIX)
 
 
 def _outputs(command: str, workdir: Path) -> tuple[str, list[str]]:
@@ -375,14 +342,7 @@ def _outputs(command: str, workdir: Path) -> tuple[str, list[str]]:
 
 
 def _outputs_only(args: argparse.Namespace, command: str) -> None:
-    """Measure SEG/SR/NIfTI writing and put its section and target line into the existing report."""
-    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
-        text, lines = _outputs(command, Path(tmp))
-    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
-    document = replace_section(document, text)
-    document = replace_lines(document, "## Targets", OUTPUTS_TARGET_PREFIX, lines)
-    args.out.write_text(document, encoding="utf-8")
-    _progress(f"updated the segmentation outputs section of {args.out}")
+    _update_section(args.out, "segmentation outputs", lambda w: _outputs(command, w), OUTPUTS_TARGET_PREFIX)
 
 
 def _protocols(command: str, mode: Mode) -> tuple[str, list[str]]:
@@ -391,13 +351,25 @@ def _protocols(command: str, mode: Mode) -> tuple[str, list[str]]:
 
 
 def _protocols_only(args: argparse.Namespace, command: str, mode: Mode) -> None:
-    """Measure protocol recommendation and put its section and target line into the existing report."""
-    text, lines = _protocols(command, mode)
-    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    _update_section(args.out, "imaging-protocol", lambda _: _protocols(command, mode), PROTOCOLS_TARGET_PREFIX)
+
+
+def _update_section(
+    out: Path, label: str, measure: Callable[[Path], tuple[str, list[str]]], target_prefix: str | None
+) -> None:
+    """Measure one section in a scratch folder; put it, and its target lines, into the existing report.
+
+    Every ``--only`` section goes through here, so each replaces its own section and its own
+    lines under "## Targets" and leaves the rest of the report as it was.
+    """
+    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
+        text, lines = measure(Path(tmp))
+    document = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n\n"
     document = replace_section(document, text)
-    document = replace_lines(document, "## Targets", PROTOCOLS_TARGET_PREFIX, lines)
-    args.out.write_text(document, encoding="utf-8")
-    _progress(f"updated the imaging-protocol section of {args.out}")
+    if target_prefix is not None:
+        document = replace_lines(document, "## Targets", target_prefix, lines)
+    out.write_text(document, encoding="utf-8")
+    _progress(f"updated the {label} section of {out}")
 
 
 def _progress(message: str) -> None:
