@@ -44,8 +44,7 @@ def _record(
     key_file: Path | None,
     data_dir: Path | None,
 ) -> None:
-    key = load_key(key_file) if patient_id is not None else None
-    who = patient_pseudonym(patient_id, pseudonym, key)
+    who = _who(patient_id, pseudonym, key_file)
     with open_context(data_dir) as context:
         decision = record_consent(
             ConsentLog(context.store.sessions),
@@ -100,8 +99,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """A patient's decisions, oldest first, and what is in force."""
-    key = load_key(key_file) if patient_id is not None else None
-    who = patient_pseudonym(patient_id, pseudonym, key)
+    who = _who(patient_id, pseudonym, key_file)
     with open_context(data_dir) as context:
         decisions = history(ConsentLog(context.store.sessions), who)
     current = {
@@ -125,8 +123,7 @@ def usage(
     as_json: JsonOption = False,
 ) -> None:
     """Which model versions a patient's data trained (from the training-run register)."""
-    key = load_key(key_file) if patient_id is not None else None
-    who = patient_pseudonym(patient_id, pseudonym, key)
+    who = _who(patient_id, pseudonym, key_file)
     with open_context(data_dir) as context:
         runs = TrainingRuns(context.store.sessions).runs_using(who)
     if as_json:
@@ -139,3 +136,9 @@ def usage(
     for run in runs:
         when = f"{run.created_at:%Y-%m-%d %H:%M}"
         typer.echo(f"  {when} {run.model_name} {run.model_version} ({run.task}, run {run.run_id})")
+
+
+def _who(patient_id: str | None, pseudonym: str | None, key_file: Path | None) -> str:
+    """The pseudonym named, or the keyed one of the Patient ID (the key is read only then)."""
+    key = load_key(key_file) if patient_id is not None else None
+    return patient_pseudonym(patient_id, pseudonym, key)

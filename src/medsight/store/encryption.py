@@ -63,7 +63,8 @@ def configured_keys(settings: StoreSettings, *, create: bool = False) -> KeyRing
         return KeyRing(load_key_file(default))
     if create and read_marker(Path(settings.data_dir) / "objects") is None:
         key = generate_key_file(default)
-        _log.warning(
+        # INFO: the service's log shows it; a one-off CLI command stays one line.
+        _log.info(
             "encryption at rest: made master key %s in the data folder (%s); keep a copy off this disk "
             "(without it the stored objects cannot be read) and prefer MEDSIGHT_MASTER_KEY_FILE elsewhere",
             key.key_id,
