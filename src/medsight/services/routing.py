@@ -11,7 +11,9 @@ A rule matches when every criterion it names matches (criteria left out match an
 
 * ``modalities``: Modality, e.g. ``["CR", "DX"]``;
 * ``body_parts``: Body Part Examined, case-insensitive; ``""`` stands for "not recorded";
-* ``sop_classes``: SOP Class UIDs of the arriving instances (one of them must be listed).
+* ``sop_classes``: SOP Class UIDs of the arriving instances (one of them must be listed);
+* ``min_age_years``: the patient's age at the study (from Patient's Birth Date and Study
+  Date) is at least this; a rule with it matches only when the age is known.
 
 Rules come from a JSON file (``MEDSIGHT_ROUTING_RULES``)::
 
@@ -22,7 +24,9 @@ Rules come from a JSON file (``MEDSIGHT_ROUTING_RULES``)::
 Without a file, :data:`DEFAULT_RULES` apply: CR and DX series, and series of CR or
 Digital X-Ray SOP classes whatever their Modality says (DX-like), whose body part is
 a chest (CHEST, THORAX, LUNG, PORT CHEST: what both chest tasks accept) or not recorded,
-go to both chest X-ray tasks, ``cxr-tuberculosis`` and ``cxr-pneumonia``: one job each.
+go to both chest X-ray tasks, ``cxr-tuberculosis`` and ``cxr-pneumonia``: one job each;
+tuberculosis only for patients known to be 15 or older, as its model card says it is not
+for children (on the paediatric Kermany films it calls most normal films TB).
 The pneumonia rules come last, so its job is the study's newest and the worklist (which
 shows a study's latest analysis) keeps showing the pneumonia finding it showed before
 TB screening existed; the viewer lists both. A task whose model is not installed is
@@ -36,6 +40,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -43,10 +48,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from medsight.access import Principal
 from medsight.errors import MedsightError, UsageError
 from medsight.services.jobs import AnalysisRequest, JobService
-from medsight.store import IngestResult, SeriesQuery
+from medsight.store import IngestResult, SeriesQuery, StudyQuery
 from medsight.tasks import get_task
 
-__all__ = ["CHEST_XRAY_TASKS", "DEFAULT_RULES", "Router", "RoutingRule", "load_rules"]
+__all__ = [
+    "CHEST_XRAY_TASKS",
+    "DEFAULT_RULES",
+    "TB_MIN_AGE_YEARS",
+    "Router",
+    "RoutingRule",
+    "age_at_study",
+    "load_rules",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -66,9 +79,14 @@ class RoutingRule(BaseModel):
     modalities: tuple[str, ...] = ()
     body_parts: tuple[str, ...] = ()
     sop_classes: tuple[str, ...] = ()
+    min_age_years: float | None = Field(default=None, ge=0, le=130)
 
-    def matches(self, modality: str | None, body_part: str | None, sop_classes: Sequence[str]) -> bool:
+    def matches(
+        self, modality: str | None, body_part: str | None, sop_classes: Sequence[str], age_years: float | None = None
+    ) -> bool:
         """Whether a series with these attributes (and arriving SOP classes) is for this rule."""
+        if self.min_age_years is not None and (age_years is None or age_years < self.min_age_years):
+            return False
         if self.modalities and (modality or "").upper() not in {m.upper() for m in self.modalities}:
             return False
         if self.body_parts and (body_part or "").strip().upper() not in {b.upper() for b in self.body_parts}:
@@ -86,13 +104,17 @@ class _RuleFile(BaseModel):
 CHEST_XRAY_TASKS = ("cxr-tuberculosis", "cxr-pneumonia")
 _DX_LIKE = (_CR_IMAGE, _DX_PRESENTATION, _DX_PROCESSING)
 
+#: Youngest age (years) the tuberculosis model is routed for: adults and adolescents.
+TB_MIN_AGE_YEARS = 15.0
+_MIN_AGE = {"cxr-tuberculosis": TB_MIN_AGE_YEARS}
+
 #: The built-in rules (see the module docstring).
 DEFAULT_RULES: tuple[RoutingRule, ...] = tuple(
     rule
     for task in CHEST_XRAY_TASKS
     for rule in (
-        RoutingRule(task=task, modalities=("CR", "DX"), body_parts=_CHEST),
-        RoutingRule(task=task, sop_classes=_DX_LIKE, body_parts=_CHEST),
+        RoutingRule(task=task, modalities=("CR", "DX"), body_parts=_CHEST, min_age_years=_MIN_AGE.get(task)),
+        RoutingRule(task=task, sop_classes=_DX_LIKE, body_parts=_CHEST, min_age_years=_MIN_AGE.get(task)),
     )
 )
 
@@ -147,8 +169,27 @@ class Router:
         if not found:
             return []
         series = found[0]
+        age = (
+            self._age_years(series.study_instance_uid) if any(r.min_age_years is not None for r in self.rules) else None
+        )
         tasks: list[str] = []
         for rule in self.rules:
-            if rule.task not in tasks and rule.matches(series.modality, series.body_part_examined, sop_classes):
+            if rule.task not in tasks and rule.matches(series.modality, series.body_part_examined, sop_classes, age):
                 tasks.append(rule.task)
         return tasks
+
+    def _age_years(self, study_instance_uid: str) -> float | None:
+        studies = self.service.store.studies(StudyQuery(study_instance_uids=(study_instance_uid,)))
+        return age_at_study(studies[0].patient_birth_date, studies[0].study_date) if studies else None
+
+
+def age_at_study(birth_date: str | None, study_date: str | None) -> float | None:
+    """Years from Patient's Birth Date to Study Date (DICOM DA, YYYYMMDD); None when either is unknown."""
+    try:
+        born = datetime.strptime((birth_date or "").strip(), "%Y%m%d")
+        seen = datetime.strptime((study_date or "").strip(), "%Y%m%d")
+    except ValueError:
+        return None
+    if seen < born:
+        return None
+    return (seen - born).days / 365.25

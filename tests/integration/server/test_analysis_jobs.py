@@ -28,7 +28,8 @@ def _chest(folder: Path) -> bytes:
     data = kermany_chest(folder, label=1)
     if data is None:
         pytest.skip("../shared/datasets/chest_xray_pneumonia_224 is absent (a real chest X-ray is needed)")
-    return data
+    # An adult on paper, so routing runs both chest tasks (TB only from 15 years: services.routing).
+    return with_uids(data, PatientBirthDate="19800101", StudyDate="20260101")
 
 
 def _headers(token: str) -> dict[str, str]:

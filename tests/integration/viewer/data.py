@@ -42,6 +42,8 @@ def chest_xray(folder: Path, patient: str) -> tuple[Path, bool]:
         real = False
     _identify(dataset, patient, generate_uid(), generate_uid(), "Chest PA")
     dataset.StudyDate = "20261120"
+    # An adult on paper, so routing runs both chest tasks (TB only from 15 years: services.routing).
+    dataset.PatientBirthDate = "19800101"
     return _save(dataset, folder / "chest.dcm"), real
 
 

@@ -12,7 +12,7 @@ from tests.data.chest_dicom import synthetic_chest_series, with_uids
 from medsight.access import Principal, Role
 from medsight.errors import UsageError
 from medsight.services.context import ServiceContext
-from medsight.services.routing import DEFAULT_RULES, Router, RoutingRule, load_rules
+from medsight.services.routing import DEFAULT_RULES, Router, RoutingRule, age_at_study, load_rules
 from medsight.settings import ServiceSettings
 
 DX = "1.2.840.10008.5.1.4.1.1.1.1"
@@ -43,7 +43,11 @@ def test_the_built_in_rules_send_chest_radiographs_to_both_chest_tasks(
     assert _routed(modality, body_part, sop_class) is routed
     for task in ("cxr-tuberculosis", "cxr-pneumonia"):
         rules = [rule for rule in DEFAULT_RULES if rule.task == task]
-        assert any(rule.matches(modality, body_part, [sop_class]) for rule in rules) is routed
+        assert any(rule.matches(modality, body_part, [sop_class], 40.0) for rule in rules) is routed
+    # Tuberculosis only for patients known to be 15 or older (its model is not for children).
+    tb = [rule for rule in DEFAULT_RULES if rule.task == "cxr-tuberculosis"]
+    for age in (None, 4.0, 14.9):
+        assert not any(rule.matches(modality, body_part, [sop_class], age) for rule in tb)
     # Pneumonia last: its job is the newest, which the worklist shows.
     assert [rule.task for rule in DEFAULT_RULES][-1] == "cxr-pneumonia"
 
@@ -80,7 +84,12 @@ def test_arrivals_that_match_queue_one_job_per_series_and_task_for_the_sender(
     context: ServiceContext, tmp_path: Path, pydicom_test_files: Path
 ) -> None:
     assert any(isinstance(listener, Router) for listener in context.ingest_listeners)
-    chest = [context.store.ingest(data) for data in synthetic_chest_series(tmp_path, 2)]
+    adult = {"PatientBirthDate": "19800101", "StudyDate": "20260101"}
+    chest = [context.store.ingest(with_uids(data, **adult)) for data in synthetic_chest_series(tmp_path, 2)]
+    child = [
+        context.store.ingest(with_uids(data, PatientID="CHILD-1", PatientBirthDate="20220301", StudyDate="20260101"))
+        for data in synthetic_chest_series(tmp_path, 1, seed=11)
+    ]
     knee = context.store.ingest(with_uids(synthetic_chest_series(tmp_path, 1, seed=9)[0], BodyPartExamined="KNEE"))
     ct = context.store.ingest((pydicom_test_files / "CT_small.dcm").read_bytes())
     context.notify_ingested([*chest, knee, ct], SENDER)
@@ -88,6 +97,10 @@ def test_arrivals_that_match_queue_one_job_per_series_and_task_for_the_sender(
     jobs = context.jobs.jobs.search()
     # One job per chest task for the chest series (newest first: pneumonia was queued last).
     assert [job.task for job in jobs] == ["cxr-pneumonia", "cxr-tuberculosis"]
+    context.notify_ingested(child, SENDER)  # a 3-year-old: pneumonia only
+    assert [job.task for job in context.jobs.jobs.search(study_instance_uids=[child[0].study_instance_uid])] == [
+        "cxr-pneumonia"
+    ]
     for job in jobs:
         assert job.study_instance_uid == chest[0].study_instance_uid
         assert job.series_instance_uid == chest[0].series_instance_uid
@@ -101,3 +114,10 @@ def test_no_router_when_auto_analyze_is_off(tmp_path: Path) -> None:
         assert not any(isinstance(listener, Router) for listener in opened.ingest_listeners)
     finally:
         opened.close()
+
+
+def test_age_at_study() -> None:
+    assert age_at_study("19800101", "20260101") == pytest.approx(46.0, abs=0.01)
+    assert age_at_study("20220301", "20260101") == pytest.approx(3.84, abs=0.01)
+    for born, seen in ((None, "20260101"), ("1980", "20260101"), ("20270101", "20260101"), ("", "")):
+        assert age_at_study(born, seen) is None
