@@ -19,11 +19,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medsight.errors import EncryptionKeyError
+from medsight.errors import EncryptionKeyError, StoredObjectCorruptError
 from medsight.io.files import write_bytes
 from medsight.services.jobs import HEATMAP_FOLDER
 from medsight.settings import StoreSettings
-from medsight.store.blobs import BlobStore
+from medsight.store.blobs import BlobStore, sha256_hex
 from medsight.store.encryption import DEFAULT_KEY_FILE, Marker, check_keys, configured_keys, read_marker, write_marker
 from medsight.store.keys import KeyRing, MasterKey, load_key_file
 from medsight.store.sealed import HEADER_BYTES, is_sealed, key_id_of, rewrap_slot, seal, write_slot
@@ -136,6 +136,10 @@ def _rotate_file(path: Path, name: str, ring: KeyRing, blobs: BlobStore, report:
         header = _header(path)
         if not is_sealed(header):
             plain = path.read_bytes()
+            # A sealed object is read back by its tag alone, never re-hashed: seal only
+            # bytes that are still the object they are named after.
+            if is_object and sha256_hex(plain) != name:
+                raise StoredObjectCorruptError(f"stored object {name[:12]}... does not match its sha256; not sealed")
             write_bytes(path, seal(plain, name, ring.current))
             report.sealed += 1
             return

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from tests.data.synthetic import write_ct_series
 
-from medsight.errors import EncryptionKeyError
+from medsight.errors import EncryptionKeyError, StoredObjectCorruptError
 from medsight.services.keys import key_status, rotate_master_key
 from medsight.settings import StoreSettings
 from medsight.store import Store
@@ -95,3 +95,16 @@ def test_rotating_to_the_current_key_is_refused(tmp_path: Path, objects: list[by
     _fill(settings, objects[:1])
     with pytest.raises(EncryptionKeyError, match="is the current key"):
         rotate_master_key(settings, tmp_path / "var" / "master.key")
+
+
+def test_a_plain_object_that_no_longer_matches_its_hash_is_not_sealed(tmp_path: Path, objects: list[bytes]) -> None:
+    settings = StoreSettings(data_dir=tmp_path / "var")
+    store = Store.open(settings)  # plain
+    sha = store.ingest(objects[0]).sha256
+    store.close()
+    path = Store.open(settings).blobs.path(sha)
+    path.write_bytes(path.read_bytes()[:-1] + b"X")  # rotted on disk
+    generate_key_file(tmp_path / "k.key")
+    with pytest.raises(StoredObjectCorruptError, match="not sealed"):
+        rotate_master_key(settings, tmp_path / "k.key")
+    assert not is_sealed(path.read_bytes())  # left as it was, for the operator to restore
