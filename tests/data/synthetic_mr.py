@@ -57,13 +57,23 @@ def write_mr_series(
     orientation: Sequence[float] = (1, 0, 0, 0, 1, 0),
     origin: Sequence[float] = (-14.4, -14.4, -10.0),
     seed: int = 0,
+    description: str = "AX FLAIR",
+    body_part: str | None = "BRAIN",
 ) -> list[Path]:
-    """Write one MR series into ``folder`` (created if absent); the files in slice order."""
+    """Write one MR series into ``folder`` (created if absent); the files in slice order.
+
+    ``body_part`` None leaves Body Part Examined out.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     row_cos, col_cos = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
     normal = np.cross(row_cos, col_cos)
     series = _series_dataset(seed, rows, columns, spacing, orientation)
+    series.SeriesDescription = description
+    if body_part is None:
+        del series.BodyPartExamined
+    else:
+        series.BodyPartExamined = body_part
     pixels = mr_pixels(slices, rows, columns)
     paths: list[Path] = []
     for k in range(slices):

@@ -13,7 +13,13 @@ A rule matches when every criterion it names matches (criteria left out match an
 * ``body_parts``: Body Part Examined, case-insensitive; ``""`` stands for "not recorded";
 * ``sop_classes``: SOP Class UIDs of the arriving instances (one of them must be listed);
 * ``min_age_years``: the patient's age at the study (from Patient's Birth Date and Study
-  Date) is at least this; a rule with it matches only when the age is known.
+  Date) is at least this; a rule with it matches only when the age is known;
+* ``descriptions``: Series Description contains one of these terms (case-insensitive);
+  a series without a description does not match;
+* ``exclude_descriptions``: no word of Series Description (split at anything but letters
+  and digits) is one of these, case-insensitive;
+* ``min_instances``: the series holds at least this many stored instances (when the
+  rule is tried: a series sent one instance per request is tried at each).
 
 Rules come from a JSON file (``MEDSIGHT_ROUTING_RULES``)::
 
@@ -27,7 +33,14 @@ a chest (CHEST, THORAX, LUNG, PORT CHEST: what both chest tasks accept) or not r
 go to both chest X-ray tasks, ``cxr-tuberculosis`` and ``cxr-pneumonia``: one job each;
 tuberculosis only for patients known to be 15 or older, as its model card says it is not
 for children (on the paediatric Kermany films it calls most normal films TB).
-The pneumonia rules come last, so its job is the study's newest and the worklist (which
+MR series of the brain or head (Body Part Examined BRAIN, HEAD, HEADNECK, SKULL,
+CEREBRUM, or not recorded) whose Series Description names FLAIR (or Siemens' "dark
+fluid"), not a sagittal or coronal plane, with at least 8 instances, go to
+``mri-brain-tumour`` (:data:`MRI_BRAIN_TUMOUR_RULE`): its model reads one axial FLAIR
+series, greyscale, of at least 8 slices (the LGG subset's FLAIR channel; it refuses
+colour, a single image and a thinner stack, and other sequences would give meaningless
+masks that no check catches, so the description decides). ``mri-hippocampus`` gets no
+built-in rule (:data:`NO_RULE`). The pneumonia rules come last, so its job is the study's newest and the worklist (which
 shows a study's latest analysis) keeps showing the pneumonia finding it showed before
 TB screening existed; the viewer lists both. A task whose model is not installed is
 skipped with a warning, the others still run. The tasks' own acceptance checks still
@@ -38,6 +51,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -54,6 +68,8 @@ from medsight.tasks import get_task
 __all__ = [
     "CHEST_XRAY_TASKS",
     "DEFAULT_RULES",
+    "MRI_BRAIN_TUMOUR_RULE",
+    "NO_RULE",
     "TB_MIN_AGE_YEARS",
     "Router",
     "RoutingRule",
@@ -80,18 +96,39 @@ class RoutingRule(BaseModel):
     body_parts: tuple[str, ...] = ()
     sop_classes: tuple[str, ...] = ()
     min_age_years: float | None = Field(default=None, ge=0, le=130)
+    descriptions: tuple[str, ...] = ()
+    exclude_descriptions: tuple[str, ...] = ()
+    min_instances: int | None = Field(default=None, ge=1)
 
     def matches(
-        self, modality: str | None, body_part: str | None, sop_classes: Sequence[str], age_years: float | None = None
+        self,
+        modality: str | None,
+        body_part: str | None,
+        sop_classes: Sequence[str],
+        age_years: float | None = None,
+        *,
+        description: str | None = None,
+        instances: int | None = None,
     ) -> bool:
         """Whether a series with these attributes (and arriving SOP classes) is for this rule."""
         if self.min_age_years is not None and (age_years is None or age_years < self.min_age_years):
+            return False
+        if self.min_instances is not None and (instances is None or instances < self.min_instances):
+            return False
+        if not self._description_matches(description):
             return False
         if self.modalities and (modality or "").upper() not in {m.upper() for m in self.modalities}:
             return False
         if self.body_parts and (body_part or "").strip().upper() not in {b.upper() for b in self.body_parts}:
             return False
         return not self.sop_classes or any(uid in self.sop_classes for uid in sop_classes)
+
+    def _description_matches(self, description: str | None) -> bool:
+        text = (description or "").upper()
+        if self.descriptions and not any(term.upper() in text for term in self.descriptions):
+            return False
+        words = set(re.split(r"[^A-Z0-9]+", text))
+        return not any(term.upper() in words for term in self.exclude_descriptions)
 
 
 class _RuleFile(BaseModel):
@@ -108,14 +145,41 @@ _DX_LIKE = (_CR_IMAGE, _DX_PRESENTATION, _DX_PROCESSING)
 TB_MIN_AGE_YEARS = 15.0
 _MIN_AGE = {"cxr-tuberculosis": TB_MIN_AGE_YEARS}
 
+#: Brain MR series that look like the brain tumour model's input: an axial FLAIR series
+#: of the head. The body parts are those the task accepts (BRAIN_MRI) and "not recorded";
+#: the description must name FLAIR (GE, Philips: "FLAIR"; Siemens: "tirm ... dark-fluid")
+#: and no other plane (a sagittal 3-D FLAIR is common and the model learned axial
+#: slices); 8 instances is the recipe's thinnest volume (``min_slices``), below which
+#: the task refuses the series anyway.
+MRI_BRAIN_TUMOUR_RULE = RoutingRule(
+    task="mri-brain-tumour",
+    modalities=("MR",),
+    body_parts=("BRAIN", "HEAD", "HEADNECK", "SKULL", "CEREBRUM", ""),
+    descriptions=("FLAIR", "DARK-FLUID", "DARK_FLUID", "DARKFLUID", "DARK FLUID"),
+    exclude_descriptions=("SAG", "SAGITTAL", "COR", "CORONAL"),
+    min_instances=8,
+)
+
+#: Tasks deliberately left without a built-in rule, and why (a rule file may still add one).
+NO_RULE = {
+    "mri-hippocampus": (
+        "its model reads an MSD-style crop of about 35 x 50 x 35 mm around one hippocampus, which no scanner "
+        "sends: a whole-head T1 series would be refused by its distribution check at best, mis-segmented at "
+        "worst; crops made by a pipeline can be routed by a rule file that names their series description"
+    ),
+}
+
 #: The built-in rules (see the module docstring).
-DEFAULT_RULES: tuple[RoutingRule, ...] = tuple(
-    rule
-    for task in CHEST_XRAY_TASKS
-    for rule in (
-        RoutingRule(task=task, modalities=("CR", "DX"), body_parts=_CHEST, min_age_years=_MIN_AGE.get(task)),
-        RoutingRule(task=task, sop_classes=_DX_LIKE, body_parts=_CHEST, min_age_years=_MIN_AGE.get(task)),
-    )
+DEFAULT_RULES: tuple[RoutingRule, ...] = (
+    MRI_BRAIN_TUMOUR_RULE,
+    *(
+        rule
+        for task in CHEST_XRAY_TASKS
+        for rule in (
+            RoutingRule(task=task, modalities=("CR", "DX"), body_parts=_CHEST, min_age_years=_MIN_AGE.get(task)),
+            RoutingRule(task=task, sop_classes=_DX_LIKE, body_parts=_CHEST, min_age_years=_MIN_AGE.get(task)),
+        )
+    ),
 )
 
 
@@ -174,7 +238,14 @@ class Router:
         )
         tasks: list[str] = []
         for rule in self.rules:
-            if rule.task not in tasks and rule.matches(series.modality, series.body_part_examined, sop_classes, age):
+            if rule.task not in tasks and rule.matches(
+                series.modality,
+                series.body_part_examined,
+                sop_classes,
+                age,
+                description=series.series_description,
+                instances=series.number_of_instances,
+            ):
                 tasks.append(rule.task)
         return tasks
 

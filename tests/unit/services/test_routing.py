@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.data.chest_dicom import synthetic_chest_series, with_uids
+from tests.data.synthetic_mr import write_mr_series
 
 from medsight.access import Principal, Role
 from medsight.errors import UsageError
 from medsight.services.context import ServiceContext
-from medsight.services.routing import DEFAULT_RULES, Router, RoutingRule, age_at_study, load_rules
+from medsight.services.routing import DEFAULT_RULES, NO_RULE, Router, RoutingRule, age_at_study, load_rules
 from medsight.settings import ServiceSettings
+from medsight.store import IngestResult
 
 DX = "1.2.840.10008.5.1.4.1.1.1.1"
 CT = "1.2.840.10008.5.1.4.1.1.2"
@@ -121,3 +124,59 @@ def test_age_at_study() -> None:
     assert age_at_study("20220301", "20260101") == pytest.approx(3.84, abs=0.01)
     for born, seen in ((None, "20260101"), ("1980", "20260101"), ("20270101", "20260101"), ("", "")):
         assert age_at_study(born, seen) is None
+
+
+MR = "1.2.840.10008.5.1.4.1.1.4"
+
+
+def _brain_routed(description: str | None, body_part: str | None = "BRAIN", instances: int = 24) -> list[str]:
+    return [
+        rule.task
+        for rule in DEFAULT_RULES
+        if rule.matches("MR", body_part, [MR], None, description=description, instances=instances)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("description", "body_part", "instances", "routed"),
+    [
+        ("AX FLAIR", "BRAIN", 24, True),
+        ("Ax T2 FLAIR", "HEAD", 30, True),
+        ("t2_tirm_tra_dark-fluid", None, 24, True),  # Siemens' name; body part not recorded
+        ("FLAIR_AX_FS", "brain", 8, True),
+        ("AX FLAIR", "BRAIN", 7, False),  # thinner than the task's thinnest volume
+        ("SAG 3D FLAIR", "BRAIN", 176, False),  # another plane
+        ("t2_tirm_cor_dark-fluid", "HEAD", 24, False),
+        ("AX T1 POST", "BRAIN", 24, False),  # another sequence
+        (None, "BRAIN", 24, False),  # no description: nothing says it is FLAIR
+        ("AX FLAIR", "KNEE", 24, False),
+    ],
+)
+def test_the_built_in_rules_send_axial_flair_head_series_to_the_brain_tumour_task(
+    description: str | None, body_part: str | None, instances: int, routed: bool
+) -> None:
+    assert _brain_routed(description, body_part, instances) == (["mri-brain-tumour"] if routed else [])
+    # Never an MR series to a chest task, nor to the hippocampus task (no built-in rule: NO_RULE).
+    assert not any(rule.matches("CT", body_part, [CT], 40.0, description=description) for rule in DEFAULT_RULES)
+    assert "mri-hippocampus" not in {rule.task for rule in DEFAULT_RULES}
+    assert "mri-hippocampus" in NO_RULE
+
+
+def test_an_axial_flair_series_is_routed_to_the_brain_tumour_task_and_others_are_not(
+    context: ServiceContext, tmp_path: Path
+) -> None:
+    def stored(name: str, seed: int, **kwargs: Any) -> list[IngestResult]:
+        paths = write_mr_series(tmp_path / name, seed=seed, **kwargs)
+        return [context.store.ingest(path.read_bytes()) for path in paths]
+
+    flair = stored("flair", 1, description="AX FLAIR")
+    others = [
+        *stored("sag", 2, description="SAG FLAIR"),
+        *stored("t1", 3, description="AX T1"),
+        *stored("thin", 4, slices=4, description="AX FLAIR"),
+    ]
+    context.notify_ingested([*flair, *others], SENDER)
+    jobs = context.jobs.jobs.search()
+    assert [(job.task, job.series_instance_uid) for job in jobs] == [("mri-brain-tumour", flair[0].series_instance_uid)]
+    assert len(jobs[0].inputs) == 8
+    assert jobs[0].requested_by == SENDER.actor
