@@ -18,6 +18,17 @@ The report:
   model (name, version, sha256 of its weights);
 * ``conclusion`` in words, and ``conclusionCode`` (SNOMED CT) for a positive finding.
 
+A volume segmentation job (``mri-brain-tumour``, ``mri-hippocampus``) has instead one
+contained ``Observation`` per label of each segmented volume (``volume-<label>``, or
+``volume-<n>-<label>`` when the job segmented several series): ``code`` SNOMED CT
+118565006 "Volume" (as the DICOM SR's TID 1411 groups), ``valueQuantity`` in mL (UCUM
+``mL``; 0 mL for a label not found: "nothing found" is a result), ``bodySite`` the
+segment's anatomy as the DICOM Segmentation codes it (Hippocampus; Brain for the FLAIR
+abnormality), components for the largest in-plane diameter (SCT 81827009, UCUM ``mm``)
+and the slices spanned, and a note where the input recorded no voxel size (volumes in
+nominal 1 mm voxels). Each names the same contained ``Device``; the conclusion lists the
+volumes in words.
+
 Status follows the job: queued ``registered``, running ``partial``, done ``preliminary``
 (a model's result that no person has verified, as the DICOM SR says too), refused and
 failed ``cancelled`` with the reason as the conclusion.
@@ -33,7 +44,7 @@ from pydantic import ValidationError
 
 from medsight.access import Principal
 from medsight.errors import MedsightError
-from medsight.services.findings import finding_code
+from medsight.services.findings import SNOMED, finding_code, segment_coding
 from medsight.services.jobs import JobService
 from medsight.store import StudyQuery, StudyResult
 from medsight.store.jobs import JobRecord, JobStatus
@@ -47,6 +58,8 @@ _UCUM = "http://unitsofmeasure.org"
 _DCM = "http://dicom.nema.org/resources/ontology/DCM"
 _V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
 _INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+_OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+_NOMINAL = "The input recorded no voxel size: volumes and lengths are in nominal 1 mm voxels."
 _STATUS = {
     JobStatus.QUEUED: "registered",
     JobStatus.RUNNING: "partial",
@@ -93,6 +106,10 @@ def diagnostic_report(job: JobRecord, study: StudyResult | None) -> dict[str, An
             report["conclusionCode"] = [
                 {"coding": [{"system": finding.system, "code": finding.code, "display": finding.meaning}]}
             ]
+    elif job.status is JobStatus.DONE and "volumes_ml" in result:
+        observations = _volume_observations(job, result, report.get("subject"))
+        report["contained"] = [_device(job), *observations]
+        report["result"] = [{"reference": f"#{observation['id']}"} for observation in observations]
     try:
         validated = DiagnosticReport.model_validate(report)
     except ValidationError as exc:
@@ -138,6 +155,13 @@ def _conclusion(job: JobRecord) -> str:
             f"threshold {result['threshold']:.3f}) by model {model}. "
             "Computer-aided result, not verified by a person."
         )
+    if job.status is JobStatus.DONE and "volumes_ml" in result:
+        volumes = "; ".join(
+            f"{segment_coding(job.task, name, k).label} {ml:.2f} mL"
+            for k, (name, ml) in enumerate(result["volumes_ml"].items(), start=1)
+        )
+        nominal = "" if result.get("spacing_known", True) else f" {_NOMINAL}"
+        return f"{volumes} by model {model}.{nominal} Computer-aided result, not verified by a person."
     if job.status is JobStatus.REFUSED:
         refused = result.get("refused") or {}
         return f"Not analysed: {refused.get('reason', 'the images are outside what the model was made for')}."
@@ -195,3 +219,84 @@ def _number(code: str, display: str, value: float | None) -> dict[str, Any]:
         "code": {"coding": [{"system": _LOCAL, "code": code, "display": display}]},
         "valueQuantity": {"value": value if value is not None else 0.0, "system": _UCUM, "code": "1"},
     }
+
+
+def _segmented_volumes(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job's segmented volumes in order (``images``), or the headline alone."""
+    images = [record for record in result.get("images") or () if "volumes_ml" in record]
+    return images or [result]
+
+
+def _volume_observations(
+    job: JobRecord, result: dict[str, Any], subject: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """One Observation per label of each segmented volume (the module docstring)."""
+    volumes = _segmented_volumes(result)
+    observations: list[dict[str, Any]] = []
+    for n, record in enumerate(volumes, start=1):
+        prefix = "volume" if len(volumes) == 1 else f"volume-{n}"
+        measurements = record.get("measurements") or {}
+        for k, (name, ml) in enumerate(record["volumes_ml"].items(), start=1):
+            observation = _volume_observation(job, name, k, float(ml), measurements.get(name) or {})
+            observation["id"] = _fhir_id(f"{prefix}-{name}")
+            if len(volumes) > 1:
+                observation["code"]["text"] += f" (volume {n} of {len(volumes)})"
+            if not record.get("spacing_known", True):
+                observation["note"] = [{"text": _NOMINAL}]
+            if subject is not None:
+                observation["subject"] = subject
+            observations.append(observation)
+    return observations
+
+
+def _volume_observation(job: JobRecord, name: str, number: int, ml: float, measured: dict[str, Any]) -> dict[str, Any]:
+    coding = segment_coding(job.task, name, number)
+    site = coding.region or (coding.type if coding.category.code == "91723000" else None)
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "preliminary",
+        "category": [{"coding": [{"system": _OBSERVATION_CATEGORY, "code": "imaging", "display": "Imaging"}]}],
+        "code": {
+            "coding": [{"system": SNOMED, "code": "118565006", "display": "Volume"}],
+            "text": f"Volume of {coding.label}",
+        },
+        "focus": [{"display": coding.label}],
+        "valueQuantity": {"value": round(ml, 4), "unit": "mL", "system": _UCUM, "code": "mL"},
+        "device": {"reference": "#model"},
+    }
+    if site is not None:
+        observation["bodySite"] = {
+            "coding": [{"system": site.system, "code": site.code, "display": site.meaning}],
+            "text": coding.label,
+        }
+    components: list[dict[str, Any]] = []
+    if measured.get("largest_diameter_mm") is not None:
+        components.append(
+            {
+                "code": {
+                    "coding": [{"system": SNOMED, "code": "81827009", "display": "Diameter"}],
+                    "text": "Largest in-plane diameter",
+                },
+                "valueQuantity": {
+                    "value": measured["largest_diameter_mm"],
+                    "unit": "mm",
+                    "system": _UCUM,
+                    "code": "mm",
+                },
+            }
+        )
+    if measured.get("slices"):
+        components.append(
+            {
+                "code": {"coding": [{"system": _LOCAL, "code": "slices-spanned", "display": "Slices spanned"}]},
+                "valueQuantity": {"value": measured["slices"]["count"], "system": _UCUM, "code": "1"},
+            }
+        )
+    if components:
+        observation["component"] = components
+    return observation
+
+
+def _fhir_id(text: str) -> str:
+    """``text`` as a FHIR id (letters, digits, '-' and '.', at most 64)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-.") else "-" for c in text)[:64]

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from tests.data.dciodvfy import dciodvfy
 from tests.data.synthetic_mr import label_blobs, write_mr_series
 
@@ -18,11 +19,12 @@ from medsight.io.dicom.seg import read_segmentation
 from medsight.io.dicom.sr import read_sr_items
 from medsight.services.accounts import AccessService
 from medsight.services.analysis import JobRunner
+from medsight.services.fhir import diagnostic_report
 from medsight.services.jobs import AnalysisRequest, JobService
 from medsight.services.label_outputs import NO_DICOM_SOURCE
 from medsight.services.volume_jobs import Segmenter, VolumeJobRunner
 from medsight.settings import ServiceSettings
-from medsight.store import InstanceQuery, SeriesQuery, Store
+from medsight.store import InstanceQuery, SeriesQuery, Store, StudyQuery
 from medsight.store.accounts import Accounts
 from medsight.store.jobs import JobInput, JobRecord, JobStatus, ModelRef, NewJob
 from medsight.tasks import Refusal
@@ -145,3 +147,20 @@ def test_a_series_with_a_filled_gap_is_measured_but_gets_no_seg(store: Store, tm
     assert outcome.result["volumes_ml"]["anterior"] > 0
     assert outcome.sr_sop_instance_uid is None
     assert {s.modality for s in store.series(SeriesQuery(study_instance_uid=study))} == {"MR"}
+
+
+def test_the_fhir_report_of_a_volume_job_carries_the_volumes_the_sr_holds(store: Store, tmp_path: Path) -> None:
+    _, job, study = _run(store, tmp_path, _segment)
+    report = diagnostic_report(job, store.studies(StudyQuery(study_instance_uids=(study,)))[0])
+    DiagnosticReport.model_validate(report)
+    observations = {r["id"]: r for r in report["contained"] if r["resourceType"] == "Observation"}
+    assert [ref["reference"] for ref in report["result"]] == ["#volume-anterior", "#volume-posterior"]
+    sr_volumes = [
+        float(v.split()[0])
+        for name, v in read_sr_items(store.open_instance(job.sr_sop_instance_uid or ""))
+        if name == "Volume"
+    ]
+    fhir_volumes = [observations[f"volume-{label}"]["valueQuantity"] for label in ("anterior", "posterior")]
+    assert [q["value"] for q in fhir_volumes] == pytest.approx(sr_volumes, abs=1e-4)
+    assert {(q["system"], q["code"]) for q in fhir_volumes} == {("http://unitsofmeasure.org", "mL")}
+    assert report["subject"] == observations["volume-anterior"]["subject"]
