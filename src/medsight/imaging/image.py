@@ -9,7 +9,7 @@ is redacted, so that printing or logging an image never leaks patient data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -57,12 +57,30 @@ class StudyContext(Mapping[str, Any]):
     A derived object (Secondary Capture, SR, SEG) must carry the same patient and study
     identity to be filed beside its source. These values are patient data: ``repr`` and
     ``str`` name the keywords present, never the values.
+
+    ``StudyContext.deferred(load)`` reads them only when first asked for: most reads
+    never write a derived object, and converting a dozen values costs as much as
+    decoding a small image.
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_load", "_loaded")
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
-        self._values = dict(values or {})
+        self._loaded: dict[str, Any] | None = dict(values or {})
+        self._load: Callable[[], Mapping[str, Any]] | None = None
+
+    @classmethod
+    def deferred(cls, load: Callable[[], Mapping[str, Any]]) -> StudyContext:
+        context = cls()
+        context._loaded, context._load = None, load
+        return context
+
+    @property
+    def _values(self) -> dict[str, Any]:
+        if self._loaded is None:
+            assert self._load is not None
+            self._loaded, self._load = dict(self._load()), None
+        return self._loaded
 
     def __getitem__(self, keyword: str) -> Any:
         return self._values[keyword]

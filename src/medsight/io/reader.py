@@ -141,7 +141,7 @@ def scan(path: Path, limits: ReadLimits) -> Scan:
     if kind is FileKind.DICOMDIR:
         return _scan_members(_iter_dicomdir(path), limits)
     if kind is FileKind.DICOM:
-        result = _scan_members([member], limits)
+        result = _scan_members([member], limits, known=kind)  # sniffed already: not again
         if result.failures:  # a single file: its failure is the answer
             failure = result.failures[0]
             raise _error_from(failure)
@@ -179,10 +179,12 @@ def read_image(path: Path, limits: ReadLimits, workers: int = 1) -> Image:
     raise InputError(f"{path}: holds {len(images)} images; give the file or series folder of one")
 
 
-def _scan_members(members: Iterable[Member], limits: ReadLimits) -> Scan:
+def _scan_members(members: Iterable[Member], limits: ReadLimits, known: FileKind | None = None) -> Scan:
+    """Plan every member; ``known``, when given, is every member's kind, sniffed already."""
     result = Scan()
     dicom: list[Member] = []
-    for member, kind in _sniffed(members, limits, result):
+    sniffed = ((member, known) for member in members) if known is not None else _sniffed(members, limits, result)
+    for member, kind in sniffed:
         if kind is FileKind.DICOM:
             dicom.append(member)
         elif kind in (FileKind.RASTER, FileKind.NIFTI) and member.path is not None:

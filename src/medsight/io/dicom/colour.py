@@ -54,10 +54,11 @@ def apply_palette(header: InstanceHeader, stored: NDArray[Any], out: NDArray[np.
         if descriptor is not None and len(descriptor) == 3 and int(descriptor[2]) == 16:
             out *= np.float32(1.0 / 256.0)
         return
-    lut, first = palette
+    table, bits, first = palette
     indices = stored.reshape(out.shape[0], -1)
-    if indices.dtype == np.uint8 and _expand_8bit(indices, lut, first, out):
+    if indices.dtype == np.uint8 and _expand_8bit(indices, table, bits, first, out):
         return
+    lut = table.astype(np.float32) / np.float32(256.0 if bits == 16 else 1.0)
     for frame in range(out.shape[0]):
         frame_indices = indices[frame]
         if first:
@@ -66,57 +67,88 @@ def apply_palette(header: InstanceHeader, stored: NDArray[Any], out: NDArray[np.
         np.take(lut, frame_indices, axis=0, mode="clip", out=out[frame].reshape(-1, 3))
 
 
-def _expand_8bit(indices: NDArray[np.uint8], lut: NDArray[np.float32], first: int, out: NDArray[np.float32]) -> bool:
+def _expand_8bit(
+    indices: NDArray[np.uint8], table: NDArray[Any], bits: int, first: int, out: NDArray[np.float32]
+) -> bool:
     """Expand 8-bit indices with Pillow's palette conversion when the table has 8 significant bits.
 
     numpy gathers 12-byte RGB float32 rows one at a time; Pillow expands 8-bit palette
     images in tight C, and most palettes are 8-bit values (often shifted up to 16 bits).
-    Returns False, doing nothing, when the table has more precision than 8 bits.
+    The checks run on the stored integers: a few microseconds, where float tests of the
+    same table cost a fifth of the whole expansion. Returns False, doing nothing, when the
+    table has more precision than 8 bits.
     """
     from PIL import Image
 
-    # Every index 0..255 mapped through first-value offset and clipping: a 256-entry table.
-    table = lut[np.clip(np.arange(256) - first, 0, len(lut) - 1)]
-    # Tables are on the 0-255 scale already (see the module docstring); 16-bit entries
-    # written as v * 257 come out as v * 257/256.
-    scale = next((s for s in (1.0, 257.0 / 256.0) if _is_8bit(table / s)), None)
-    if scale is None:
-        return False
-    palette = (table / scale).astype(np.uint8).tobytes()
+    # Every index 0..255 mapped through the first-value offset and clipping: 256 entries.
+    if first == 0 and len(table) >= 256:
+        table = table[:256]
+    else:
+        table = table[np.clip(np.arange(256) - first, 0, len(table) - 1)]
+    scale = 1.0
+    if bits == 16:
+        # 16-bit entries are v * 256 (exact 8-bit values) or v * 257 (v * 257/256 once
+        # divided by 256, see the module docstring); anything else needs the float path.
+        if not (table & 0xFF).any():
+            table = table >> 8
+        elif not (table % 257).any():
+            table, scale = table // 257, 257.0 / 256.0
+        else:
+            return False
+    palette = table.astype(np.uint8).tobytes()
     size = (out.shape[2], out.shape[1])  # (width, height)
     for frame in range(out.shape[0]):
         image = Image.frombuffer("P", size, np.ascontiguousarray(indices[frame]), "raw", "P", 0, 1)
         image.putpalette(palette)
-        rgb = np.frombuffer(image.convert("RGB").tobytes(), np.uint8).reshape(out[frame].shape)
+        rgb = np.frombuffer(_rgb_bytes(image.convert("RGB")), np.uint8).reshape(out[frame].shape)
         out[frame] = rgb  # a plain conversion, then an in-place scale: faster than a mixed-type multiply
         if scale != 1.0:
             out[frame] *= np.float32(scale)
     return True
 
 
-def _is_8bit(values: NDArray[np.float32]) -> bool:
-    return bool(values.max() <= 255 and np.array_equal(np.round(values), values))
+def _rgb_bytes(image: Any) -> bytes:
+    """An RGB Pillow image's packed bytes, in one piece.
+
+    ``Image.tobytes`` packs 64 KiB at a time and joins the pieces: a second copy of the
+    whole image, a tenth of the palette expansion's time. One call of the same raw
+    encoder with room for everything skips the join; should Pillow's internals change,
+    ``tobytes`` gives the same bytes.
+    """
+    from PIL import Image
+
+    try:
+        encoder = Image._getencoder("RGB", "raw", "RGB")
+        encoder.setimage(image.im, (0, 0, *image.size))
+        try:
+            _, status, data = encoder.encode(image.width * image.height * 3 + 1)
+        finally:
+            encoder.cleanup()
+    except (AttributeError, TypeError):
+        return bytes(image.tobytes())
+    return bytes(data) if status == 1 else bytes(image.tobytes())
 
 
-def _palette(header: InstanceHeader) -> tuple[NDArray[np.float32], int] | None:
-    """A plain (not segmented) palette as an (entries, 3) table and its first mapped value.
+def _palette(header: InstanceHeader) -> tuple[NDArray[Any], int, int] | None:
+    """A plain (not segmented) palette: its stored (entries, 3) table, bits per entry and first mapped value.
 
     Returns None when the palette is segmented or its layout is unusual; pydicom's
     ``apply_color_lut`` handles those.
     """
     values = header.values
     channels = []
-    first = 0
+    first = bits = 0
     for descriptor_tag, data_tag in zip(t.PALETTE_DESCRIPTORS, t.PALETTE_DATA, strict=True):
         descriptor, data = values.numbers(descriptor_tag), values.data(data_tag)
         if descriptor is None or data is None or len(descriptor) != 3:
             return None
         entries, first, bits = int(descriptor[0]) or 65536, int(descriptor[1]), int(descriptor[2])
         if bits == 8 and len(data) == entries:
-            table = np.frombuffer(data, np.uint8)
+            channels.append(np.frombuffer(data, np.uint8))
         elif bits == 16 and len(data) == 2 * entries:
-            table = np.frombuffer(data, "<u2")
+            channels.append(np.frombuffer(data, "<u2"))
         else:
             return None
-        channels.append(table.astype(np.float32) / np.float32(256.0 if bits == 16 else 1.0))
-    return np.stack(channels, axis=1), first
+    if len({len(channel) for channel in channels}) != 1 or len({c.dtype for c in channels}) != 1:
+        return None
+    return np.stack(channels, axis=1), bits, first

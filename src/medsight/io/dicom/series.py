@@ -24,6 +24,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -381,5 +382,10 @@ def _source(headers: Sequence[InstanceHeader]) -> SourceRef:
 
 
 def _study_context(header: InstanceHeader) -> StudyContext:
-    found = {keyword: header.values.study_value(tag) for keyword, tag in STUDY_CONTEXT_TAGS.items()}
-    return StudyContext({keyword: value for keyword, value in found.items() if value not in (None, "")})
+    values = header.values  # the header's parsed values only: no file stays open
+
+    def load() -> dict[str, Any]:
+        found = {keyword: values.study_value(tag) for keyword, tag in STUDY_CONTEXT_TAGS.items()}
+        return {keyword: value for keyword, value in found.items() if value not in (None, "")}
+
+    return StudyContext.deferred(load)
