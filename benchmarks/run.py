@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
-        [--only service|viewer|streams|deid|encryption|ledger|mri|segoutputs|protocols] [--service-memory-seconds S]
+        [--only io|service|viewer|streams|deid|encryption|ledger|mri|segoutputs|protocols] [--service-memory-seconds S]
         [--service-instances N] [--note TEXT]
 
 Every figure is measured by this run; nothing is carried over. Targets:
@@ -114,6 +114,10 @@ FULL = Mode(min_seconds=0.3, rounds=5, slices=300, repeats=5)
 QUICK = Mode(min_seconds=0.05, rounds=3, slices=60, repeats=1)
 
 
+#: What ``--only`` can measure alone.
+ONLY_SECTIONS = ("io", "service", "viewer", "streams", "deid", "encryption", "ledger", "mri", "segoutputs", "protocols")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, 60-slice series")
@@ -134,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--reference", type=Path, default=REPO_ROOT / "var/reference/resnet18-28")
     parser.add_argument(
         "--only",
-        choices=["service", "viewer", "streams", "deid", "encryption", "ledger", "mri", "segoutputs", "protocols"],
+        choices=[*ONLY_SECTIONS],
         help="measure one section and update it in --out",
     )
     parser.add_argument("--service-memory-seconds", type=float, help="mixed load for the memory check (600)")
@@ -145,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = shlex.join(["python", "-m", "benchmarks.run", *arguments])
     mode = QUICK if args.quick else FULL
     profile = args.profile or (args.profile is None and not args.quick)
+    if args.only == "io":
+        _io_only(args, mode, profile)
+        return
     if args.only == "service":
         _service_only(args, command, mode)
         return
@@ -464,23 +471,64 @@ def _series_section(series: SeriesResult) -> str:
 
 
 def _summary(decoded: list[DecodeResult], series: SeriesResult, models: ModelsResult) -> str:
+    lines = ["## Targets\n", *_io_targets(decoded, series), *models_targets(models)]
+    return "\n".join(lines) + "\n"
+
+
+#: The start of each line `_io_targets` writes, so that ``--only io`` replaces its own.
+IO_TARGET_PREFIXES = ("- decode ratio >= ", "- series, ", "- volume correct: ")
+
+
+def _io_targets(decoded: list[DecodeResult], series: SeriesResult) -> list[str]:
     slow = [r.sample.label for r in decoded if r.ratio is None or r.ratio < DECODE_TARGET]
-    lines = ["## Targets\n"]
-    lines.append(
-        f"- decode ratio >= {DECODE_TARGET}: {len(decoded) - len(slow)} of {len(decoded)}"
+    lines = [
+        f"{IO_TARGET_PREFIXES[0]}{DECODE_TARGET}: {len(decoded) - len(slow)} of {len(decoded)}"
         " samples pass" + (f"; missed: {', '.join(slow)}" if slow else "")
-    )
+    ]
     for row in _medsight_rows(series):
         ratio = series.row("simpleitk").best / row.best
         memory = row.peak_rss_delta / series.volume_bytes
         lines.append(
-            f"- series, {row.workers} worker(s): {ratio:.2f}x SimpleITK"
+            f"{IO_TARGET_PREFIXES[1]}{row.workers} worker(s): {ratio:.2f}x SimpleITK"
             f" ({_verdict(ratio >= SERIES_TARGET)}), peak memory {memory:.2f}x the volume"
             f" ({_verdict(memory <= MEMORY_TARGET)})"
         )
-    lines.append(f"- volume correct: {_verdict(all(series.checks.values()))}")
-    lines += models_targets(models)
-    return "\n".join(lines) + "\n"
+    lines.append(f"{IO_TARGET_PREFIXES[2]}{_verdict(all(series.checks.values()))}")
+    return lines
+
+
+def _io_only(args: argparse.Namespace, mode: Mode, profile: bool) -> None:
+    """Sections 1 and 2 (decode, series assembly), their target lines and the profile of their misses."""
+    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
+        workdir = Path(tmp)
+        _progress("decode throughput")
+        samples, notes = find_samples(args.shared if args.shared.is_dir() else None, workdir)
+        decoded = measure_decode(samples, min_seconds=mode.min_seconds, rounds=mode.rounds)
+        _progress(f"series assembly ({mode.slices} slices)")
+        series = measure_series(workdir, slices=mode.slices, repeats=mode.repeats)
+        profiles = _profiles(decoded, series, workdir / "series", mode) if profile else None
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    document = replace_section(document, _decode_section(decoded, notes, mode))
+    document = replace_section(document, _series_section(series))
+    lines = _io_targets(decoded, series)
+    for prefix in IO_TARGET_PREFIXES:
+        document = replace_lines(document, "## Targets", prefix, [line for line in lines if line.startswith(prefix)])
+    if profiles is not None:
+        document = _replace_profiles(document, profiles)
+    args.out.write_text(document, encoding="utf-8")
+    _progress(f"updated the decode and series sections of {args.out}")
+
+
+def _replace_profiles(document: str, profiles: str) -> str:
+    """The "Where the time goes" section replaced (its heading says whether a target was missed).
+
+    It is the report's last section, so its chunk also holds the whole run's time line, kept.
+    """
+    head, marker, tail = document.partition("\n## Where the time goes")
+    if not marker:
+        return document.rstrip("\n") + "\n\n" + profiles
+    trailer = [line for line in tail.splitlines() if line.startswith("_Whole run")]
+    return head + "\n" + profiles.rstrip("\n") + "\n" + ("\n" + trailer[-1] + "\n" if trailer else "")
 
 
 def _profiles(decoded: list[DecodeResult], series: SeriesResult, folder: Path, mode: Mode) -> str:

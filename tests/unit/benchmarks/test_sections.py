@@ -54,3 +54,24 @@ def test_target_lines_are_added_after_the_last_item() -> None:
 
 def test_no_targets_section_leaves_the_document() -> None:
     assert replace_lines("# B\n", "## Targets", "- service", ["- service"]) == "# B\n"
+
+
+def test_profiles_section_is_replaced_and_the_run_time_kept() -> None:
+    from benchmarks.run import _replace_profiles
+
+    document = (
+        "# B\n\n## 1. Decode\n\nrows\n\n"
+        "## Where the time goes (cases that missed a target)\n\nold\n\n_Whole run: 9 s._\n"
+    )
+    updated = _replace_profiles(document, "## Where the time goes\n\nNo target missed.\n")
+    assert "old" not in updated
+    assert updated.count("## Where the time goes") == 1
+    assert updated.index("## 1. Decode") < updated.index("No target missed.") < updated.index("_Whole run: 9 s._")
+
+
+def test_profiles_section_is_added_when_missing() -> None:
+    from benchmarks.run import _replace_profiles
+
+    updated = _replace_profiles("# B\n\n## 1. Decode\n\nrows\n", "## Where the time goes\n\nNo target missed.\n")
+    assert updated.endswith("## Where the time goes\n\nNo target missed.\n")
+    assert "rows" in updated
