@@ -13,13 +13,22 @@ from typing import Any
 
 import torch
 
-from medsight import __version__
 from medsight.data.hc18 import MeasuredSet
 from medsight.inference.measure_eval import MEASURE_METRICS, score_measured
 from medsight.inference.segmentation import LoadedSegmenter
 from medsight.models.bundle import BundleMetadata, MedsightSection, file_sha256, load_bundle, write_metadata
 from medsight.models.segmenter import SegmenterWithFeatures
 from medsight.tasks import TaskSpec
+from medsight.training.bundle_parts import (
+    bundle_metadata,
+    card_check_and_weights,
+    card_opening,
+    card_run,
+    card_table,
+    finish_bundle,
+    ood_summary,
+    training_record,
+)
 from medsight.training.export import export_onnx, publish_bundle
 from medsight.training.fit import platform_summary
 from medsight.training.segment import SegmentationFit, SegmentOptions
@@ -53,10 +62,7 @@ def _fill(staging: Path, source: SegmentationSource) -> None:
     val = score_measured(
         model, source.data.split("val"), bootstrap=source.options.bootstrap, seed=source.options.train.seed
     )
-    metadata.medsight.metrics = {"val": val}
-    write_metadata(staging, metadata)
-    (staging / "docs").mkdir(exist_ok=True)
-    (staging / "docs" / "model_card.md").write_text(_model_card(metadata, source.task), encoding="utf-8")
+    finish_bundle(staging, metadata, val, lambda written: _model_card(written, source.task))
 
 
 def _write_weights(root: Path, source: SegmentationSource) -> BundleMetadata:
@@ -75,20 +81,7 @@ def _write_weights(root: Path, source: SegmentationSource) -> BundleMetadata:
 def _metadata(source: SegmentationSource, weights: dict[str, str]) -> BundleMetadata:
     task, fit, options = source.task, source.fit, source.options
     size, versions = options.resolution, platform_summary()
-    training = {
-        "command": source.command,
-        "seed": options.train.seed,
-        "epochs_max": options.train.epochs,
-        "best_epoch": fit.best_epoch,
-        "stopped_early": fit.stopped_early,
-        "batch_size": options.train.batch_size,
-        "lr": options.train.lr,
-        "seconds": round(fit.seconds, 1),
-        "data": {**source.data.provenance, "path_name": source.data.root.name},
-        "split_sizes": fit.split_sizes,
-        "history": fit.history,
-        "platform": versions,
-    }
+    training = training_record(source.command, options.train, fit, source.data, versions)
     section = MedsightSection(
         task=task.name,
         kind=task.kind.value,
@@ -99,11 +92,7 @@ def _metadata(source: SegmentationSource, weights: dict[str, str]) -> BundleMeta
         threshold=0.5,
         threshold_rule="pixel probability 0.5 (the largest region is the head)",
         conformal={},
-        ood={
-            "quantile": fit.ood.quantile,
-            "val_false_refusal_rate": round(fit.ood_val_false_refusal, 4),
-            "method": "Mahalanobis distance on pixel statistics and on the U-Net's pooled bottleneck",
-        },
+        ood=ood_summary(fit.ood, fit, "Mahalanobis distance on pixel statistics and on the U-Net's pooled bottleneck"),
         weights=weights,
         training=training,
         segmentation={
@@ -114,19 +103,14 @@ def _metadata(source: SegmentationSource, weights: dict[str, str]) -> BundleMeta
             "ga_formula": "Hadlock 1984: GA = 8.96 + 0.540 HC + 0.0003 HC^3 (HC in cm)",
         },
     )
-    return BundleMetadata(
+    return bundle_metadata(
+        task,
         name=options.name or f"{task.name}-{size}",
         version=options.version,
-        changelog={options.version: "trained by medsight train"},
-        monai_version=versions["monai"],
-        pytorch_version=versions["torch"],
-        numpy_version=versions["numpy"],
-        required_packages_version={"medsight": __version__},
-        task=task.title,
+        versions=versions,
         description=f"{task.title}: {size} px MONAI U-Net, ellipse fit, HC/BPD in mm, Hadlock gestational age.",
-        data_source=str(source.data.provenance.get("file", "")),
+        data=source.data,
         data_type=f"greyscale image: {task.acceptance.description}",
-        intended_use=task.intended_use,
         network_data_format={
             "inputs": {
                 "image": {"type": "image", "num_channels": 1, "spatial_shape": [size, size], "dtype": "float32"}
@@ -135,7 +119,7 @@ def _metadata(source: SegmentationSource, weights: dict[str, str]) -> BundleMeta
                 "logits": {"type": "image", "format": "segmentation", "num_channels": 1, "channel_def": {"0": "head"}}
             },
         },
-        medsight=section,
+        section=section,
     )
 
 
@@ -148,21 +132,7 @@ def _model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
     rows = [f"| {name} | {val.get(name)} | {val.get(name + '_ci')} |" for name in MEASURE_METRICS if name in val]
     return "\n".join(
         [
-            f"# {metadata.name} {metadata.version}",
-            "",
-            metadata.description,
-            "",
-            "## Intended use",
-            "",
-            task.intended_use,
-            "",
-            "## Not for",
-            "",
-            *[f"- {limit}" for limit in task.limitations],
-            f"- Anything but {task.acceptance.description}: such inputs are refused with a reason, never measured.",
-            "",
-            "## Model",
-            "",
+            *card_opening(metadata, task, "measured"),
             f"- MONAI U-Net, channels {net.get('channels')}, strides {net.get('strides')}, "
             f"{net.get('res_units')} residual unit(s); Dice + binary cross-entropy.",
             f"- Input: the whole frame stretched to {section.preprocessing['size']} px square, greyscale in [0, 1].",
@@ -174,25 +144,19 @@ def _model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
             "- Confidence: pixel probabilities calibrated by one temperature on validation "
             f"(T = {section.temperature:.3f}), "
             "summarised as the expected Dice of the predicted mask.",
-            f"- Distribution check: {section.ood.get('method')}; false-refusal rate on validation "
-            f"{section.ood.get('val_false_refusal_rate', 0):.1%}.",
-            f"- Weights: `models/model.pt` sha256 `{section.weights.get('model.pt', '')}`.",
+            *card_check_and_weights(metadata),
             "",
             "## Training data",
             "",
             f"- HC18 (van den Heuvel et al., PLoS ONE 2018), `{data.get('file')}` sha256 `{data.get('sha256')}`; "
             f"split by subject ({data.get('split_rule')}): "
             f"{training.get('split_sizes')}.",
-            f"- Seed {training.get('seed')}, best epoch {training.get('best_epoch')} of at most "
-            f"{training.get('epochs_max')}, {training.get('seconds', 0) / 60:.1f} min on "
-            f"{training.get('platform', {}).get('threads', '?')} CPU threads.",
-            f"- Command: `{training.get('command', '')}`",
+            *card_run(training),
             "",
-            f"## Validation (n = {val.get('n')} images of subjects not in training, 95% bootstrap CIs over images)",
-            "",
-            "| metric | value | 95% CI |",
-            "|---|---:|---|",
-            *rows,
+            *card_table(
+                f"## Validation (n = {val.get('n')} images of subjects not in training, 95% bootstrap CIs over images)",
+                rows,
+            ),
             "",
             f"Images where no head was found: {val.get('failed')}. Confidence: {val.get('confidence')}.",
             "",

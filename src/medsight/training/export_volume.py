@@ -15,12 +15,21 @@ from typing import Any
 
 import torch
 
-from medsight import __version__
 from medsight.data.volumes import VolumeSet
 from medsight.inference.volume_eval import score_volumes
 from medsight.inference.volume_segmentation import LoadedVolumeSegmenter
 from medsight.models.bundle import BundleMetadata, MedsightSection, file_sha256, load_bundle, write_metadata
 from medsight.tasks import TaskSpec
+from medsight.training.bundle_parts import (
+    bundle_metadata,
+    card_check_and_weights,
+    card_opening,
+    card_run,
+    card_table,
+    finish_bundle,
+    ood_summary,
+    training_record,
+)
 from medsight.training.export import publish_bundle
 from medsight.training.fit import platform_summary
 from medsight.training.segment_volume import VolumeFit, VolumeOptions
@@ -59,10 +68,7 @@ def _fill(staging: Path, source: VolumeSource) -> None:
     val = score_volumes(
         model, source.data.split("val"), bootstrap=source.options.bootstrap, seed=source.options.train.seed
     )
-    metadata.medsight.metrics = {"val": val}
-    write_metadata(staging, metadata)
-    (staging / "docs").mkdir(exist_ok=True)
-    (staging / "docs" / "model_card.md").write_text(_model_card(metadata, source.task), encoding="utf-8")
+    finish_bundle(staging, metadata, val, lambda written: _model_card(written, source.task))
 
 
 def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
@@ -70,21 +76,7 @@ def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
     versions = platform_summary()
     size = next(iter(task.preprocessing))
     recipe = fit.recipe
-    training = {
-        "command": source.command,
-        "seed": options.train.seed,
-        "epochs_max": options.train.epochs,
-        "best_epoch": fit.best_epoch,
-        "stopped_early": fit.stopped_early,
-        "batch_size": options.train.batch_size,
-        "lr": options.train.lr,
-        "seconds": round(fit.seconds, 1),
-        "data": {**source.data.provenance, "path_name": source.data.root.name},
-        "split_sizes": fit.split_sizes,
-        "inputs": fit.extra,
-        "history": fit.history,
-        "platform": versions,
-    }
+    training = training_record(source.command, options.train, fit, source.data, versions, inputs=fit.extra)
     spatial = [recipe.size, recipe.size] if recipe.dims == 2 else list(recipe.patch)
     section = MedsightSection(
         task=task.name,
@@ -96,12 +88,12 @@ def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
         threshold=0.5,
         threshold_rule="argmax of the softmax over background and labels",
         conformal={},
-        ood={
-            "quantile": fit.ood.quantile,
-            "val_false_refusal_rate": round(fit.ood_val_false_refusal, 4),
-            "method": "Mahalanobis distance on pixel statistics and on the U-Net's pooled bottleneck "
+        ood=ood_summary(
+            fit.ood,
+            fit,
+            "Mahalanobis distance on pixel statistics and on the U-Net's pooled bottleneck "
             + ("(per slice; the median slice decides)" if recipe.dims == 2 else "(the central window)"),
-        },
+        ),
         weights=weights,
         training=training,
         segmentation={
@@ -111,21 +103,16 @@ def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
             "loss": "Dice + cross-entropy (MONAI DiceCELoss, softmax)",
         },
     )
-    return BundleMetadata(
+    return bundle_metadata(
+        task,
         name=options.name or f"{task.name}-{size}",
         version=options.version,
-        changelog={options.version: "trained by medsight train"},
-        monai_version=versions["monai"],
-        pytorch_version=versions["torch"],
-        numpy_version=versions["numpy"],
-        required_packages_version={"medsight": __version__},
-        task=task.title,
+        versions=versions,
         description=f"{task.title}: MONAI U-Net ({'2.5-D slice-wise' if recipe.dims == 2 else '3-D'}), "
         + ", ".join(task.classes[1:])
         + ", volumes in mL.",
-        data_source=str(source.data.provenance.get("file", "")),
+        data=source.data,
         data_type=f"greyscale volume: {task.acceptance.description}",
-        intended_use=task.intended_use,
         network_data_format={
             "inputs": {
                 "image": {
@@ -144,7 +131,7 @@ def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
                 }
             },
         },
-        medsight=section,
+        section=section,
     )
 
 
@@ -174,21 +161,7 @@ def _model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
     )
     return "\n".join(
         [
-            f"# {metadata.name} {metadata.version}",
-            "",
-            metadata.description,
-            "",
-            "## Intended use",
-            "",
-            task.intended_use,
-            "",
-            "## Not for",
-            "",
-            *[f"- {limit}" for limit in task.limitations],
-            f"- Anything but {task.acceptance.description}: such inputs are refused with a reason, never segmented.",
-            "",
-            "## Model",
-            "",
+            *card_opening(metadata, task, "segmented"),
             f"- MONAI U-Net, {net.get('spatial_dims')}-D, channels {net.get('channels')}, "
             f"strides {net.get('strides')}, "
             f"{net.get('res_units')} residual unit(s); outputs {', '.join(task.classes)} (softmax); "
@@ -197,25 +170,18 @@ def _model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
             "percentile to [0, 1].",
             f"- Confidence: voxel probabilities calibrated by one softmax temperature on validation voxels "
             f"(T = {section.temperature:.3f}), summarised as the mean expected Dice over labels.",
-            f"- Distribution check: {section.ood.get('method')}; false-refusal rate on validation "
-            f"{section.ood.get('val_false_refusal_rate', 0):.1%}.",
-            f"- Weights: `models/model.pt` sha256 `{section.weights.get('model.pt', '')}`.",
+            *card_check_and_weights(metadata),
             "",
             "## Training data",
             "",
             f"- `{data.get('path_name')}` (`{data.get('file')}` sha256 `{data.get('sha256')}`); split by case "
             f"({data.get('split_rule')}): {training.get('split_sizes')}; validation cases: "
             f"{', '.join(data.get('val_keys', []))}.",
-            f"- Seed {training.get('seed')}, best epoch {training.get('best_epoch')} of at most "
-            f"{training.get('epochs_max')}, {training.get('seconds', 0) / 60:.1f} min on "
-            f"{training.get('platform', {}).get('threads', '?')} CPU threads.",
-            f"- Command: `{training.get('command', '')}`",
+            *card_run(training),
             "",
-            f"## Validation (n = {val.get('n')} cases not in training, 95% bootstrap CIs over cases)",
-            "",
-            "| metric | value | 95% CI |",
-            "|---|---:|---|",
-            *rows,
+            *card_table(
+                f"## Validation (n = {val.get('n')} cases not in training, 95% bootstrap CIs over cases)", rows
+            ),
             "",
             f"Refused by the distribution check (scored anyway): {val.get('refused', {}).get('n')}.",
             "",

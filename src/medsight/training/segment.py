@@ -18,7 +18,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -33,9 +33,22 @@ from medsight.models.segmenter import Segmenter, SegmenterConfig
 from medsight.tasks import Preprocessing, TaskSpec, prepare
 from medsight.tasks.preprocess import resize_area
 from medsight.training.fit import FitProgress
-from medsight.training.loop import TrainOptions
+from medsight.training.loop import EpochLog, TrainOptions
 
-__all__ = ["SegmentOptions", "SegmentationFit", "fit_segmenter", "prepare_measured"]
+__all__ = [
+    "SegmentOptions",
+    "SegmentationFit",
+    "augmenter",
+    "batch_pairs",
+    "fit_epochs",
+    "fit_segmenter",
+    "prepare_measured",
+    "prepared_splits",
+    "standardised",
+    "start_fit",
+]
+
+_Prepared = TypeVar("_Prepared")
 
 # Every n-th validation pixel fits the temperature (neighbours are nearly copies).
 _PIXEL_STRIDE = 5
@@ -198,15 +211,44 @@ def _train(
 ) -> tuple[Segmenter, int, bool, list[dict[str, float]]]:
     from monai.losses.dice import DiceLoss
 
-    x_train, y_train = train
     dice_loss, bce = DiceLoss(sigmoid=True), torch.nn.BCEWithLogitsLoss()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+
+    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return dice_loss(logits, y) + bce(logits, y)  # type: ignore[no-any-return]
+
+    return fit_epochs(model, train, options, progress, loss=loss, validate=lambda m: _val_dice(m, *val)[0])
+
+
+def fit_epochs(
+    model: Segmenter,
+    train: tuple[NDArray[Any], NDArray[Any]],
+    options: TrainOptions,
+    progress: FitProgress,
+    *,
+    loss: Callable[[torch.Tensor, torch.Tensor], Any],
+    validate: Callable[[Segmenter], float],
+) -> tuple[Segmenter, int, bool, list[dict[str, float]]]:
+    """The segmenters' training loop (the fetal head's and the MRI volumes').
+
+    Opens the progress stage ``train`` (one step a batch). AdamW with a one-cycle
+    schedule; each epoch the training pairs in a seeded random order, in batches, through
+    :func:`augmenter` (2-D or 3-D from the inputs' shape) and :func:`batch_pairs` (labels
+    as float32); ``loss(logits, labels)``; then ``validate(model)`` (a Dice: higher is
+    better) picks the best epoch, and training stops ``options.patience`` epochs after it.
+
+    Returns:
+        The model with the best epoch's weights, in eval mode; the best epoch; whether it
+        stopped early; one ``{epoch, train_loss, val_dice}`` per epoch.
+    """
+    x_train, y_train = train
     steps = max(1, len(x_train) // options.batch_size)
+    progress.on_stage("train", options.epochs * steps)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=options.lr, total_steps=options.epochs * steps, pct_start=0.1
     )
     generator = torch.Generator().manual_seed(options.seed)
-    augment = augmenter(x_train.shape[-1], options.seed) if options.augment else None
+    augment = augmenter(x_train.shape[-1], options.seed, dims=x_train.ndim - 2) if options.augment else None
     best, best_epoch, best_state, history = -1.0, 0, copy.deepcopy(model.state_dict()), []
     for epoch in range(1, options.epochs + 1):
         started, total = time.perf_counter(), 0.0
@@ -214,20 +256,21 @@ def _train(
         order = torch.randperm(len(x_train), generator=generator).numpy()
         for b in range(steps):
             idx = order[b * options.batch_size : (b + 1) * options.batch_size]
-            x, y = batch_pairs(augment, x_train[idx], y_train[idx])
+            x, y = batch_pairs(augment, x_train[idx], y_train[idx].astype(np.float32, copy=False))
             optimiser.zero_grad(set_to_none=True)
-            logits = model(x)
-            loss = dice_loss(logits, y) + bce(logits, y)
-            loss.backward()
+            value = loss(model(x), y)
+            value.backward()
             optimiser.step()
             schedule.step()
-            total += float(loss.item())
+            total += float(value.item())
             progress.on_step()
-        dice, _ = _val_dice(model, *val)
+        dice = validate(model)
         if dice > best:
             best, best_epoch, best_state = dice, epoch, copy.deepcopy(model.state_dict())
         history.append({"epoch": epoch, "train_loss": round(total / steps, 4), "val_dice": round(dice, 4)})
-        _report(progress, epoch, total / steps, dice, time.perf_counter() - started, epoch == best_epoch)
+        seconds = time.perf_counter() - started
+        # EpochLog's val_auc column carries the val Dice here (the CLI prints it per epoch).
+        progress.on_epoch(EpochLog(epoch, total / steps, 1.0 - dice, dice, seconds, epoch == best_epoch))
         if epoch - best_epoch >= options.patience:
             model.load_state_dict(best_state)
             return model.eval(), best_epoch, True, history
@@ -235,30 +278,42 @@ def _train(
     return model.eval(), best_epoch, False, history
 
 
-def _report(progress: FitProgress, epoch: int, loss: float, dice: float, seconds: float, best: bool) -> None:
-    from medsight.training.loop import EpochLog
-
-    # EpochLog's val_auc column carries the val Dice here (the CLI prints it per epoch).
-    progress.on_epoch(EpochLog(epoch, loss, 1.0 - dice, dice, seconds, best))
-
-
-def fit_segmenter(task: TaskSpec, data: MeasuredSet, options: SegmentOptions, progress: FitProgress) -> SegmentationFit:
-    """Steps 1-4 of the module docstring; step 5 is :func:`medsight.training.segment_eval.validate`."""
+def start_fit(threads: int, seed: int) -> float:
+    """Threads and determinism for a training run (MONAI's seeds, torch's deterministic
+    algorithms where they exist); the start time."""
     started = time.perf_counter()
-    torch.set_num_threads(options.threads)
-    set_determinism(seed=options.train.seed)
+    torch.set_num_threads(threads)
+    set_determinism(seed=seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    preprocessing = task.preprocessing_for(options.resolution)
+    return started
+
+
+def standardised(base: SegmenterConfig, x_train: NDArray[np.float32]) -> SegmenterConfig:
+    """``base`` with the training inputs' mean and standard deviation (the network normalises itself)."""
+    return SegmenterConfig.from_dict({**base.to_dict(), "mean": float(x_train.mean()), "std": float(x_train.std())})
+
+
+def prepared_splits(
+    data: Any, prepare_part: Callable[[Any, Callable[[], None]], _Prepared], progress: FitProgress
+) -> tuple[dict[str, Any], dict[str, _Prepared]]:
+    """The train and val splits of ``data`` and each prepared by ``prepare_part(split, on_case)``."""
     splits = {name: data.split(name) for name in ("train", "val")}
     arrays = {}
     for name, part in splits.items():
         progress.on_stage(f"preprocess {name}", len(part))
-        arrays[name] = prepare_measured(part, preprocessing, progress.on_step)
+        arrays[name] = prepare_part(part, progress.on_step)
+    return splits, arrays
+
+
+def fit_segmenter(task: TaskSpec, data: MeasuredSet, options: SegmentOptions, progress: FitProgress) -> SegmentationFit:
+    """Steps 1-4 of the module docstring; step 5 is :func:`medsight.training.segment_eval.validate`."""
+    started = start_fit(options.threads, options.train.seed)
+    preprocessing = task.preprocessing_for(options.resolution)
+    splits, arrays = prepared_splits(
+        data, lambda part, on_case: prepare_measured(part, preprocessing, on_case), progress
+    )
     (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
-    base = options.network or SegmenterConfig()
-    network = SegmenterConfig.from_dict({**base.to_dict(), "mean": float(x_train.mean()), "std": float(x_train.std())})
-    steps = max(1, len(x_train) // options.train.batch_size)
-    progress.on_stage("train", options.train.epochs * steps)
+    network = standardised(options.network or SegmenterConfig(), x_train)
     model, best_epoch, stopped, history = _train(
         Segmenter(network), (x_train, y_train), (x_val, y_val), options.train, progress
     )

@@ -5,9 +5,10 @@
    the recipe's patch (a larger volume is cut to its central patch; none of MSD's is);
 2. the U-Net of :mod:`medsight.models.segmenter` (2-D or 3-D, one output per label and
    background), Dice (over the batch) + cross-entropy on the softmax (MONAI
-   ``DiceCELoss``), AdamW with a one-cycle schedule, joint augmentation of image and labels (the fetal-head trainer's
-   :func:`~medsight.training.segment.augmenter`); the best epoch by validation Dice
-   (mean over labels) at the model's resolution, early stopping;
+   ``DiceCELoss``), and the fetal-head trainer's loop
+   (:func:`~medsight.training.segment.fit_epochs`: AdamW with a one-cycle schedule,
+   joint augmentation of image and labels); the best epoch by validation Dice (mean over
+   labels) at the model's resolution, early stopping;
 3. on validation voxels only: one softmax temperature (every ``_VOXEL_STRIDE``-th voxel);
 4. on training inputs only: the distribution check (pixel statistics, pooled bottleneck);
 5. validation scored exactly as ``evaluate`` scores (:mod:`medsight.inference.volume_eval`),
@@ -16,14 +17,12 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from monai.utils.misc import set_determinism
 from numpy.typing import NDArray
 
 from medsight.calibration import fit_softmax_temperature
@@ -35,8 +34,8 @@ from medsight.tasks import TaskSpec
 from medsight.tasks.preprocess import resize_area_batch
 from medsight.tasks.volume import VolumeRecipe, slice_stack, unit_volume
 from medsight.training.fit import FitProgress
-from medsight.training.loop import EpochLog, TrainOptions
-from medsight.training.segment import augmenter, batch_pairs
+from medsight.training.loop import TrainOptions
+from medsight.training.segment import fit_epochs, prepared_splits, standardised, start_fit
 
 __all__ = ["VolumeFit", "VolumeOptions", "default_volume_network", "fit_volume_segmenter"]
 
@@ -167,61 +166,24 @@ def _train(
     # per-slice Dice punishes any voxel on an empty slice as hard as missing a whole
     # tumour, which drove the first runs to predict nothing on validation for 10 epochs.
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-    steps = max(1, len(train.x) // options.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=options.lr, total_steps=options.epochs * steps, pct_start=0.1
+
+    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return loss_fn(logits, y.round().long())  # type: ignore[no-any-return]
+
+    return fit_epochs(
+        model, (train.x, train.y), options, progress, loss=loss, validate=lambda m: _val_dice(m, val, labels)[0]
     )
-    generator = torch.Generator().manual_seed(options.seed)
-    dims = train.x.ndim - 2
-    augment = augmenter(train.x.shape[-1], options.seed, dims=dims) if options.augment else None
-    best, best_epoch, best_state, history = -1.0, 0, copy.deepcopy(model.state_dict()), []
-    for epoch in range(1, options.epochs + 1):
-        started, total = time.perf_counter(), 0.0
-        model.train()
-        order = torch.randperm(len(train.x), generator=generator).numpy()
-        for b in range(steps):
-            idx = order[b * options.batch_size : (b + 1) * options.batch_size]
-            x, y = batch_pairs(augment, train.x[idx], train.y[idx].astype(np.float32))
-            optimiser.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y.round().long())
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += float(loss.item())
-            progress.on_step()
-        dice, _ = _val_dice(model, val, labels)
-        if dice > best:
-            best, best_epoch, best_state = dice, epoch, copy.deepcopy(model.state_dict())
-        history.append({"epoch": epoch, "train_loss": round(total / steps, 4), "val_dice": round(dice, 4)})
-        seconds = time.perf_counter() - started
-        progress.on_epoch(EpochLog(epoch, total / steps, 1.0 - dice, dice, seconds, epoch == best_epoch))
-        if epoch - best_epoch >= options.patience:
-            model.load_state_dict(best_state)
-            return model.eval(), best_epoch, True, history
-    model.load_state_dict(best_state)
-    return model.eval(), best_epoch, False, history
 
 
 def fit_volume_segmenter(task: TaskSpec, data: VolumeSet, options: VolumeOptions, progress: FitProgress) -> VolumeFit:
     """Steps 1-4 of the module docstring."""
     if task.volume is None:
         raise ValueError(f"{task.name} is not a volume task")
-    started = time.perf_counter()
-    torch.set_num_threads(options.threads)
-    set_determinism(seed=options.train.seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    started = start_fit(options.threads, options.train.seed)
     recipe, labels = task.volume, len(task.classes) - 1
-    splits = {name: data.split(name) for name in ("train", "val")}
-    arrays = {}
-    for name, part in splits.items():
-        progress.on_stage(f"preprocess {name}", len(part))
-        arrays[name] = prepare_cases(part, recipe, progress.on_step)
+    splits, arrays = prepared_splits(data, lambda part, on_case: prepare_cases(part, recipe, on_case), progress)
     train, val = arrays["train"], arrays["val"]
-    base = options.network or default_volume_network(recipe, labels)
-    network = SegmenterConfig.from_dict({**base.to_dict(), "mean": float(train.x.mean()), "std": float(train.x.std())})
-    steps = max(1, len(train.x) // options.train.batch_size)
-    progress.on_stage("train", options.train.epochs * steps)
+    network = standardised(options.network or default_volume_network(recipe, labels), train.x)
     model, best_epoch, stopped, history = _train(Segmenter(network), train, val, labels, options.train, progress)
     progress.on_stage("calibrate", 2)
     _, val_logits = _val_dice(model, val, labels)
