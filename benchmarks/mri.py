@@ -5,7 +5,9 @@ Per task with a model (the shipped one, else ``--model``): one input volume, the
 distribution check, calibrated probabilities, labels on the source grid, measurements),
 against the **baseline**: MONAI's ``sliding_window_inference`` with the same network on
 the same prepared input and nothing else (the network's cost alone). The ratio is
-medsight's time over the baseline's. Peak memory is the peak RSS of a fresh
+medsight's time over the baseline's. The same path with left-right flip test-time
+augmentation (``--tta flip``: a second, mirrored pass, probabilities averaged) is timed
+in the same turns, for the cost side of the TTA decision (docs/models.md). Peak memory is the peak RSS of a fresh
 ``medsight analyze --json`` process on the same volume as a NIfTI file (cold start
 included), measured by :mod:`benchmarks.rss`.
 
@@ -52,6 +54,8 @@ class MriRow:
     peak_rss_mb: float
     #: The same volume as a DICOM MR series: read, segmented, SEG + SR + NIfTI mask written.
     end_to_end_p50: float = float("nan")
+    #: ``medsight_p50`` with flip test-time augmentation.
+    tta_p50: float = float("nan")
 
     @property
     def ratio(self) -> float:
@@ -172,6 +176,7 @@ def measure_mri(workdir: Path, shared: Path | None, models: dict[str, Path] | No
     from medsight.models.bundle import load_bundle, resolve_bundle
     from medsight.services.models import shipped_for
     from medsight.tasks import get_task
+    from medsight.tasks.volume import Tta
 
     torch.set_num_threads(2)
     rows, skipped = [], []
@@ -183,8 +188,9 @@ def measure_mri(workdir: Path, shared: Path | None, models: dict[str, Path] | No
         except MedsightError as exc:  # a missing model is reported, not fatal
             skipped.append(f"{task_name}: no model ({exc.code})")
             continue
-        model = LoadedVolumeSegmenter.load(bundle)
-        ours, base = latencies([_ours(model, image), _baseline(model, image)], calls=_CALLS)
+        model = LoadedVolumeSegmenter.load(bundle, tta=Tta.NONE)
+        flipped = LoadedVolumeSegmenter.load(bundle, tta=Tta.FLIP)
+        ours, base, tta = latencies([_ours(model, image), _baseline(model, image), _ours(flipped, image)], calls=_CALLS)
         series = _as_dicom_series(image, workdir / f"{task_name}-dicom")
         [whole] = latencies([_end_to_end(model, series, workdir / f"{task_name}-out")], calls=_CALLS)
         if not (workdir / f"{task_name}-out" / "bench.seg.dcm").is_file():
@@ -215,6 +221,7 @@ def measure_mri(workdir: Path, shared: Path | None, models: dict[str, Path] | No
                 cold_seconds=float(cold["seconds"]),
                 peak_rss_mb=float(cold["peak_rss"]) / 2**20,
                 end_to_end_p50=whole.p50,
+                tta_p50=tta.p50,
             )
         )
     return MriBench(rows, skipped)
@@ -245,16 +252,18 @@ def mri_section(bench: MriBench, command: str) -> str:
         "16-bit DICOM MR series, then read, segmented and its DICOM SEG, TID 1500 SR and NIfTI mask written "
         "(what `medsight analyze SERIES --out DIR` does, in process; the issue's target includes SEG writing). "
         "Cold: a fresh `medsight analyze --json` process on the volume as NIfTI (imports and model loading "
-        "included), with its peak RSS. See `benchmarks/mri.py`.\n",
+        "included), with its peak RSS. Flip TTA: the medsight path with `--tta flip` (a second, mirrored "
+        "pass; off by default, docs/models.md). See `benchmarks/mri.py`.\n",
         "| task | model | input | medsight p50 (s) | p95 (s) | baseline p50 (s) | ratio | end to end p50 (s) "
-        "| cold analyze (s) | peak RSS (MB) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| with flip TTA p50 (s) | cold analyze (s) | peak RSS (MB) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in bench.rows:
         shape = " x ".join(str(s) for s in row.shape)
         lines.append(
             f"| {row.task} | {row.model} | {shape}, {row.source} | {row.medsight_p50:.3f} | {row.medsight_p95:.3f} "
-            f"| {row.baseline_p50:.3f} | {row.ratio:.2f} | {row.end_to_end_p50:.3f} | {row.cold_seconds:.1f} "
+            f"| {row.baseline_p50:.3f} | {row.ratio:.2f} | {row.end_to_end_p50:.3f} | {row.tta_p50:.3f} "
+            f"| {row.cold_seconds:.1f} "
             f"| {row.peak_rss_mb:.0f} |"
         )
     lines += ["", *mri_targets(bench), ""]

@@ -46,6 +46,13 @@ def analyze(
             ),
         ),
     ] = None,
+    tta: Annotated[
+        str | None,
+        typer.Option(
+            "--tta",
+            help="MRI volume tasks: test-time augmentation, none or flip (left-right mirror); default: the model's.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")] = False,
 ) -> None:
     """Score images with a task's model, or refuse them with a reason.
@@ -70,6 +77,7 @@ def analyze(
         limits=get_settings().limits,
         pixel_spacing_mm=pixel_size,
         out=out,
+        tta=tta,
     )
     with progress_bar(not as_json) as bar:
         job = bar.add_task("analyse", total=None)

@@ -38,6 +38,13 @@ def evaluate(
         str,
         typer.Option("--by", help="Subgroup columns to report per value of, where recorded (comma-separated)."),
     ] = "source",
+    tta: Annotated[
+        str | None,
+        typer.Option(
+            "--tta",
+            help="MRI volume tasks: test-time augmentation, none or flip (left-right mirror); default: the model's.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Score a model on a labelled split, with 95% bootstrap CIs.
@@ -61,6 +68,7 @@ def evaluate(
         bootstrap=bootstrap,
         limits=get_settings().limits,
         by=tuple(c.strip() for c in by.split(",") if c.strip()),
+        tta=tta,
     )
     with progress_bar(not as_json) as bar:
         job = bar.add_task("score", total=None)

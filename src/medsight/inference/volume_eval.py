@@ -71,7 +71,7 @@ def score_volumes(
         row["confidence"] = None if result.confidence is None else round(result.confidence, 4)
         cases.append(row)
         on_case()
-    report: dict[str, Any] = {"n": len(cases), "labels": list(names)}
+    report: dict[str, Any] = {"n": len(cases), "labels": list(names), "tta": model.recipe.tta.value}
     per_case = {
         "dice_mean": np.array([c["dice_mean"] for c in cases], dtype=np.float64),
         "hd95_mm": np.array([_nanmean(c["hd95_mm"].values()) for c in cases], dtype=np.float64),

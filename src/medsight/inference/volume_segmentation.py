@@ -15,7 +15,9 @@ The order follows the other tasks' contract (:mod:`medsight.inference.segmentati
 5. labels: the argmax of the logits, only the largest connected region kept where the
    recipe says so; probabilities from a softmax with one temperature
    fitted on validation voxels; the confidence is the mean, over labels, of each label's
-   expected Dice under those probabilities.
+   expected Dice under those probabilities. With the recipe's ``tta`` at ``flip``, the
+   volume mirrored left-right goes through step 3 too, and the labels are the argmax of
+   the two probability maps averaged (the distribution check sees the unmirrored pass).
 
 The result carries a :class:`~medsight.imaging.labels.LabelVolume` on the source grid
 for the writers (NIfTI, DICOM SEG and SR).
@@ -23,7 +25,7 @@ for the writers (NIfTI, DICOM SEG and SR).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,7 +39,15 @@ from medsight.inference.segmentation import expected_dice, load_torch_segmenter
 from medsight.models.bundle import Bundle
 from medsight.tasks import Refusal, TaskSpec, get_task
 from medsight.tasks.registry import TaskKind
-from medsight.tasks.volume import VolumeRecipe, keep_largest_region, slice_stack, unit_volume, volume_refusal
+from medsight.tasks.volume import (
+    Tta,
+    VolumeRecipe,
+    keep_largest_region,
+    mirror_axis,
+    slice_stack,
+    unit_volume,
+    volume_refusal,
+)
 from medsight.tasks.volume_measure import measure_labels
 
 __all__ = ["LoadedVolumeSegmenter", "VolumeSegmentation", "predict_volume", "segment_volume"]
@@ -90,8 +100,13 @@ class LoadedVolumeSegmenter:
     model: Any
 
     @classmethod
-    def load(cls, bundle: Bundle) -> LoadedVolumeSegmenter:
+    def load(cls, bundle: Bundle, tta: Tta | None = None) -> LoadedVolumeSegmenter:
         """Load a verified volume-segmentation bundle.
+
+        Args:
+            bundle: the bundle.
+            tta: test-time augmentation; None keeps the bundle's recipe (or, for a bundle
+                that predates the choice, the task's measured default).
 
         Raises:
             InvalidBundleError: not such a bundle, or no distribution check.
@@ -102,10 +117,15 @@ class LoadedVolumeSegmenter:
             raise InvalidBundleError(f"{bundle.name} is not a volume segmentation model")
         if not bundle.has("ood.npz") or "volume" not in section.segmentation:
             raise InvalidBundleError(f"{bundle.name}: no models/ood.npz or no volume recipe")
+        stored = section.segmentation["volume"]
+        recipe = VolumeRecipe.from_dict(stored)
+        if tta is not None or "tta" not in stored:
+            default = task.volume.tta if task.volume is not None else Tta.NONE
+            recipe = replace(recipe, tta=tta if tta is not None else default)
         return cls(
             bundle=bundle,
             task=task,
-            recipe=VolumeRecipe.from_dict(section.segmentation["volume"]),
+            recipe=recipe,
             temperature=section.temperature,
             ood=OodDetector.load(bundle.weights_file("ood.npz"), task.acceptance.description),
             model=load_torch_segmenter(bundle),
@@ -208,7 +228,10 @@ def segment_volume(model: LoadedVolumeSegmenter, image: Image, *, measure_refuse
     refusal = _ood_refusal(model.ood, ood_inputs, features)
     if refusal is not None and not measure_refused:
         return VolumeSegmentation(model.task.name, identity, refused=refusal)
-    labels, probability = _decide(logits, model.temperature)
+    if model.recipe.tta is Tta.FLIP:
+        labels, probability = _decide_mirrored(model, unit, logits, mirror_axis(image.geometry))
+    else:
+        labels, probability = _decide(logits, model.temperature)
     if model.recipe.keep_largest:
         labels = keep_largest_region(labels)
     confidence = float(np.mean([expected_dice(probability[k + 1], labels == k + 1) for k in range(len(model.names))]))
@@ -230,6 +253,19 @@ def _decide(logits: NDArray[np.float32], temperature: float) -> tuple[NDArray[np
 
     labels = np.argmax(logits, axis=0).astype(np.uint8)
     return labels, apply_softmax_temperature(logits, temperature, axis=0)
+
+
+def _decide_mirrored(
+    model: LoadedVolumeSegmenter, unit: NDArray[np.float32], logits: NDArray[np.float32], axis: int
+) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+    """Labels and probabilities averaged over ``unit`` and its mirror along array ``axis``."""
+    from medsight.calibration import apply_softmax_temperature
+
+    mirrored, _, _ = predict_volume(model.model, np.ascontiguousarray(np.flip(unit, axis)), model.recipe)
+    probability = apply_softmax_temperature(logits, model.temperature, axis=0)
+    probability += np.flip(apply_softmax_temperature(mirrored, model.temperature, axis=0), axis + 1)
+    probability *= np.float32(0.5)
+    return np.argmax(probability, axis=0).astype(np.uint8), probability
 
 
 def _ood_refusal(ood: OodDetector, inputs: NDArray[np.float32], features: NDArray[np.float32]) -> Refusal | None:

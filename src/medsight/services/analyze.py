@@ -63,6 +63,8 @@ class AnalyzeOptions:
         out: a volume segmentation task's output folder (``<name>.mask.nii.gz``,
             ``.seg.dcm``, ``.sr.dcm``; :mod:`medsight.services.label_outputs`), or None
             to write nothing.
+        tta: a volume segmentation task's test-time augmentation, ``none`` or ``flip``;
+            None keeps the model's default (:class:`~medsight.tasks.volume.Tta`).
     """
 
     task: str
@@ -72,6 +74,7 @@ class AnalyzeOptions:
     limits: ReadLimits = field(default_factory=ReadLimits)
     pixel_spacing_mm: float | None = None
     out: Path | None = None
+    tta: str | None = None
 
 
 @dataclass
@@ -152,6 +155,8 @@ def analyze_path(
         raise FileNotFoundInputError(f"{path} does not exist")
     if options.out is not None and task.kind is not TaskKind.VOLUME_SEGMENTATION:
         raise UsageError(f"--out is for volume segmentation tasks; {task.name} writes --heatmap instead")
+    if options.tta is not None and task.kind is not TaskKind.VOLUME_SEGMENTATION:
+        raise UsageError(f"--tta is for volume segmentation tasks, not {task.name}")
     if task.kind is TaskKind.SEGMENTATION:
         from medsight.services.measure import measure_path
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from medsight.data import LabelledSet, load_dataset
-from medsight.errors import InvalidDatasetError, MedsightError
+from medsight.errors import InvalidDatasetError, MedsightError, UsageError
 from medsight.inference import Analyzer, LoadedModel
 from medsight.io.files import write_bytes
 from medsight.metrics import BINARY_METRICS, binary_metrics, bootstrap_ci
@@ -46,6 +46,8 @@ class EvaluateOptions:
         seed: bootstrap seed.
         by: subgroup columns to report the metrics per value of, where the data records
             them (``source``: the site); each value gets ``n``, prevalence and every metric with its CI.
+        tta: volume tasks: ``none`` or ``flip`` test-time augmentation; None keeps the
+            model's default (:class:`~medsight.tasks.volume.Tta`).
     """
 
     task: str
@@ -58,6 +60,7 @@ class EvaluateOptions:
     seed: int = 0
     limits: ReadLimits = field(default_factory=ReadLimits)
     by: tuple[str, ...] = ("source",)
+    tta: str | None = None
 
 
 def evaluate(
@@ -74,6 +77,8 @@ def evaluate(
             (metrics would be undefined) — single-class data still gets accuracy and friends.
     """
     task = get_task(options.task)
+    if options.tta is not None and task.kind is not TaskKind.VOLUME_SEGMENTATION:
+        raise UsageError(f"--tta is for volume segmentation tasks, not {task.name}")
     if task.kind is TaskKind.SEGMENTATION:
         return _evaluate_segmentation(options, on_start, on_case)
     if task.kind is TaskKind.VOLUME_SEGMENTATION:
@@ -143,11 +148,11 @@ def _evaluate_volumes(
     """The MRI report: ``n``, ``dice_mean``, ``dice_per_label``, ``hd95_mm``,
     ``volume_abs_error_ml`` with 95% CIs, and ``cases`` (``volume_eval``)."""
     from medsight.data.volumes import load_volumes
-    from medsight.errors import UsageError
     from medsight.inference.volume_eval import score_volumes
     from medsight.inference.volume_segmentation import LoadedVolumeSegmenter
     from medsight.models.bundle import resolve_bundle
     from medsight.services.models import shipped_for
+    from medsight.tasks.volume import parse_tta
 
     task = get_task(options.task)
     data = load_volumes(options.data, options.limits)
@@ -157,7 +162,7 @@ def _evaluate_volumes(
     bundle = resolve_bundle(options.model, default=shipped_for(task, None))
     if bundle.metadata.medsight.task != task.name:
         raise UsageError(f"model {bundle.name} is for task {bundle.metadata.medsight.task}, not {task.name}")
-    model = LoadedVolumeSegmenter.load(bundle)
+    model = LoadedVolumeSegmenter.load(bundle, tta=parse_tta(options.tta))
     on_start(len(data))
     scores = score_volumes(model, data, bootstrap=options.bootstrap, seed=options.seed, on_case=on_case)
     return {

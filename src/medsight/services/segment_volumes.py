@@ -26,6 +26,7 @@ from medsight.models.bundle import resolve_bundle
 from medsight.services.analyze import AnalyzeOptions, AnalyzeReport, ScannedInputs
 from medsight.services.models import shipped_for
 from medsight.tasks import get_task
+from medsight.tasks.volume import parse_tta
 
 __all__ = ["OnResult", "load_volume_model", "segment_volumes_path"]
 
@@ -33,18 +34,20 @@ __all__ = ["OnResult", "load_volume_model", "segment_volumes_path"]
 OnResult = Callable[[dict[str, Any], VolumeSegmentation], None]
 
 
-def load_volume_model(task_name: str, model: str | None) -> LoadedVolumeSegmenter:
-    """The named bundle, or the task's shipped one, checked to be for ``task_name``.
+def load_volume_model(task_name: str, model: str | None, tta: str | None = None) -> LoadedVolumeSegmenter:
+    """The named bundle, or the task's shipped one, checked to be for ``task_name``, with
+    ``tta`` (``none``, ``flip``; None: the model's default).
 
     Raises:
-        ModelNotFoundError: no such model. UsageError: the model is for another task.
+        ModelNotFoundError: no such model. UsageError: the model is for another task, or
+            ``tta`` is not a mode.
         WeightsMismatchError: its weights do not match their recorded sha256.
     """
     task = get_task(task_name)
     bundle = resolve_bundle(model, default=shipped_for(task, None))
     if bundle.metadata.medsight.task != task.name:
         raise UsageError(f"model {bundle.name} is for task {bundle.metadata.medsight.task}, not {task.name}")
-    return LoadedVolumeSegmenter.load(bundle)
+    return LoadedVolumeSegmenter.load(bundle, tta=parse_tta(tta))
 
 
 def segment_volumes_path(
@@ -64,7 +67,7 @@ def segment_volumes_path(
     """
     if options.heatmap is not None:
         raise UsageError(f"{options.task} draws no heatmap; its labels are the output")
-    model = model or load_volume_model(options.task, options.model)
+    model = model or load_volume_model(options.task, options.model, options.tta)
     inputs = ScannedInputs.of(path, options.limits)
     records: list[dict[str, Any]] = []
     on_start(inputs.total)

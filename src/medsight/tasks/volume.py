@@ -14,23 +14,51 @@ The one path shared by training, ``evaluate`` and ``analyze`` for the MRI tasks 
    ``context`` neighbours on each side as extra channels (edge slices repeated);
    ``dims == 3``: the volume as it is, windows of ``patch`` voxels (sliding-window
    inference covers inputs of any size).
+
+At inference the recipe may also ask for test-time augmentation (:class:`Tta`): the
+volume mirrored left-right (along the array axis nearest the patient's left-right axis,
+:func:`mirror_axis`) is segmented too and the two calibrated probability maps averaged.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from medsight.imaging import Image, Layout
+from medsight.errors import UsageError
+from medsight.imaging import Geometry, Image, Layout
 from medsight.tasks.acceptance import Refusal, pixel_refusal
 from medsight.tasks.preprocess import resize_area_batch
 
-__all__ = ["VolumeRecipe", "keep_largest_region", "slice_stack", "unit_volume", "volume_refusal"]
+__all__ = [
+    "Tta",
+    "VolumeRecipe",
+    "keep_largest_region",
+    "mirror_axis",
+    "parse_tta",
+    "slice_stack",
+    "unit_volume",
+    "volume_refusal",
+]
 
 _BLANK_LIMIT = 0.02
+
+
+class Tta(StrEnum):
+    """Test-time augmentation at inference.
+
+    Attributes:
+        NONE: one pass.
+        FLIP: a second pass on the volume mirrored left-right; the two temperature-scaled
+            probability maps are averaged before the argmax (twice the network time).
+    """
+
+    NONE = "none"
+    FLIP = "flip"
 
 
 @dataclass(frozen=True)
@@ -58,6 +86,7 @@ class VolumeRecipe:
     high: float = 99.5
     min_slices: int = 8
     keep_largest: bool = True
+    tta: Tta = Tta.NONE
 
     def __post_init__(self) -> None:
         if self.dims not in (2, 3):
@@ -74,6 +103,7 @@ class VolumeRecipe:
         """JSON form for a bundle."""
         data = asdict(self)
         data["patch"] = list(self.patch)
+        data["tta"] = self.tta.value
         return data
 
     @classmethod
@@ -81,7 +111,29 @@ class VolumeRecipe:
         """Inverse of :meth:`to_dict`."""
         fields = dict(data)
         a, b, c = (int(v) for v in fields.pop("patch", (48, 64, 48)))
-        return cls(patch=(a, b, c), **fields)
+        tta = Tta(fields.pop("tta", Tta.NONE.value))
+        return cls(patch=(a, b, c), tta=tta, **fields)
+
+
+def parse_tta(value: str | None) -> Tta | None:
+    """``--tta`` as a :class:`Tta`, or None (the model's default) for None.
+
+    Raises:
+        UsageError: not a known mode.
+    """
+    if value is None:
+        return None
+    try:
+        return Tta(value)
+    except ValueError:
+        raise UsageError(f"--tta must be one of {', '.join(t.value for t in Tta)}, not {value!r}") from None
+
+
+def mirror_axis(geometry: Geometry) -> int:
+    """The array axis that runs nearest the patient's left-right axis (LPS x), for a
+    left-right mirror; the column axis where the geometry is the identity (no orientation)."""
+    weights = [abs(geometry.direction[a][0]) for a in range(3)]
+    return max(range(3), key=lambda a: (weights[a], a))
 
 
 def unit_volume(pixels: NDArray[np.float32], recipe: VolumeRecipe) -> NDArray[np.float32]:

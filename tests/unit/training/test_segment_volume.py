@@ -4,7 +4,9 @@ refuse what is not a brain MRI volume."""
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from tests.data.synthetic_mr import write_mr_series
 from tests.data.synthetic_volumes import write_lgg, write_msd_hippocampus
 
 from medsight.data.volumes import load_volumes
+from medsight.errors import UsageError
 from medsight.imaging import Geometry, Image, ImageMeta, Layout
 from medsight.imaging.labels import LabelVolume
 from medsight.inference.volume_segmentation import LoadedVolumeSegmenter, segment_volume
@@ -21,6 +24,7 @@ from medsight.models.segmenter import SegmenterConfig
 from medsight.services.analyze import AnalyzeOptions, analyze_path
 from medsight.services.evaluate import EvaluateOptions, evaluate
 from medsight.tasks import get_task
+from medsight.tasks.volume import Tta, mirror_axis, parse_tta
 from medsight.training.export_volume import VolumeSource, write_volume_bundle
 from medsight.training.fit import FitProgress
 from medsight.training.loop import TrainOptions
@@ -151,3 +155,52 @@ def test_what_is_not_a_brain_mri_volume_is_refused_with_a_reason(image: Image, c
     assert result.refused.check == check
     assert result.labels is None
     assert result.to_dict()["refused"]["reason"]
+
+
+def test_flip_tta_is_recorded_parsed_and_makes_the_labels_mirror_equivariant(
+    brain_bundle: Path, lgg: Path, tmp_path: Path
+) -> None:
+    # A new bundle records the recipe's choice; one written before the field takes its task's default.
+    assert load_bundle(brain_bundle).metadata.medsight.segmentation["volume"]["tta"] == "none"
+    old = tmp_path / "old"
+    shutil.copytree(brain_bundle, old)
+    metadata = json.loads((old / "configs" / "metadata.json").read_text())
+    del metadata["medsight"]["segmentation"]["volume"]["tta"]
+    (old / "configs" / "metadata.json").write_text(json.dumps(metadata))
+    task_default = get_task("mri-brain-tumour").volume
+    assert task_default is not None
+    assert LoadedVolumeSegmenter.load(load_bundle(old)).recipe.tta is task_default.tta
+    assert LoadedVolumeSegmenter.load(load_bundle(old), tta=Tta.FLIP).recipe.tta is Tta.FLIP
+    assert parse_tta(None) is None
+    assert parse_tta("flip") is Tta.FLIP
+    with pytest.raises(UsageError, match="--tta must be one of none, flip"):
+        parse_tta("rotate")
+    with pytest.raises(UsageError, match="--tta is for volume segmentation tasks"):
+        evaluate(EvaluateOptions(task="cxr-pneumonia", data=lgg, tta="flip"))
+    # Averaging a volume's probabilities with its mirror's makes the labels of a mirrored
+    # volume the mirror of its labels, exactly (the network alone is not symmetric).
+    data = load_volumes(lgg)
+    image, _ = data.read(data.cases[0])
+    mirrored = image.with_pixels(np.ascontiguousarray(image.pixels[..., ::-1]))
+    flip = LoadedVolumeSegmenter.load(load_bundle(brain_bundle), tta=Tta.FLIP)
+    assert mirror_axis(image.geometry) == 2
+    plain = segment_volume(flip, image, measure_refused=True)
+    both = segment_volume(flip, mirrored, measure_refused=True)
+    assert plain.labels is not None
+    assert both.labels is not None
+    assert plain.labels.labels.any()  # something to mirror
+    np.testing.assert_array_equal(both.labels.labels, plain.labels.labels[..., ::-1])
+    report = evaluate(
+        EvaluateOptions(
+            task="mri-brain-tumour", data=lgg, split="all", model=str(brain_bundle), bootstrap=50, tta="flip"
+        )
+    )
+    assert report["tta"] == "flip"
+
+
+def test_mirror_axis_follows_the_patient_left_right_axis() -> None:
+    assert mirror_axis(Geometry()) == 2
+    sagittal = Geometry(direction=((1.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, 1.0, 0.0)))
+    assert mirror_axis(sagittal) == 0
+    oblique = Geometry(direction=((0.0, 0.0, 1.0), (0.9, 0.436, 0.0), (-0.436, 0.9, 0.0)))
+    assert mirror_axis(oblique) == 1
