@@ -101,8 +101,12 @@ class FrameAnalyzer:
         self.analyzer = Analyzer(model, batch_size=1) if isinstance(model, LoadedModel) else None
 
     @classmethod
-    def load(cls, task: str, model: str | Path | None = None, *, backend: str = "auto") -> FrameAnalyzer:
+    def load(
+        cls, task: str, model: str | Path | None = None, *, backend: str = "auto", threads: int = 0
+    ) -> FrameAnalyzer:
         """Load ``model`` (a bundle folder or shipped name), else the task's shipped model (the largest).
+
+        ``threads``: ONNX Runtime's threads per frame (0 lets it choose: one per core).
 
         Raises:
             UsageError: unknown task or backend. ModelNotFoundError: no such model.
@@ -116,8 +120,8 @@ class FrameAnalyzer:
 
             raise UsageError(f"model {bundle.name} is for task {bundle.metadata.medsight.task}, not {spec.name}")
         if spec.kind is TaskKind.SEGMENTATION:
-            return cls(LoadedSegmenter.load(bundle, backend))
-        return cls(LoadedModel.load(bundle, backend))
+            return cls(LoadedSegmenter.load(bundle, backend, threads))
+        return cls(LoadedModel.load(bundle, backend, threads))
 
     @property
     def task(self) -> str:

@@ -54,8 +54,8 @@ class LoadedModel:
     _saliency: Saliency | None = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, bundle: Bundle, backend: str = "auto") -> LoadedModel:
-        """Load ``bundle`` (already verified) with the given backend.
+    def load(cls, bundle: Bundle, backend: str = "auto", threads: int = 0) -> LoadedModel:
+        """Load ``bundle`` (already verified) with the given backend (``threads``: ONNX Runtime's, 0 = its choice).
 
         Raises:
             InvalidBundleError: the bundle names an unknown task or lacks its detector.
@@ -77,7 +77,7 @@ class LoadedModel:
             threshold=section.threshold,
             conformal=ConformalCalibrator.from_dict(section.conformal),
             ood=OodDetector.load(bundle.weights_file("ood.npz"), task.acceptance.description),
-            predictor=load_predictor(bundle, backend),
+            predictor=load_predictor(bundle, backend, threads),
         )
 
     def score(self, inputs: NDArray[np.float32]) -> Scores:

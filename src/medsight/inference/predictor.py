@@ -99,8 +99,10 @@ class OnnxPredictor:
         return np.asarray(logits, dtype=np.float32)[:, 0], np.asarray(features, dtype=np.float32)
 
 
-def load_predictor(bundle: Bundle, backend: str = "auto") -> Predictor:
+def load_predictor(bundle: Bundle, backend: str = "auto", threads: int = 0) -> Predictor:
     """The predictor for ``bundle``: ONNX Runtime when it ships an ONNX file (``auto``), else torch.
+
+    ``threads``: ONNX Runtime's threads per run (0 lets it choose: one per core).
 
     Raises:
         UsageError: an unknown backend, or ``onnx`` for a bundle without an ONNX file.
@@ -110,5 +112,5 @@ def load_predictor(bundle: Bundle, backend: str = "auto") -> Predictor:
     if backend == "onnx" and not bundle.has("model.onnx"):
         raise UsageError(f"{bundle.name} ships no models/model.onnx; use --backend torch")
     if backend in ("auto", "onnx") and bundle.has("model.onnx"):
-        return OnnxPredictor.from_bundle(bundle)
+        return OnnxPredictor.from_bundle(bundle, threads)
     return TorchPredictor(load_torch_classifier(bundle))

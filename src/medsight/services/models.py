@@ -22,8 +22,10 @@ def shipped_for(task: TaskSpec, resolution: int | None) -> str:
     return task.shipped_models[min(sizes, key=lambda s: (abs(s - resolution), -s))]
 
 
-def load_model(task: TaskSpec, model: str | Path | None, *, resolution: int | None, backend: str) -> LoadedModel:
-    """Load the named model, or the task's shipped model for ``resolution``.
+def load_model(
+    task: TaskSpec, model: str | Path | None, *, resolution: int | None, backend: str, threads: int = 0
+) -> LoadedModel:
+    """Load the named model, or the task's shipped model for ``resolution`` (``threads``: ONNX Runtime's).
 
     Raises:
         ModelNotFoundError: no such model. UsageError: the model is for another task.
@@ -34,4 +36,4 @@ def load_model(task: TaskSpec, model: str | Path | None, *, resolution: int | No
         from medsight.errors import UsageError
 
         raise UsageError(f"model {bundle.name} is for task {bundle.metadata.medsight.task}, not {task.name}")
-    return LoadedModel.load(bundle, backend)
+    return LoadedModel.load(bundle, backend, threads)

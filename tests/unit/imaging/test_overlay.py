@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from medsight.errors import UsageError
 from medsight.imaging import heat_rgba, heatmap_overlay
-from medsight.imaging.overlay import COLORMAPS, colormap_lut, resize_bilinear
+from medsight.imaging.overlay import COLORMAPS, colormap_lut, resize_bilinear, resize_bilinear_window
 
 
 def _grey(shape: tuple[int, ...] = (64, 48)) -> np.ndarray:
@@ -57,6 +57,23 @@ def test_resize_matches_scipy_with_aligned_pixel_centres() -> None:
     assert ours.shape == reference.shape == (50, 31)
     assert np.allclose(ours, reference, atol=1e-5)
     assert ours.flags.c_contiguous
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols"), [((3, 9), (4, 10)), ((0, 12), (0, 5)), ((14, 15), (0, 15)), ((6, 6), (7, 7))]
+)
+def test_a_window_of_the_resize_is_the_same_values_and_nothing_outside_reads_the_block(
+    rows: tuple[int, int], cols: tuple[int, int]
+) -> None:
+    small = np.random.default_rng(4).random((16, 16)).astype(np.float32) - np.float32(2.0)  # all below 0
+    small[rows[0] : rows[1] + 1, cols[0] : cols[1] + 1] += np.float32(4.0)  # the block: above 0
+    full = resize_bilinear(small, (540, 800))
+    window, (top, left) = resize_bilinear_window(small, (540, 800), rows, cols)
+    inside = np.zeros(full.shape, dtype=bool)
+    inside[top : top + window.shape[0], left : left + window.shape[1]] = True
+    assert np.array_equal(window, full[inside].reshape(window.shape))  # bit for bit
+    assert (full[~inside] < 0).all()  # outside, only pixels from outside the block
+    assert (window > 0).any()
 
 
 def test_colormaps_match_matplotlib() -> None:

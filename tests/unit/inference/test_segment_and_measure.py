@@ -41,6 +41,75 @@ def test_only_the_largest_region_counts_and_its_holes_are_filled() -> None:
     assert not mask[3, 3]
 
 
+def _measure_over_the_whole_frame(logits: np.ndarray, shape: tuple[int, int]) -> tuple[Ellipse | None, np.ndarray]:
+    """measure_head as it was: the whole frame resized, then searched for the edge."""
+    from scipy import ndimage
+
+    from medsight.imaging.ellipse import edge_points, fit_ellipse
+    from medsight.imaging.overlay import resize_bilinear
+
+    labels, count = ndimage.label(logits > 0)
+    region = labels == int(np.argmax(np.bincount(labels.ravel())[1:])) + 1 if count > 1 else logits > 0
+    region = ndimage.binary_fill_holes(region)
+    tiny = np.float32(1e-3)
+    mask = resize_bilinear(np.where(region, np.maximum(logits, tiny), np.minimum(logits, -tiny)), shape) > 0
+    return fit_ellipse(*edge_points(mask)), mask
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        Ellipse(64, 64, 40, 30, 0.3),  # inside the frame
+        Ellipse(20, 70, 45, 30, 1.0),  # cut by the left edge
+        Ellipse(100, 110, 50, 35, 0.2),  # cut by the right and bottom edges
+        Ellipse(64, 64, 80, 70, 0.0),  # larger than the frame
+    ],
+)
+def test_the_head_is_measured_as_over_the_whole_frame(head: Ellipse) -> None:
+    rng = np.random.default_rng(5)
+    logits = _logits((128, 128), head) + rng.normal(0, 1.5, (128, 128)).astype(np.float32)
+    logits[60:63, 60:63] = -4.0  # a hole
+    ellipse, _, mask = measure_head(logits, (540, 800), None)
+    expected_ellipse, expected_mask = _measure_over_the_whole_frame(logits, (540, 800))
+    assert np.array_equal(mask, expected_mask)
+    assert ellipse == expected_ellipse  # the same edge points in the same order: the same fit
+
+
+def test_filled_holes_are_those_of_scipy() -> None:
+    from scipy import ndimage
+
+    from medsight.inference.segmentation import _fill_holes
+
+    rng = np.random.default_rng(6)
+    for _ in range(50):
+        mask = ndimage.binary_opening(rng.random((40, 50)) < 0.55)
+        assert np.array_equal(_fill_holes(mask), ndimage.binary_fill_holes(mask))
+    assert not _fill_holes(np.zeros((5, 5), dtype=bool)).any()
+    assert _fill_holes(np.ones((5, 5), dtype=bool)).all()
+
+
+def test_flip_averaging_runs_the_mirrors_in_the_same_batch() -> None:
+    class _Network:
+        def __init__(self) -> None:
+            self.batches: list[int] = []
+
+        def predict(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            self.batches.append(inputs.shape[0])
+            weights = np.arange(inputs.shape[-1], dtype=np.float32)  # not mirror-symmetric
+            return inputs[:, 0] * weights, inputs.mean(axis=(1, 2, 3))[:, None]
+
+    network = _Network()
+    model = LoadedSegmenter.__new__(LoadedSegmenter)
+    model.predictor, model.flip_average = network, True
+    x = np.random.default_rng(7).random((3, 1, 8, 8), dtype=np.float32)
+    logits, features = model.predict(x)
+    weights = np.arange(8, dtype=np.float32)
+    expected = (x[:, 0] * weights + (x[:, 0, :, ::-1] * weights)[..., ::-1]) * np.float32(0.5)
+    assert network.batches == [6]
+    assert np.array_equal(logits, expected)
+    assert np.array_equal(features, x.mean(axis=(1, 2, 3))[:, None])
+
+
 def test_no_region_means_no_head() -> None:
     ellipse, biometry, mask = measure_head(np.full((64, 64), -3.0, dtype=np.float32), (100, 100), (0.1, 0.1))
     assert ellipse is None

@@ -4,6 +4,11 @@ One :class:`StreamHub` per server process. Each task's predictor is loaded on fi
 use, once, off the event loop, and shared by every stream of that task. Inference runs
 on a small thread pool (``inference_threads``, default 2: the reference machine's
 cores), never on the event loop, so a slow frame delays no other stream's messages.
+Each frame's model run gets the cores divided among those threads
+(:attr:`StreamOptions.model_threads`: one on 2 cores), so frames analysed at once never
+ask for more threads than there are cores: ONNX Runtime's two threads per run on two
+cores waited on each other whenever another thread or process took a core (one stream
+at 30 fps beside other work, load 4-5: p99 79-113 ms with two, 35-49 ms with one).
 Because each stream keeps at most one frame waiting (:mod:`.mailbox`) and has at most
 one in analysis, the pool's queue holds at most one item per open stream, and streams
 take turns on it in arrival order.
@@ -13,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator, Mapping
+import os
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from medsight.errors import StreamBusyError
-from medsight.services.streams.predictors import FramePredictor, load_frame_predictor
+from medsight.services.streams.predictors import FramePredictor, PredictorLoader, load_frame_predictor
 
 __all__ = ["StreamHub", "StreamOptions"]
 
@@ -47,17 +53,23 @@ class StreamOptions:
         if min(self.max_streams, self.inference_threads, self.max_frame_pixels, self.idle_timeout_s) <= 0:
             raise ValueError("stream limits must be positive")
 
+    @property
+    def model_threads(self) -> int:
+        """Threads one frame's model run may use: the cores divided among the inference threads, at least 1."""
+        return max(1, (os.cpu_count() or 1) // self.inference_threads)
+
 
 class StreamHub:
     """Predictors, threads and the open-stream count shared by the streams of one process.
 
     Args:
         options: the limits.
-        registry: task name -> predictor loader (default :data:`.predictors.FRAME_PREDICTORS`).
+        registry: task name -> predictor loader (default :data:`.predictors.FRAME_PREDICTORS`),
+            called with :attr:`StreamOptions.model_threads`.
     """
 
     def __init__(
-        self, options: StreamOptions | None = None, registry: Mapping[str, Callable[[], FramePredictor]] | None = None
+        self, options: StreamOptions | None = None, registry: Mapping[str, PredictorLoader] | None = None
     ) -> None:
         self.options = options or StreamOptions()
         self.registry = registry
@@ -78,7 +90,9 @@ class StreamHub:
         async with self._loading:
             if task not in self._predictors:
                 loop = asyncio.get_running_loop()
-                predictor = await loop.run_in_executor(self.executor, load_frame_predictor, task, self.registry)
+                predictor = await loop.run_in_executor(
+                    self.executor, load_frame_predictor, task, self.registry, self.options.model_threads
+                )
                 self._predictors[task] = predictor
                 _log.info("stream model for %s loaded", task)
         return self._predictors[task]

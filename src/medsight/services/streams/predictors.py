@@ -3,9 +3,9 @@
 A :class:`FramePredictor` takes one decoded frame and returns a JSON-ready result plus
 the numeric measurements worth smoothing over time (with the tolerance that says when
 each has settled). :data:`FRAME_PREDICTORS` maps a task name to the function that
-loads its predictor; the stream hub calls it once per process and shares the result
-between streams, so a predictor must be safe to call from several threads at once
-(ONNX Runtime sessions are).
+loads its predictor, given the threads one model run may use; the stream hub calls it
+once per process and shares the result between streams, so a predictor must be safe to
+call from several threads at once (ONNX Runtime sessions are).
 
 Adding a task is one entry in :data:`FRAME_PREDICTORS`: the ultrasound tasks go through
 their per-frame entry point (:class:`medsight.inference.frames.FrameAnalyzer`), the chest
@@ -38,6 +38,7 @@ __all__ = [
     "Frame",
     "FramePredictor",
     "FrameResult",
+    "PredictorLoader",
     "frame_image",
     "load_frame_predictor",
 ]
@@ -191,29 +192,33 @@ class AnalyzerFramePredictor:
         return FrameResult(payload, dict(analysis.measurements))
 
 
-def _frame_analyzer(task_name: str) -> Callable[[], FramePredictor]:
-    def load() -> FramePredictor:
+#: Loads a task's predictor; its argument is the threads one model run may use (0: the runtime's choice).
+PredictorLoader = Callable[[int], FramePredictor]
+
+
+def _frame_analyzer(task_name: str) -> PredictorLoader:
+    def load(threads: int) -> FramePredictor:
         from medsight.inference.frames import FrameAnalyzer
 
-        return AnalyzerFramePredictor(FrameAnalyzer.load(task_name))
+        return AnalyzerFramePredictor(FrameAnalyzer.load(task_name, threads=threads))
 
     return load
 
 
-def _classifier(task_name: str) -> Callable[[], FramePredictor]:
-    def load() -> FramePredictor:
+def _classifier(task_name: str) -> PredictorLoader:
+    def load(threads: int) -> FramePredictor:
         from medsight.inference import Analyzer
         from medsight.services.models import load_model
         from medsight.tasks import get_task
 
-        model = load_model(get_task(task_name), None, resolution=None, backend="auto")
+        model = load_model(get_task(task_name), None, resolution=None, backend="auto", threads=threads)
         return ClassifierFramePredictor(Analyzer(model, batch_size=1))
 
     return load
 
 
 #: Tasks a live stream can run, and how to load each one's predictor.
-FRAME_PREDICTORS: dict[str, Callable[[], FramePredictor]] = {
+FRAME_PREDICTORS: dict[str, PredictorLoader] = {
     "cxr-pneumonia": _classifier("cxr-pneumonia"),
     "us-breast": _frame_analyzer("us-breast"),
     "us-fetal-head": _frame_analyzer("us-fetal-head"),
@@ -221,9 +226,9 @@ FRAME_PREDICTORS: dict[str, Callable[[], FramePredictor]] = {
 
 
 def load_frame_predictor(
-    task: str, registry: Mapping[str, Callable[[], FramePredictor]] | None = None
+    task: str, registry: Mapping[str, PredictorLoader] | None = None, threads: int = 0
 ) -> FramePredictor:
-    """Load the predictor of ``task``.
+    """Load the predictor of ``task``, its model runs on ``threads`` threads (0: the runtime's choice).
 
     Raises:
         UnknownResourceError: no live predictor for that task.
@@ -231,4 +236,4 @@ def load_frame_predictor(
     table = FRAME_PREDICTORS if registry is None else registry
     if task not in table:
         raise UnknownResourceError(f"no live stream for task {task!r}; streams exist for: {', '.join(sorted(table))}")
-    return table[task]()
+    return table[task](threads)

@@ -34,6 +34,6 @@ class FakePredictor:
         return FrameResult({"mean": mean, "shape": list(frame.pixels.shape)}, {"mean": mean})
 
 
-def registry(predictor: FakePredictor) -> dict[str, Callable[[], FramePredictor]]:
-    """A predictor registry holding ``predictor`` under its task name."""
-    return {predictor.task: lambda: predictor}
+def registry(predictor: FakePredictor) -> dict[str, Callable[[int], FramePredictor]]:
+    """A predictor registry holding ``predictor`` under its task name (the thread count is ignored)."""
+    return {predictor.task: lambda threads: predictor}

@@ -65,3 +65,33 @@ def test_a_frame_becomes_an_image_with_its_spacing() -> None:
     assert image.geometry.spacing == (1.0, 0.2, 0.3)
     assert image.geometry.spacing_known
     assert not frame_image(Frame(np.zeros((4, 6), dtype=np.uint8))).geometry.spacing_known
+
+
+def test_each_model_run_gets_the_cores_divided_among_the_inference_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import os
+
+    from tests.unit.services.streams.fakes import FakePredictor
+
+    from medsight.services.streams.hub import StreamHub, StreamOptions
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert StreamOptions(inference_threads=2).model_threads == 4
+    assert StreamOptions(inference_threads=16).model_threads == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert StreamOptions().model_threads == 1  # 2 cores, 2 inference threads: never 4 threads on 2 cores
+    asked: list[int] = []
+
+    def load(threads: int) -> FakePredictor:
+        asked.append(threads)
+        return FakePredictor()
+
+    async def first_stream() -> None:
+        hub = StreamHub(StreamOptions(inference_threads=1), registry={"fake-task": load})
+        try:
+            await hub.predictor("fake-task")
+        finally:
+            hub.close()
+
+    asyncio.run(first_stream())
+    assert asked == [2]
