@@ -76,7 +76,7 @@ def _load_demo(context: ServiceContext, *, shared: Path | None, url: str) -> Non
         f"{report.failed} failed, in {report.studies} studies"
     )
     if shared is None or not (shared / "datasets").is_dir():
-        typer.echo("demo: no chest X-rays (give --shared with the shared datasets); samples only")
+        typer.echo("demo: no chest X-rays or brain MRI (give --shared with the shared datasets); samples only")
     typer.echo(f"medsight is at {url}  (API docs: {url}/docs)")
     typer.echo("admin token (shown once; the previous demo token is revoked):")
     typer.echo(issued.value)

@@ -5,6 +5,11 @@ What a fresh machine can show without a PACS:
 - chest X-rays: validation images of the 224 px Kermany set when ``../shared`` is present
   (never training images), each made a one-image DX study of a made-up patient
   (``DEMO^CHEST^01``...), so the routing rules send them to ``cxr-pneumonia``;
+- a brain MRI: the first validation patient of the LGG subset when ``../shared`` holds
+  it (never a training patient), its FLAIR slices made an axial MR series ("AX FLAIR",
+  body part BRAIN) of a made-up patient (``DEMO^BRAIN^01``), so the routing rules send it
+  to ``mri-brain-tumour`` and the viewer shows the DICOM SEG over it; the TIFFs record no
+  voxel size, so the series has nominal 1 mm voxels (said in its study description);
 - other modalities: the DICOM samples pip installs with pydicom (CT, MR) and those in
   ``../shared/samples``, stored as they are (their patients are the samples' own test
   patients); routed nowhere, or refused by the task if sent there.
@@ -24,21 +29,25 @@ from numpy.typing import NDArray
 
 from medsight.access import Principal
 from medsight.data import load_dataset
+from medsight.data.volumes import load_volumes
 from medsight.errors import MedsightError
 from medsight.imaging.window import display_array
 from medsight.io.dicom.capture import CaptureDescription, encode_capture, stable_uid
+from medsight.io.dicom.mr_series import MrSeriesDescription, encode_mr_series
 from medsight.io.files import read_bytes
 from medsight.io.samples import pydicom_sample
 from medsight.services.context import ServiceContext
 from medsight.store import IngestResult
 from medsight.tasks import get_task
 
-__all__ = ["DemoObject", "DemoSeedReport", "demo_objects", "seed_demo_studies"]
+__all__ = ["BRAIN_MRI_DATASET", "DemoObject", "DemoSeedReport", "demo_objects", "seed_demo_studies"]
 
 _log = logging.getLogger(__name__)
 _TASK = "cxr-pneumonia"
 _PYDICOM_SAMPLES = ("CT_small.dcm", "MR_small.dcm")
 _SAMPLE_SUFFIXES = (".dcm",)
+#: The shared data set the demo's brain MRI comes from (``../shared/datasets/<this>``).
+BRAIN_MRI_DATASET = "lgg_mri_segmentation_subset"
 
 
 @dataclass(frozen=True)
@@ -60,8 +69,8 @@ class DemoSeedReport:
 
 
 def demo_objects(shared: Path | None, per_class: int = 3) -> list[DemoObject]:
-    """The demo's objects: chest X-rays made DICOM, then the bundled and shared samples."""
-    return [*_chest_xrays(shared, per_class), *_samples(shared)]
+    """The demo's objects: chest X-rays made DICOM, a brain MRI series, then the bundled and shared samples."""
+    return [*_chest_xrays(shared, per_class), *_brain_mri(shared), *_samples(shared)]
 
 
 def seed_demo_studies(context: ServiceContext, objects: list[DemoObject], principal: Principal) -> DemoSeedReport:
@@ -110,6 +119,29 @@ def _chest_xrays(shared: Path | None, per_class: int) -> Iterator[DemoObject]:
                 accession_number=f"DEMO{number:04d}",
             )
             yield DemoObject(source=f"{kermany.name}/{name}", data=encode_capture(pixels, description))
+
+
+def _brain_mri(shared: Path | None) -> Iterator[DemoObject]:
+    lgg = shared / "datasets" / BRAIN_MRI_DATASET if shared else None
+    if lgg is None or not lgg.is_dir():
+        return
+    data = load_volumes(lgg).split("val")
+    case = data.cases[0]
+    image, _ = data.read(case)
+    pixels = np.clip(np.rint(image.pixels), 0, np.iinfo(np.uint16).max).astype(np.uint16)
+    description = MrSeriesDescription(
+        patient_id="DEMO-BRAIN-01",
+        patient_name="DEMO^BRAIN^01",
+        study_instance_uid=stable_uid("demo-study", BRAIN_MRI_DATASET, case.key),
+        series_instance_uid=stable_uid("demo-series", BRAIN_MRI_DATASET, case.key),
+        series_description="AX FLAIR",
+        body_part="BRAIN",
+        study_date="20260101",
+        study_description="Demo brain MRI (LGG validation patient, FLAIR; nominal 1 mm voxels)",
+        accession_number="DEMOMR01",
+    )
+    for k, data_bytes in enumerate(encode_mr_series(pixels, image.geometry, description), start=1):
+        yield DemoObject(source=f"{lgg.name}/{case.key}/slice {k}", data=data_bytes)
 
 
 def _plane(pixels: NDArray[np.uint8]) -> NDArray[np.uint8]:
