@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -103,3 +104,45 @@ def _row(name: str, path: Path, release: dict[str, Any] | None) -> dict[str, Any
         "audit": verdict,
         "released": release,
     }
+
+
+@models_app.command("refit-ood")
+def refit_ood_cmd(
+    name: Annotated[str, typer.Argument(help="A shipped model's name, or a bundle folder (rewritten in place).")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="The dataset the model was trained on.")],
+    folds: Annotated[
+        int, typer.Option("--folds", min=2, max=50, help="Folds the thresholds are cross-fitted over.")
+    ] = 10,
+    quantile: Annotated[
+        float | None,
+        typer.Option(
+            "--quantile", min=0.5, max=0.9999, help="Training quantile of the thresholds [default: the model's]."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the check before and after as JSON.")] = False,
+) -> None:
+    """Re-fit a classifier's distribution check on its own training data; the weights are untouched.
+
+    Only the check's two thresholds move: the bundle becomes the one `medsight train ...
+    --ood-folds N` writes from the same data and seed, and its recorded training command
+    says so. The data must be the data the model was trained on (its sha256 is checked).
+    """
+    import sys
+
+    from medsight.services.ood_refit import OodRefitRequest, refit_ood
+
+    command = shlex.join(["medsight", *sys.argv[1:]])
+    result = refit_ood(
+        OodRefitRequest(model=name, data=data, folds=folds, quantile=quantile, command=command),
+        on_stage=lambda stage: typer.echo(f"{stage}...", err=True),
+    )
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    for label, check in (("before", result.before), ("after", result.after)):
+        typer.echo(
+            f"{label}: {check['folds']} folds, thresholds pixel {check['pixel_threshold']:.2f}"
+            f" / features {check['feature_threshold']:.2f}; validation refused"
+            f" {check['val_false_refusals']}/{check['val_n']}"
+        )
+    typer.echo(f"rewrote {result.bundle.path} (weights sha256 {result.bundle.sha256[:12]}, unchanged)")
