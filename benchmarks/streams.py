@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -239,9 +240,16 @@ def measure_streams(
             except _NotMeasuredError as exc:
                 results[task] = {"size": size, "skipped": str(exc), "source": source.what}
                 continue
+            load_before = os.getloadavg()
             long = _run_streams(folder, task, server, tokens[:1], options.long_s, source.spacing)
             many = _run_streams(folder, task, server, tokens, options.concurrent_s, source.spacing)
-            results[task] = {"size": size, "long": long, "concurrent": many, "source": source.what}
+            results[task] = {
+                "size": size,
+                "long": long,
+                "concurrent": many,
+                "source": source.what,
+                "load": (load_before, os.getloadavg()),
+            }
         if tasks is None and all("skipped" in measured for measured in results.values()):
             return measure_streams(workdir / "stand-in", options, shared=shared, tasks=["cxr-pneumonia"])
         return {"tasks": results, "options": options}
@@ -257,6 +265,17 @@ def _flat(rss: Sequence[float]) -> tuple[float, float, bool]:
     tenth = max(1, len(rss) // 10)
     first, last = float(np.median(rss[:tenth])), float(np.median(rss[-tenth:]))
     return first, last, last <= first * 1.10
+
+
+def _load(measured: dict[str, Any]) -> list[str]:
+    """The load-average line of a task (absent from results measured before it was recorded)."""
+    if "load" not in measured:
+        return []
+    before, after = (", ".join(f"{value:.2f}" for value in load) for load in measured["load"])
+    return [
+        f"- Load average (1, 5, 15 min) on the {os.cpu_count()} cores: {before} before the runs, {after} after "
+        "(the streams and the server themselves included; anything above that is other work on the machine)."
+    ]
 
 
 def _ms(values: dict[str, float | None]) -> str:
@@ -312,6 +331,7 @@ def streams_section(result: dict[str, Any], command: str) -> str:
             f"- p99 target ({TARGET_P99_MS:g} ms), one stream: "
             f"{'met' if (long['reports'][0]['latency_ms']['p99'] or 1e9) <= TARGET_P99_MS else 'missed'}; "
             f"worst p99 of any stream: {worst:.1f} ms.",
+            *_load(measured),
             "",
         ]
     return "\n".join(lines)

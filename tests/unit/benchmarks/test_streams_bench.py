@@ -36,6 +36,18 @@ def test_the_section_has_a_row_per_stream_and_the_verdicts() -> None:
     assert "flat, within 10%" in text
     assert "one stream: met" in text
     assert "worst p99 of any stream: 90.0 ms" in text
+    assert "Load average" not in text  # not recorded: not made up
+
+
+def test_the_load_average_is_reported_when_recorded() -> None:
+    measured = {
+        "size": (256, 256),
+        "long": {"seconds": 10.0, "reports": [_report(30.0)], "rss": [400.0] * 20},
+        "concurrent": {"seconds": 10.0, "reports": [_report(40.0)] * 4, "rss": [420.0] * 10},
+        "load": ((0.12, 0.5, 1.0), (2.5, 1.75, 1.25)),
+    }
+    text = streams_section({"options": QUICK_STREAMS, "tasks": {"us-breast": measured}}, "cmd")
+    assert "0.12, 0.50, 1.00 before the runs, 2.50, 1.75, 1.25 after" in text
 
 
 def test_memory_growth_is_called_out() -> None:
