@@ -170,6 +170,8 @@ def _model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
             "percentile to [0, 1].",
             f"- Confidence: voxel probabilities calibrated by one softmax temperature on validation voxels "
             f"(T = {section.temperature:.3f}), summarised as the mean expected Dice over labels.",
+            f"- Test-time augmentation: {recipe.get('tta', 'none')} (`--tta flip` adds a left-right mirrored pass "
+            "and averages the probabilities; measured on validation in docs/models.md).",
             *card_check_and_weights(metadata),
             "",
             "## Training data",
