@@ -66,7 +66,7 @@ models: $(STAMP)
 	$(VENV)/bin/medsight train --task cxr-pneumonia --data $(SHARED)/datasets/pneumoniamnist \
 		--out $(SHIPPED)/cxr-pneumonia-28 --resolution 28 --epochs 30 --seed 0 --threads 2
 	$(VENV)/bin/medsight train --task cxr-pneumonia --data $(SHARED)/datasets/chest_xray_pneumonia_224 \
-		--out $(SHIPPED)/cxr-pneumonia-224 --resolution 224 --epochs 16 --seed 0 --threads 2
+		--out $(SHIPPED)/cxr-pneumonia-224 --resolution 224 --epochs 16 --seed 0 --threads 2 --ood-folds 10
 	$(VENV)/bin/medsight train --task us-breast --data $(SHARED)/datasets/breastmnist \
 		--out $(SHIPPED)/us-breast-28 --resolution 28 --epochs 60 --patience 15 --seed 0 --threads 1 \
 		--ood-quantile 0.98
