@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from medsight.cli._options import TtaOption
 from medsight.cli._progress import stdout_console
 from medsight.errors import NoImagesFoundError
 from medsight.settings import get_settings
@@ -46,13 +47,7 @@ def analyze(
             ),
         ),
     ] = None,
-    tta: Annotated[
-        str | None,
-        typer.Option(
-            "--tta",
-            help="MRI volume tasks: test-time augmentation, none or flip (left-right mirror); default: the model's.",
-        ),
-    ] = None,
+    tta: TtaOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document for machines.")] = False,
 ) -> None:
     """Score images with a task's model, or refuse them with a reason.

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from medsight.cli._options import TtaOption
 from medsight.cli._progress import stdout_console
 from medsight.settings import get_settings
 
@@ -38,13 +39,7 @@ def evaluate(
         str,
         typer.Option("--by", help="Subgroup columns to report per value of, where recorded (comma-separated)."),
     ] = "source",
-    tta: Annotated[
-        str | None,
-        typer.Option(
-            "--tta",
-            help="MRI volume tasks: test-time augmentation, none or flip (left-right mirror); default: the model's.",
-        ),
-    ] = None,
+    tta: TtaOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Score a model on a labelled split, with 95% bootstrap CIs.

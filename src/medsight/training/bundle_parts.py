@@ -1,8 +1,9 @@
 """What the segmentation exporters write alike (:mod:`.export_segment`, :mod:`.export_volume`).
 
 The fetal head's and the MRI volumes' bundles differ in their weights, metadata sections
-and card bodies; their training record, metadata envelope, validation step and the card's
-opening, distribution-check, training-run and table lines are the same, and are here.
+and card bodies; their training record, ``ood`` summary, metadata envelope and the last
+step (validation figures into the metadata, the card written) are the same, and are
+here; the cards' shared lines are in :mod:`.model_card`.
 """
 
 from __future__ import annotations
@@ -19,10 +20,6 @@ from medsight.training.loop import TrainOptions
 __all__ = [
     "Fitted",
     "bundle_metadata",
-    "card_check_and_weights",
-    "card_opening",
-    "card_run",
-    "card_table",
     "finish_bundle",
     "ood_summary",
     "training_record",
@@ -134,49 +131,3 @@ def finish_bundle(
     write_metadata(staging, metadata)
     (staging / "docs").mkdir(exist_ok=True)
     (staging / "docs" / "model_card.md").write_text(card(metadata), encoding="utf-8")
-
-
-def card_opening(metadata: BundleMetadata, task: TaskSpec, verb: str) -> list[str]:
-    """Title, description, intended use, what it is not for (inputs refused, never ``verb``), ``## Model``."""
-    return [
-        f"# {metadata.name} {metadata.version}",
-        "",
-        metadata.description,
-        "",
-        "## Intended use",
-        "",
-        task.intended_use,
-        "",
-        "## Not for",
-        "",
-        *[f"- {limit}" for limit in task.limitations],
-        f"- Anything but {task.acceptance.description}: such inputs are refused with a reason, never {verb}.",
-        "",
-        "## Model",
-        "",
-    ]
-
-
-def card_check_and_weights(metadata: BundleMetadata) -> list[str]:
-    """The distribution check with its false-refusal rate, and the weights' sha256."""
-    section = metadata.medsight
-    return [
-        f"- Distribution check: {section.ood.get('method')}; false-refusal rate on validation "
-        f"{section.ood.get('val_false_refusal_rate', 0):.1%}.",
-        f"- Weights: `models/model.pt` sha256 `{section.weights.get('model.pt', '')}`.",
-    ]
-
-
-def card_run(training: dict[str, Any]) -> list[str]:
-    """Seed, best epoch, minutes on how many threads, and the command."""
-    return [
-        f"- Seed {training.get('seed')}, best epoch {training.get('best_epoch')} of at most "
-        f"{training.get('epochs_max')}, {training.get('seconds', 0) / 60:.1f} min on "
-        f"{training.get('platform', {}).get('threads', '?')} CPU threads.",
-        f"- Command: `{training.get('command', '')}`",
-    ]
-
-
-def card_table(heading: str, rows: list[str]) -> list[str]:
-    """A ``## Validation ...`` heading and its metric / value / 95% CI table."""
-    return [heading, "", "| metric | value | 95% CI |", "|---|---:|---|", *rows]

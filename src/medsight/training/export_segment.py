@@ -19,18 +19,10 @@ from medsight.inference.segmentation import LoadedSegmenter
 from medsight.models.bundle import BundleMetadata, MedsightSection, file_sha256, load_bundle, write_metadata
 from medsight.models.segmenter import SegmenterWithFeatures
 from medsight.tasks import TaskSpec
-from medsight.training.bundle_parts import (
-    bundle_metadata,
-    card_check_and_weights,
-    card_opening,
-    card_run,
-    card_table,
-    finish_bundle,
-    ood_summary,
-    training_record,
-)
+from medsight.training.bundle_parts import bundle_metadata, finish_bundle, ood_summary, training_record
 from medsight.training.export import export_onnx, publish_bundle
 from medsight.training.fit import platform_summary
+from medsight.training.model_card import card_check_and_weights, card_opening, card_run, card_table
 from medsight.training.segment import SegmentationFit, SegmentOptions
 
 __all__ = ["SegmentationSource", "write_segmentation_bundle"]

@@ -20,18 +20,10 @@ from medsight.inference.volume_eval import score_volumes
 from medsight.inference.volume_segmentation import LoadedVolumeSegmenter
 from medsight.models.bundle import BundleMetadata, MedsightSection, file_sha256, load_bundle, write_metadata
 from medsight.tasks import TaskSpec
-from medsight.training.bundle_parts import (
-    bundle_metadata,
-    card_check_and_weights,
-    card_opening,
-    card_run,
-    card_table,
-    finish_bundle,
-    ood_summary,
-    training_record,
-)
+from medsight.training.bundle_parts import bundle_metadata, finish_bundle, ood_summary, training_record
 from medsight.training.export import publish_bundle
 from medsight.training.fit import platform_summary
+from medsight.training.model_card import card_check_and_weights, card_opening, card_run, card_table
 from medsight.training.segment_volume import VolumeFit, VolumeOptions
 
 __all__ = ["VolumeSource", "write_volume_bundle"]

@@ -7,7 +7,7 @@ from typing import Any
 from medsight.models.bundle import BundleMetadata
 from medsight.tasks import TaskSpec
 
-__all__ = ["render_model_card"]
+__all__ = ["card_check_and_weights", "card_opening", "card_run", "card_table", "render_model_card"]
 
 _METRIC_NAMES = {
     "auc": "AUC (ROC)",
@@ -29,21 +29,7 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
     data = training.get("data", {})
     val = section.metrics.get("val", {})
     lines = [
-        f"# {metadata.name} {metadata.version}",
-        "",
-        metadata.description,
-        "",
-        "## Intended use",
-        "",
-        task.intended_use,
-        "",
-        "## Not for",
-        "",
-        *[f"- {limit}" for limit in task.limitations],
-        f"- Anything but {task.acceptance.description}: such inputs are refused with a reason, never scored.",
-        "",
-        "## Model",
-        "",
+        *card_opening(metadata, task, "scored"),
         f"- Task: `{section.task}`; classes {', '.join(section.classes)}; "
         f"reports the calibrated probability of {section.classes[-1]}.",
         f"- Network: {_network(section.network)}.",
@@ -183,3 +169,49 @@ def _consent_lines(consent: Any) -> list[str]:
         "because consent had been withdrawn. Each patient's pseudonym and each image's sha256 are in the "
         "hospital's training-run register, not in this bundle.",
     ]
+
+
+def card_opening(metadata: BundleMetadata, task: TaskSpec, verb: str) -> list[str]:
+    """Title, description, intended use, what it is not for (inputs refused, never ``verb``), ``## Model``."""
+    return [
+        f"# {metadata.name} {metadata.version}",
+        "",
+        metadata.description,
+        "",
+        "## Intended use",
+        "",
+        task.intended_use,
+        "",
+        "## Not for",
+        "",
+        *[f"- {limit}" for limit in task.limitations],
+        f"- Anything but {task.acceptance.description}: such inputs are refused with a reason, never {verb}.",
+        "",
+        "## Model",
+        "",
+    ]
+
+
+def card_check_and_weights(metadata: BundleMetadata) -> list[str]:
+    """The distribution check with its false-refusal rate, and the weights' sha256."""
+    section = metadata.medsight
+    return [
+        f"- Distribution check: {section.ood.get('method')}; false-refusal rate on validation "
+        f"{section.ood.get('val_false_refusal_rate', 0):.1%}.",
+        f"- Weights: `models/model.pt` sha256 `{section.weights.get('model.pt', '')}`.",
+    ]
+
+
+def card_run(training: dict[str, Any]) -> list[str]:
+    """Seed, best epoch, minutes on how many threads, and the command."""
+    return [
+        f"- Seed {training.get('seed')}, best epoch {training.get('best_epoch')} of at most "
+        f"{training.get('epochs_max')}, {training.get('seconds', 0) / 60:.1f} min on "
+        f"{training.get('platform', {}).get('threads', '?')} CPU threads.",
+        f"- Command: `{training.get('command', '')}`",
+    ]
+
+
+def card_table(heading: str, rows: list[str]) -> list[str]:
+    """A ``## Validation ...`` heading and its metric / value / 95% CI table."""
+    return [heading, "", "| metric | value | 95% CI |", "|---|---:|---|", *rows]
