@@ -60,7 +60,20 @@ _STUDY_TAGS = frozenset(
     }
 )
 _MATCHING = {
-    "study": frozenset({PATIENT_ID, PATIENT_NAME, STUDY_DATE, MODALITIES_IN_STUDY, ACCESSION_NUMBER, STUDY_UID}),
+    # PS3.18 Table 10.6.1-5's required study keys, all of them.
+    "study": frozenset(
+        {
+            PATIENT_ID,
+            PATIENT_NAME,
+            STUDY_DATE,
+            STUDY_TIME,
+            MODALITIES_IN_STUDY,
+            ACCESSION_NUMBER,
+            STUDY_UID,
+            REFERRING_PHYSICIAN,
+            STUDY_ID,
+        }
+    ),
     "series": frozenset({STUDY_UID, SERIES_UID, MODALITY, SERIES_NUMBER}),
     "instance": frozenset({STUDY_UID, SERIES_UID, SOP_INSTANCE_UID, SOP_CLASS_UID, INSTANCE_NUMBER}),
 }
@@ -214,9 +227,12 @@ def _study_query(request: QidoRequest) -> StudyQuery:
         patient_id=_single(f, PATIENT_ID),
         patient_name=_single(f, PATIENT_NAME),
         study_date=_single(f, STUDY_DATE),
+        study_time=_single(f, STUDY_TIME),
         modalities=_uids(f.get(MODALITIES_IN_STUDY)),
         accession_number=_single(f, ACCESSION_NUMBER),
         study_instance_uids=_uids(f.get(STUDY_UID)),
+        referring_physician_name=_single(f, REFERRING_PHYSICIAN),
+        study_id=_single(f, STUDY_ID),
     )
 
 

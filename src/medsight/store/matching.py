@@ -9,20 +9,25 @@ The kinds of matching QIDO-RS offers (PS3.18 8.3.4.1, 10.6.1.2):
 - **List of UIDs** (C.2.2.2.2): any of the listed UIDs.
 - **Range** (C.2.2.2.5) on dates: ``20200101-20201231``, ``-20201231``, ``20200101-``,
   inclusive; a single date is single value matching.
+- **Range** on times (TM, ``HH[MM[SS[.F{1,6}]]]``): ``0800-1230``, ``-1230``, ``0800-``,
+  inclusive, a partial time standing for all it covers (``1230`` as an upper end is up to
+  12:30:59.999999); a single time matches every stored time it covers. Date and time are
+  matched independently (combined datetime matching needs a negotiation QIDO-RS lacks).
 
 Query values are patient data: errors name the attribute, never the value.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, func, literal
 from sqlalchemy.orm import InstrumentedAttribute
 
 from medsight.errors import UsageError
 
-__all__ = ["date_condition", "fold", "string_condition", "uid_condition"]
+__all__ = ["date_condition", "fold", "string_condition", "time_condition", "uid_condition"]
 
 _ESCAPE = "\\"
 
@@ -114,3 +119,41 @@ def _date(text: str, attribute: str) -> str:
     if len(text) != 8 or not text.isascii() or not text.isdigit():
         raise UsageError(f"{attribute}: dates are YYYYMMDD (a range: YYYYMMDD-YYYYMMDD, either end open)")
     return text
+
+
+# A stored TM value is padded to its full form in SQL (``substr`` and ``||`` mean the same
+# in SQLite and PostgreSQL), so stored partial times ("0930") compare as what they mean.
+_TIME_FLOOR = "000000.000000"
+_TIME_CEILING = "235959.999999"
+_TIME = re.compile(r"^(?:[01]\d|2[0-3])(?:[0-5]\d(?:[0-5]\d(?:\.\d{1,6})?)?)?$")
+
+
+def time_condition(
+    column: InstrumentedAttribute[str | None], value: str, *, attribute: str
+) -> ColumnElement[bool] | None:
+    """Single time or time range matching on a TM column (stored as written: full or partial).
+
+    Raises:
+        UsageError: an end is not ``HH[MM[SS[.FFFFFF]]]``, or the range has neither end.
+    """
+    value = value.strip()
+    if value in ("", "*"):
+        return None
+    low, dash, high = value.partition("-")
+    if not dash:
+        high = low
+    if not low and not high:
+        raise UsageError(f"{attribute}: a range needs at least one time")
+    stored = column + func.substr(literal(_TIME_FLOOR), func.length(column) + 1)
+    conditions = []
+    if low:
+        conditions.append(stored >= _time(low, _TIME_FLOOR, attribute))
+    if high:
+        conditions.append(stored <= _time(high, _TIME_CEILING, attribute))
+    return conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
+
+
+def _time(text: str, pad: str, attribute: str) -> str:
+    if not text.isascii() or not _TIME.match(text):
+        raise UsageError(f"{attribute}: times are HH[MM[SS[.FFFFFF]]] (a range: A-B, either end open)")
+    return text + pad[len(text) :]

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Select, distinct, func, select
 from sqlalchemy.orm import Session
 
 from medsight.errors import UsageError
-from medsight.store.matching import date_condition, string_condition, uid_condition
+from medsight.store.matching import date_condition, string_condition, time_condition, uid_condition
 from medsight.store.models import Instance, Patient, Series, Study
 
 __all__ = [
@@ -59,17 +59,23 @@ class StudyQuery(_Page):
         patient_id: PatientID, single value or wildcard, case-sensitive.
         patient_name: PatientName, wildcard, case-insensitive.
         study_date: StudyDate, a date or a range (``A-B``, ``-B``, ``A-``).
+        study_time: StudyTime, a time or a range, matched apart from the date.
         modalities: ModalitiesInStudy: a study matches when one of its series has one.
         accession_number: AccessionNumber, single value or wildcard.
         study_instance_uids: StudyInstanceUID, list of UIDs.
+        referring_physician_name: ReferringPhysicianName, wildcard, case-insensitive.
+        study_id: StudyID, single value or wildcard.
     """
 
     patient_id: str | None = field(default=None, repr=False)
     patient_name: str | None = field(default=None, repr=False)
     study_date: str | None = field(default=None, repr=False)
+    study_time: str | None = field(default=None, repr=False)
     modalities: tuple[str, ...] = ()
     accession_number: str | None = field(default=None, repr=False)
     study_instance_uids: tuple[str, ...] = field(default=(), repr=False)
+    referring_physician_name: str | None = field(default=None, repr=False)
+    study_id: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,13 @@ def search_studies(session: Session, query: StudyQuery) -> list[StudyResult]:
         date_condition(Study.study_date, query.study_date, attribute="StudyDate")
         if query.study_date is not None
         else None,
+        time_condition(Study.study_time, query.study_time, attribute="StudyTime")
+        if query.study_time is not None
+        else None,
+        string_condition(Study.referring_physician_name_search, query.referring_physician_name, person_name=True)
+        if query.referring_physician_name is not None
+        else None,
+        string_condition(Study.study_id, query.study_id) if query.study_id is not None else None,
         string_condition(Study.accession_number, query.accession_number)
         if query.accession_number is not None
         else None,

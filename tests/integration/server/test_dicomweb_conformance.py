@@ -94,6 +94,9 @@ def test_store_reports_each_instance_with_its_retrieve_url(stored: Stored, clien
         ({"ModalitiesInStudy": "MR"}, {"b"}),
         ({"ModalitiesInStudy": "US,OT"}, {"c"}),
         ({"AccessionNumber": "ACC-B1"}, {"b"}),
+        ({"StudyTime": "1015"}, {"a", "b", "c"}),  # every study is at 10:15:00
+        ({"StudyTime": "1016-"}, set()),
+        ({"StudyDate": "20220301", "StudyTime": "-101500"}, {"c"}),
     ],
 )
 def test_search_for_studies_with_filters(

@@ -37,6 +37,23 @@ def test_includefield_without_all_wants_only_what_it_names() -> None:
     assert not parse_qido([], Level.INSTANCE).wants({0x00100020})
 
 
+def test_every_required_study_key_of_ps3_18_table_10_6_1_5_is_matched() -> None:
+    keys = [
+        "StudyDate",
+        "StudyTime",
+        "AccessionNumber",
+        "ModalitiesInStudy",
+        "ReferringPhysicianName",
+        "PatientName",
+        "PatientID",
+        "StudyInstanceUID",
+        "StudyID",
+    ]
+    request = parse_qido([(key, "1") for key in keys], Level.STUDY)
+    assert request.ignored == ()
+    assert len(request.filters) == len(keys)
+
+
 def test_attributes_the_level_cannot_match_are_ignored_once_each() -> None:
     request = parse_qido([("StudyDescription", "x"), ("StudyDescription", "y"), ("PatientID", "P")], Level.SERIES)
     assert request.ignored == ("StudyDescription", "PatientID")

@@ -19,6 +19,14 @@ _STUDIES = [
     ("D", "MÜLLER^JÖRG", "PAT-3", None, None, ("US",)),
 ]
 
+# name -> study time, referring physician, study ID
+_MORE = {
+    "A": ("0930", "Welby^Marcus", "S1"),
+    "B": ("093015.25", "welby^marcia", "S2"),
+    "C": ("1400", None, "X1"),
+    "D": (None, "House^Gregory", None),
+}
+
 
 def _uid(*parts: object) -> str:
     return "1.2.826.0.1.3680043.10.999." + ".".join(str(p) for p in parts)
@@ -28,7 +36,7 @@ def _uid(*parts: object) -> str:
 def corpus(ct_series: list[bytes], variant: Variant) -> list[bytes]:
     objects = []
     for s, (name, patient, patient_id, date, accession, modalities) in enumerate(_STUDIES, 1):
-        del name
+        time, referring, study_id = _MORE[name]
         for m, modality in enumerate(modalities, 1):
             objects.append(
                 variant(
@@ -37,6 +45,9 @@ def corpus(ct_series: list[bytes], variant: Variant) -> list[bytes]:
                     PatientName=patient,
                     PatientID=patient_id,
                     StudyDate=date,
+                    StudyTime=time,
+                    ReferringPhysicianName=referring,
+                    StudyID=study_id,
                     AccessionNumber=accession,
                     Modality=modality,
                     StudyInstanceUID=_uid(s),
@@ -103,6 +114,48 @@ def test_malformed_dates_are_usage_errors_that_do_not_quote_the_value(loaded: St
     with pytest.raises(UsageError, match="StudyDate") as info:
         loaded.studies(StudyQuery(study_date=value))
     assert value not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0930", ["A", "B"]),  # a partial time covers all it names: 09:30:00 to 09:30:59.999999
+        ("093015", ["B"]),  # the stored 0930 means 09:30:00, not 09:30:15
+        ("09-13", ["A", "B"]),  # "13" as an upper end is up to 13:59:59.999999
+        ("0931-", ["C"]),
+        ("-093014.999", ["A"]),
+        ("1400-235959.999999", ["C"]),
+    ],
+)
+def test_study_time_ranges_compare_partial_times_as_what_they_mean(
+    loaded: Store, value: str, expected: list[str]
+) -> None:
+    assert _names(loaded, StudyQuery(study_time=value)) == expected
+
+
+@pytest.mark.parametrize("value", ["25", "0960", "9", "-", "12:30", "1230-13a0", "120000.1234567"])
+def test_malformed_times_are_usage_errors_that_do_not_quote_the_value(loaded: Store, value: str) -> None:
+    with pytest.raises(UsageError, match="StudyTime") as info:
+        loaded.studies(StudyQuery(study_time=value))
+    assert value not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("referring", "study_id", "expected"),
+    [
+        ("welby*", None, ["A", "B"]),
+        ("WELBY^MARCUS", None, ["A"]),
+        ("house^*", None, ["D"]),
+        (None, "S?", ["A", "B"]),
+        (None, "X1", ["C"]),
+        (None, "s1", []),  # StudyID is not a person name: case-sensitive
+        ("welby*", "S2", ["B"]),
+    ],
+)
+def test_referring_physician_and_study_id(
+    loaded: Store, referring: str | None, study_id: str | None, expected: list[str]
+) -> None:
+    assert _names(loaded, StudyQuery(referring_physician_name=referring, study_id=study_id)) == expected
 
 
 @pytest.mark.parametrize(
