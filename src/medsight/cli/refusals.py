@@ -1,4 +1,4 @@
-"""``medsight refusals``: false-refusal rate on chest X-rays, refusal rate on everything else."""
+"""``medsight refusals``: false-refusal rate on a task's own inputs, refusal rate on the foreign ones it names."""
 
 from __future__ import annotations
 
@@ -27,17 +27,18 @@ def refusals(
 ) -> None:
     """Refusal rates per kind of input, with 95% Wilson CIs.
 
-    The model's own val chest X-rays (false refusals), other chest X-rays, DICOM of other
-    modalities with and without metadata, ultrasound, MRI, and synthetic inputs.
+    The model's own val split (false refusals; with --data), then the foreign inputs its
+    task is checked against (other ultrasound, X-rays, MRI, DICOM samples with and without
+    metadata, synthetic inputs), from what --shared holds. Any task: classifiers, the
+    fetal head and the MRI segmenters.
     """
     from rich.table import Table
 
-    from medsight.services.models import load_model
-    from medsight.services.refusal import refusal_groups, refusal_report
+    from medsight.services.refusal import load_checked_model, refusal_groups, refusal_report
     from medsight.tasks import get_task
 
     spec = get_task(task)
-    loaded = load_model(spec, model, resolution=None, backend="auto")
+    loaded = load_checked_model(spec, model)
     groups = refusal_report(
         loaded, refusal_groups(loaded, data, shared if shared and shared.is_dir() else None, per_group=per_group)
     )

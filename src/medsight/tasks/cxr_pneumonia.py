@@ -49,4 +49,17 @@ CXR_PNEUMONIA = TaskSpec(
         "The decision threshold was chosen on validation data with the training prevalence; "
         "calibrated probabilities assume a similar case mix.",
     ),
+    own_inputs="chest X-rays",
+    # Adult chest X-rays from other sites: frontal chest films, but not of the children it learnt from.
+    checked_against={
+        "tb-chest-xrays": "either",
+        "dicom-samples": "refuse",
+        "dicom-samples-pixels": "refuse",
+        "breast-ultrasound": "refuse",
+        "fetal-head-ultrasound": "refuse",
+        "brain-mri-slices": "refuse",
+        "hippocampus-mri-volumes": "refuse",
+        "hippocampus-mri-slices": "refuse",
+        "synthetic": "refuse",
+    },
 )

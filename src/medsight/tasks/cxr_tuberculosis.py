@@ -55,4 +55,15 @@ CXR_TUBERCULOSIS = TaskSpec(
         "The threshold was chosen on validation data (about 50% TB); PPV falls sharply at screening "
         "prevalences (a few per cent or less).",
     ),
+    own_inputs="chest X-rays",
+    checked_against={
+        "dicom-samples": "refuse",
+        "dicom-samples-pixels": "refuse",
+        "breast-ultrasound": "refuse",
+        "fetal-head-ultrasound": "refuse",
+        "brain-mri-slices": "refuse",
+        "hippocampus-mri-volumes": "refuse",
+        "hippocampus-mri-slices": "refuse",
+        "synthetic": "refuse",
+    },
 )

@@ -50,4 +50,15 @@ MRI_BRAIN_TUMOUR = TaskSpec(
         "NIfTI inputs that carry their spacing.",
         "Not for high-grade glioma, metastases, paediatric tumours or post-operative cavities.",
     ),
+    own_inputs="brain MRI volumes",
+    checked_against={
+        "hippocampus-mri-volumes": "refuse",
+        "ct-like-volumes": "refuse",
+        "noise-volumes": "refuse",
+        "brain-mri-slices": "refuse",
+        "tb-chest-xrays": "refuse",
+        "fetal-head-ultrasound": "refuse",
+        "dicom-samples": "refuse",
+        "synthetic": "refuse",
+    },
 )

@@ -38,4 +38,15 @@ MRI_HIPPOCAMPUS = TaskSpec(
         "Other field strengths, sequences, ages and diseases (Alzheimer's, epilepsy, tumours) are untested.",
         "Volumes are only as exact as the input's voxel size; a resampled or reformatted crop changes them.",
     ),
+    own_inputs="hippocampus MRI crops",
+    checked_against={
+        "brain-mri-volumes": "refuse",
+        "ct-like-volumes": "refuse",
+        "noise-volumes": "refuse",
+        "hippocampus-mri-slices": "refuse",
+        "tb-chest-xrays": "refuse",
+        "fetal-head-ultrasound": "refuse",
+        "dicom-samples": "refuse",
+        "synthetic": "refuse",
+    },
 )

@@ -57,6 +57,11 @@ class TaskSpec:
             differ (BreastMNIST stores 0 = malignant; ``us-breast`` reports malignant as
             its positive class, index 1). Empty: the stored label is the class index.
         volume: the volume path of a ``volume-segmentation`` task, else None.
+        own_inputs: what its validation inputs are, for the false-refusal row of
+            ``medsight refusals`` ("chest X-rays").
+        checked_against: the foreign inputs ``medsight refusals`` measures its model on: a
+            group name of ``services/refusal.py`` -> ``refuse`` (the model must refuse
+            them) or ``either`` (refusing some is defensible: the rate is information).
     """
 
     name: str
@@ -71,6 +76,8 @@ class TaskSpec:
     kind: TaskKind = TaskKind.CLASSIFICATION
     stored_labels: Mapping[int, int] = field(default_factory=dict)
     volume: VolumeRecipe | None = None
+    own_inputs: str = "images"
+    checked_against: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def positive_class(self) -> str:

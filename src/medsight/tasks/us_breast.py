@@ -53,4 +53,16 @@ US_BREAST = TaskSpec(
         "mammograms and photographs are out of scope and are refused.",
         "The threshold was chosen on validation data (27% malignant); PPV and NPV move with prevalence.",
     ),
+    own_inputs="breast ultrasound images",
+    checked_against={
+        "fetal-head-ultrasound": "refuse",
+        "chest-xrays-28": "refuse",
+        "tb-chest-xrays": "refuse",
+        "brain-mri-slices": "refuse",
+        "hippocampus-mri-slices": "refuse",
+        "dicom-samples": "refuse",
+        "dicom-samples-pixels": "refuse",
+        "hippocampus-mri-volumes": "refuse",
+        "synthetic": "refuse",
+    },
 )

@@ -55,4 +55,16 @@ US_FETAL_HEAD = TaskSpec(
         "Millimetres need the pixel size: DICOM Pixel Spacing or the Sequence of Ultrasound Regions, or a "
         "value given by the caller; without one, no measurement in mm is reported.",
     ),
+    own_inputs="fetal head ultrasound images",
+    checked_against={
+        "breast-ultrasound": "refuse",
+        "chest-xrays-28": "refuse",
+        "tb-chest-xrays": "refuse",
+        "brain-mri-slices": "refuse",
+        "hippocampus-mri-slices": "refuse",
+        "dicom-samples": "refuse",
+        "dicom-samples-pixels": "refuse",
+        "hippocampus-mri-volumes": "refuse",
+        "synthetic": "refuse",
+    },
 )
