@@ -51,7 +51,7 @@ class Refusal:
 
     Attributes:
         check: which test failed (``modality``, ``body_part``, ``view``, ``frames``,
-            ``colour``, ``blank``, ``noise``, ``pixel_statistics``, ``features``).
+            ``plane``, ``colour``, ``blank``, ``noise``, ``pixel_statistics``, ``features``).
         reason: one sentence for a person; never patient data.
         code: always :data:`REFUSAL_CODE`.
     """

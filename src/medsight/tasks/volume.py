@@ -46,6 +46,9 @@ __all__ = [
 ]
 
 _BLANK_LIMIT = 0.02
+# A slice-wise (2.5-D) model learned axial slices: the slices' normal within 45 degrees of
+# the patient's head-foot axis (an axial series tilted along the skull base passes).
+_AXIAL_COSINE = 0.7071
 
 
 class Tta(StrEnum):
@@ -177,7 +180,9 @@ def volume_refusal(image: Image, description: str, recipe: VolumeRecipe) -> Refu
     """The first shape or pixel gate a volume task's input fails, or None.
 
     A single 2-D image (a radiograph, an ultrasound frame) is not a volume; a cine is
-    not either; colour is refused; a blank volume has nothing to segment.
+    not either; a slice-wise recipe (``dims == 2``) reads axial slices only, so sagittal
+    and coronal series are refused (``plane``; a volume without orientation counts as
+    axial); colour is refused; a blank volume has nothing to segment.
     """
     if image.layout is Layout.IMAGE:
         return Refusal("frames", f"a single 2-D image is not {description}")
@@ -185,6 +190,8 @@ def volume_refusal(image: Image, description: str, recipe: VolumeRecipe) -> Refu
         return Refusal("frames", f"a cine of {image.frames} frames is not {description}")
     if image.frames < recipe.min_slices:
         return Refusal("frames", f"a volume of {image.frames} slices is too thin for {description}")
+    if recipe.dims == 2 and abs(float(image.geometry.slice_normal[2])) < _AXIAL_COSINE:
+        return Refusal("plane", f"the slices are not axial; {description} is read in axial slices")
     middle = image.with_pixels(image.pixels[image.frames // 2], layout=Layout.IMAGE)
     gate = pixel_refusal(middle, description)
     if gate is not None and gate.check != "blank":

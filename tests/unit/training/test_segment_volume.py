@@ -204,3 +204,25 @@ def test_mirror_axis_follows_the_patient_left_right_axis() -> None:
     assert mirror_axis(sagittal) == 0
     oblique = Geometry(direction=((0.0, 0.0, 1.0), (0.9, 0.436, 0.0), (-0.436, 0.9, 0.0)))
     assert mirror_axis(oblique) == 1
+
+
+@pytest.mark.parametrize(
+    ("direction", "refused"),
+    [
+        (((0.0, 0.0, 1.0), (0.0, 1.0, 0.0), (1.0, 0.0, 0.0)), False),  # axial
+        (((0.0, 0.34, 0.94), (0.0, 0.94, -0.34), (1.0, 0.0, 0.0)), False),  # axial, tilted 20 degrees
+        (((1.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, 1.0, 0.0)), True),  # sagittal
+        (((0.0, 1.0, 0.0), (0.0, 0.0, -1.0), (1.0, 0.0, 0.0)), True),  # coronal
+    ],
+    ids=["axial", "tilted", "sagittal", "coronal"],
+)
+def test_the_slice_wise_brain_model_reads_axial_slices_only(
+    direction: tuple[tuple[float, float, float], ...], refused: bool, brain_bundle: Path, hippo_bundle: Path
+) -> None:
+    plain = _volume(Modality.MR)
+    image = plain.with_pixels(plain.pixels, geometry=Geometry(direction=direction))  # type: ignore[arg-type]
+    brain = segment_volume(LoadedVolumeSegmenter.load(load_bundle(brain_bundle)), image)
+    assert (brain.refused is not None and brain.refused.check == "plane") is refused
+    # The 3-D hippocampus model reads a crop in any orientation (MSD's are not axial).
+    hippocampus = segment_volume(LoadedVolumeSegmenter.load(load_bundle(hippo_bundle)), image)
+    assert hippocampus.refused is None or hippocampus.refused.check != "plane"
