@@ -74,3 +74,37 @@ def test_fetal_head_validation_reproduces_the_model_card(shared_datasets: Path) 
     for key in ("dice", "hd95_mm", "hc_mae_mm", "hc_median_mm"):
         assert report[key] == pytest.approx(recorded[key], abs=2e-3), key
     assert report["failed"] == 0
+
+
+def _refused(task: str, data: Path, shared: Path, rows: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    from medsight.services.refusal import load_checked_model, refusal_groups, refusal_report
+    from medsight.tasks import get_task
+
+    model = load_checked_model(get_task(task), None)
+    groups = [g for g in refusal_groups(model, data, shared) if g[0].startswith(rows)]
+    return {g.name.split(" (")[0]: (g.refused, g.n) for g in refusal_report(model, groups)}
+
+
+@pytest.mark.shared
+def test_the_breast_models_refusals_are_those_docs_models_md_reports(shared_datasets: Path) -> None:
+    # docs/models.md, us-breast: the shipped check (2 folds, quantile 0.98).
+    refused = _refused(
+        "us-breast", shared_datasets / "breastmnist", shared_datasets.parent, ("validation", "fetal", "brain MRI")
+    )
+    assert refused == {
+        "validation breast ultrasound images": (1, 78),
+        "fetal head ultrasound": (115, 200),
+        "brain MRI slices": (143, 200),
+    }
+
+
+@pytest.mark.shared
+def test_the_fetal_head_models_refusals_are_those_docs_models_md_reports(shared_datasets: Path) -> None:
+    refused = _refused(
+        "us-fetal-head", shared_datasets / "hc18", shared_datasets.parent, ("validation", "breast", "brain MRI")
+    )
+    assert refused == {
+        "validation fetal head ultrasound images": (0, 153),
+        "breast ultrasound": (78, 78),
+        "brain MRI slices": (47, 200),
+    }
