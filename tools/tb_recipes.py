@@ -12,7 +12,7 @@ the train split, evaluate on the fifth; folds stratified by label and site, fixe
 train_classifier`'s (AdamW, one-cycle with 15% warm-up, positive-class weight, the
 shipped augmentation, best epoch by (AUC, -loss) on the evaluated part) with the model on
 ``--device``, so that a GPU machine can run the grid; figures from a GPU differ from a
-CPU run's in the last digits, not in the comparison. Each job records the AUC at the
+CPU run's about as much as one seed's from another. Each job records the AUC at the
 best epoch (what ``medsight train`` ships, optimistic: the epoch is chosen on the part it
 is scored on), at the last epoch (not chosen), and with horizontal-flip test-time
 augmentation, plus the scores, so that ensembles can be scored afterwards on the same
