@@ -84,6 +84,7 @@ def _train_segmenter(task: TaskSpec, request: TrainRequest, progress: FitProgres
         resolution=fit.resolution,
         train=fit.train,
         ood_quantile=fit.ood_quantile,
+        ood_folds=fit.ood_folds,
         name=fit.name,
         version=fit.version,
         threads=fit.threads,
@@ -107,6 +108,7 @@ def _train_volume_segmenter(
     options = VolumeOptions(
         train=fit.train,
         ood_quantile=fit.ood_quantile,
+        ood_folds=fit.ood_folds,
         bootstrap=fit.bootstrap,
         name=fit.name,
         version=fit.version,

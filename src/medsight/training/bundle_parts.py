@@ -83,10 +83,12 @@ def training_record(
     return record
 
 
-def ood_summary(ood: _Ood, fit: Fitted, method: str) -> dict[str, Any]:
-    """The bundle's ``ood`` section: quantile, false-refusal rate on validation, method."""
+def ood_summary(ood: _Ood, fit: Fitted, method: str, folds: int = 2) -> dict[str, Any]:
+    """The bundle's ``ood`` section: quantile, cross-fitting folds (left out when 2, the halves
+    every earlier bundle used), false-refusal rate on validation, method."""
     return {
         "quantile": ood.quantile,
+        **({"folds": folds} if folds != 2 else {}),
         "val_false_refusal_rate": round(fit.ood_val_false_refusal, 4),
         "method": method,
     }

@@ -84,7 +84,12 @@ def _metadata(source: SegmentationSource, weights: dict[str, str]) -> BundleMeta
         threshold=0.5,
         threshold_rule="pixel probability 0.5 (the largest region is the head)",
         conformal={},
-        ood=ood_summary(fit.ood, fit, "Mahalanobis distance on pixel statistics and on the U-Net's pooled bottleneck"),
+        ood=ood_summary(
+            fit.ood,
+            fit,
+            "Mahalanobis distance on pixel statistics and on the U-Net's pooled bottleneck",
+            folds=options.ood_folds,
+        ),
         weights=weights,
         training=training,
         segmentation={

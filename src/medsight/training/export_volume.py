@@ -85,6 +85,7 @@ def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
             fit,
             "Mahalanobis distance on pixel statistics and on the U-Net's pooled bottleneck "
             + ("(per slice; the median slice decides)" if recipe.dims == 2 else "(the central window)"),
+            folds=options.ood_folds,
         ),
         weights=weights,
         training=training,

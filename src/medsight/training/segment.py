@@ -63,6 +63,7 @@ class SegmentOptions:
         train: epochs, batch size, learning rate, patience, seed.
         network: the U-Net; None for :class:`SegmenterConfig`'s default.
         ood_quantile: training quantile of the distribution check's thresholds.
+        ood_folds: folds those thresholds are cross-fitted over (2: halves).
         bootstrap: resamples for the CIs.
         flip_average: average the logits with those of the mirrored input at inference
             (the temperature is fitted on the averaged logits).
@@ -75,6 +76,7 @@ class SegmentOptions:
     train: TrainOptions = field(default_factory=lambda: TrainOptions(batch_size=16, epochs=40, patience=10))
     network: SegmenterConfig | None = None
     ood_quantile: float = 0.995
+    ood_folds: int = 2
     bootstrap: int = 2000
     flip_average: bool = True
     name: str | None = None
@@ -327,7 +329,11 @@ def fit_segmenter(task: TaskSpec, data: MeasuredSet, options: SegmentOptions, pr
         train_features = _features(model, x_train)
         val_features = _features(model, x_val)
     ood = OodDetector.fit(
-        x_train, train_features, quantile=options.ood_quantile, description=task.acceptance.description
+        x_train,
+        train_features,
+        quantile=options.ood_quantile,
+        description=task.acceptance.description,
+        folds=options.ood_folds,
     )
     false_refusal = float(np.mean(ood.scores(x_val, val_features).max(axis=1) > 1.0))
     progress.on_step()

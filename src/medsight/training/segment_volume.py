@@ -45,11 +45,13 @@ _VOXEL_STRIDE = 7
 
 @dataclass(frozen=True)
 class VolumeOptions:
-    """What decides a volume segmentation run (``network`` None: :func:`default_volume_network`)."""
+    """What decides a volume segmentation run (``network`` None: :func:`default_volume_network`;
+    ``ood_folds``: folds the distribution check's thresholds are cross-fitted over)."""
 
     train: TrainOptions = field(default_factory=lambda: TrainOptions(batch_size=16, epochs=60, patience=15))
     network: SegmenterConfig | None = None
     ood_quantile: float = 0.995
+    ood_folds: int = 2
     bootstrap: int = 2000
     name: str | None = None
     version: str = "1.0.0"
@@ -190,7 +192,7 @@ def fit_volume_segmenter(task: TaskSpec, data: VolumeSet, options: VolumeOptions
     flat = np.moveaxis(val_logits, 1, -1).reshape(-1, labels + 1)[::_VOXEL_STRIDE]
     temperature = fit_softmax_temperature(flat, val.y[:, 0].ravel()[::_VOXEL_STRIDE])
     progress.on_step()
-    ood, false_refusal = _fit_ood(model, task, data, recipe, options.ood_quantile)
+    ood, false_refusal = _fit_ood(model, task, data, recipe, options.ood_quantile, options.ood_folds)
     progress.on_step()
     return VolumeFit(
         model=model,
@@ -209,7 +211,7 @@ def fit_volume_segmenter(task: TaskSpec, data: VolumeSet, options: VolumeOptions
 
 
 def _fit_ood(
-    model: Segmenter, task: TaskSpec, data: VolumeSet, recipe: VolumeRecipe, quantile: float
+    model: Segmenter, task: TaskSpec, data: VolumeSet, recipe: VolumeRecipe, quantile: float, folds: int = 2
 ) -> tuple[OodDetector, float]:
     """The distribution check on training inputs exactly as inference computes them; its
     false-refusal rate on validation volumes (median slice or the one window decides)."""
@@ -225,7 +227,11 @@ def _fit_ood(
         collected[name] = (inputs, features)
     train_x, train_f = collected["train"]
     ood = OodDetector.fit(
-        np.concatenate(train_x), np.concatenate(train_f), quantile=quantile, description=task.acceptance.description
+        np.concatenate(train_x),
+        np.concatenate(train_f),
+        quantile=quantile,
+        description=task.acceptance.description,
+        folds=folds,
     )
     refused = [float(np.median(ood.scores(x, f), axis=0).max() > 1.0) for x, f in zip(*collected["val"], strict=True)]
     return ood, float(np.mean(refused)) if refused else 0.0

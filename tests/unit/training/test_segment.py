@@ -39,3 +39,25 @@ def test_the_classifier_path_is_unchanged(tiny_breast_bundle: Path) -> None:
     assert section.kind == "classification"
     assert section.classes == ["benign_or_normal", "malignant"]
     assert "auc_ci" in section.metrics["val"]
+
+
+def test_ood_folds_reach_the_segmenters_distribution_check(
+    tmp_path: Path, synthetic_hc18: Path, tiny_segmenter: Path
+) -> None:
+    # `medsight train --ood-folds N` was accepted for us-fetal-head and ignored (always halves).
+    from medsight.services.train import TrainRequest, train
+    from medsight.training import FitOptions, TrainOptions
+
+    options = FitOptions(
+        resolution=32,
+        train=TrainOptions(epochs=3, batch_size=8, lr=1e-2, seed=0, patience=3),
+        bootstrap=100,
+        name="tiny-head",
+        threads=1,
+        ood_folds=5,
+    )
+    bundle = train(TrainRequest("us-fetal-head", synthetic_hc18, tmp_path / "five", options, command="pytest"))
+    assert bundle.metadata.medsight.ood["folds"] == 5
+    assert "folds" not in load_bundle(tiny_segmenter).metadata.medsight.ood  # 2, as every earlier bundle
+    halves = load_bundle(tiny_segmenter).weights_file("ood.npz").read_bytes()
+    assert bundle.weights_file("ood.npz").read_bytes() != halves  # same weights (seed 0), other thresholds
