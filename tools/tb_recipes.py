@@ -168,6 +168,7 @@ def _initial_state(init: str, seed: int, args: argparse.Namespace) -> dict[str, 
 def _job(job: tuple[str, int, str, argparse.Namespace]) -> None:
     recipe, seed, fold, args = job
     torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)  # as medsight.training.fit does
     init, lr, epochs, widths, extra = RECIPES[recipe]
     epochs = args.epochs or epochs
     d = _arrays(args)
