@@ -31,6 +31,7 @@ The tree, with each class's code and CLI exit code::
         - ModelNotFoundError             model.not_found           2
         - InvalidBundleError             model.invalid_bundle      1
         - ReleaseRefusedError            model.release_refused     7
+        - UnreleasedModelError           model.unreleased          7
       + PrivacyError                     privacy.error             4
         - DeidentificationKeyError       privacy.no_key            4
         - BurnedInTextError              privacy.burned_in_text    4
@@ -94,6 +95,7 @@ __all__ = [
     "StreamMessageError",
     "UnknownDeviceError",
     "UnknownResourceError",
+    "UnreleasedModelError",
     "UnsupportedFormatError",
     "UnsupportedTransferSyntaxError",
     "UsageError",
@@ -238,6 +240,12 @@ class ReleaseRefusedError(ModelError):
     code = "model.release_refused"
 
 
+class UnreleasedModelError(ModelError):
+    """A service that runs released models only was asked to run one never promoted through the gate."""
+
+    code = "model.unreleased"
+
+
 class PrivacyError(MedsightError):
     """An operation would expose or mishandle protected health information."""
 
@@ -373,6 +381,7 @@ EXIT_CODES: dict[type[MedsightError], int] = {
     ModelNotFoundError: 2,
     InvalidBundleError: 1,
     ReleaseRefusedError: 7,
+    UnreleasedModelError: 7,
     PrivacyError: 4,
     DeidentificationKeyError: 4,
     BurnedInTextError: 4,

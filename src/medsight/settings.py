@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,6 +85,10 @@ class ServiceSettings(StoreSettings):
             (every recorded event signs one anyway); 0 turns the periodic publication off.
         ledger_witness_file: an append-only file (elsewhere than the data folder) that each
             periodically published head is also written to, refused on a rollback.
+        release_policy: ``record``: any installed model runs, and every analysis says
+            whether its model (name and weights) was released through the fairness gate
+            (``medsight models promote``); ``require``: only released models run, and an
+            analysis with another is refused (``model.unreleased``, 409).
     """
 
     host: str = "127.0.0.1"
@@ -98,6 +103,7 @@ class ServiceSettings(StoreSettings):
     stream_idle_s: float = Field(default=60.0, gt=0)
     ledger_publish_s: float = Field(default=3600.0, ge=0)
     ledger_witness_file: Path | None = None
+    release_policy: Literal["record", "require"] = "record"
 
 
 class Settings(BaseSettings):

@@ -50,6 +50,7 @@ HTTP_STATUS: dict[type[MedsightError], int] = {
     errors.ModelNotFoundError: 404,
     errors.InvalidBundleError: 500,
     errors.ReleaseRefusedError: 409,
+    errors.UnreleasedModelError: 409,
     errors.PrivacyError: 403,
     errors.DeidentificationKeyError: 503,
     errors.BurnedInTextError: 422,

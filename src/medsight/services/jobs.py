@@ -31,9 +31,12 @@ from medsight.errors import (
     ResourceLimitError,
     StoredInstanceNotFoundError,
     UnknownResourceError,
+    UnreleasedModelError,
 )
+from medsight.io.jsonl import read_json_lines
 from medsight.models.bundle import Bundle, resolve_bundle
 from medsight.services.accounts import AccessService
+from medsight.services.release import RELEASES_FILE
 from medsight.settings import ServiceSettings
 from medsight.store import InstanceQuery, Store
 from medsight.store.blobs import read_file, sha256_hex, write_file
@@ -114,6 +117,27 @@ class JobService:
         self.wake = threading.Event()
         self._bundles: dict[str, Bundle] = {}
         self._lock = threading.Lock()
+        self._released: frozenset[tuple[str, str]] = frozenset()
+        self._releases_stamp: tuple[int, int] | None = None
+
+    def released(self, model: ModelRef) -> bool:
+        """Whether ``model`` (its name and weights) was released through the gate (``medsight models promote``).
+
+        The registry is re-read only when it changes (its size and modification time), so
+        a promotion made while the service runs counts from the next analysis on.
+        """
+        registry = Path(self.settings.data_dir) / RELEASES_FILE
+        try:
+            stat = registry.stat()
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if stamp != self._releases_stamp:
+                records = read_json_lines(registry) if stamp is not None else []
+                self._released = frozenset((str(r.get("name")), str(r.get("sha256"))) for r in records)
+                self._releases_stamp = stamp
+            return (model.name, model.sha256) in self._released
 
     def bundle(self, task: TaskSpec) -> Bundle:
         """The (verified) bundle that runs ``task``, resolved once per process."""
@@ -142,9 +166,15 @@ class JobService:
         task = get_task(request.task)
         inputs = self._inputs(request)
         bundle = self.bundle(task)
+        model = ModelRef(bundle.name, bundle.version, bundle.sha256)
+        if self.settings.release_policy == "require" and not self.released(model):
+            raise UnreleasedModelError(
+                f"{bundle.name} {bundle.version} has not been released (medsight models promote);"
+                " this service runs released models only (MEDSIGHT_RELEASE_POLICY=require)"
+            )
         new = NewJob(
             task=task.name,
-            model=ModelRef(bundle.name, bundle.version, bundle.sha256),
+            model=model,
             study_instance_uid=request.study_instance_uid,
             series_instance_uid=request.series_instance_uid,
             inputs=inputs,
@@ -239,17 +269,23 @@ def _recorded_sha256(record: JobRecord, kind: HeatmapKind) -> str | None:
     return sha if isinstance(sha, str) else None
 
 
-def job_json(record: JobRecord) -> dict[str, Any]:
-    """The API's JSON form of a job: its state, its model, its result or error, and links."""
+def job_json(record: JobRecord, *, released: bool | None = None) -> dict[str, Any]:
+    """The API's JSON form of a job: its state, its model, its result or error, and links.
+
+    ``released``: whether its model was released through the gate (:meth:`JobService.released`).
+    """
     link = f"{ANALYSES_PATH}/{record.job_id}"
     finished = record.status in FINISHED
+    model: dict[str, Any] = {"name": record.model.name, "version": record.model.version, "sha256": record.model.sha256}
+    if released is not None:
+        model["released"] = released
     return {
         "id": record.job_id,
         "status": record.status.value,
         "task": record.task,
         "study_uid": record.study_instance_uid,
         "series_uid": record.series_instance_uid,
-        "model": {"name": record.model.name, "version": record.model.version, "sha256": record.model.sha256},
+        "model": model,
         "instances": len(record.inputs),
         "requested_by": record.requested_by,
         "attempts": record.attempts,

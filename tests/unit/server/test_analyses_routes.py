@@ -113,3 +113,40 @@ def test_the_heat_only_heatmap_is_rgba_with_the_same_rules(
     context.jobs.heatmap_path(job["id"], HeatmapKind.HEAT).write_bytes(b"altered")
     altered = client.get(path, params={"kind": "heat"}, headers=admin)
     assert altered.json()["code"] == "integrity.error"
+
+
+def test_each_analysis_says_whether_its_model_was_released_and_a_strict_service_runs_released_models_only(
+    client: TestClient, context: ServiceContext, tokens: dict[Role, str], tmp_path: Path, tiny_bundle: Path
+) -> None:
+    from medsight.audit import DEFAULT_GATE
+    from medsight.services.release import PromoteRequest, promote
+
+    context.jobs.model_for = lambda task: tiny_bundle
+    radiologist = auth(tokens[Role.RADIOLOGIST])
+    first, second = (
+        context.store.ingest(synthetic_chest_series(tmp_path, 1, seed=n)[0]).study_instance_uid for n in (1, 2)
+    )
+    recorded = client.post("/api/v1/analyses", json={"study_uid": first, "task": "cxr-pneumonia"}, headers=radiologist)
+    assert recorded.status_code == 202
+    assert recorded.json()["model"]["released"] is False
+
+    context.jobs.settings = context.jobs.settings.model_copy(update={"release_policy": "require"})
+    refused = client.post("/api/v1/analyses", json={"study_uid": second, "task": "cxr-pneumonia"}, headers=radiologist)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "model.unreleased"
+
+    promote(
+        PromoteRequest(
+            name=str(tiny_bundle),
+            version="1.0.0",
+            data_dir=context.settings.data_dir,
+            gate=DEFAULT_GATE,
+            override_reason="synthetic test cohort without demographics",
+            by="pytest",
+        )
+    )
+    accepted = client.post("/api/v1/analyses", json={"study_uid": second, "task": "cxr-pneumonia"}, headers=radiologist)
+    assert accepted.status_code == 202
+    assert accepted.json()["model"]["released"] is True
+    earlier = client.get(f"/api/v1/analyses/{recorded.json()['id']}", headers=radiologist).json()
+    assert earlier["model"]["released"] is True  # the same weights, released since

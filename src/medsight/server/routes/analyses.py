@@ -34,7 +34,7 @@ def submit(body: AnalysisCreate, response: Response, context: ContextDep, princi
     """The job (``id``, ``status``, ...); poll ``links.self`` until it is done, refused or failed."""
     record, _queued = context.jobs.submit(AnalysisRequest(body.study_uid, body.series_uid, body.task), principal)
     response.headers["Location"] = f"{ANALYSES_PATH}/{record.job_id}"
-    return job_json(record)
+    return job_json(record, released=context.jobs.released(record.model))
 
 
 @router.get("", summary="List analyses, newest first (of one study, or all the caller may read)")
@@ -46,13 +46,15 @@ def search(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict[str, Any]]:
     """Jobs as JSON."""
-    return [job_json(record) for record in context.jobs.search(principal, study_uid, limit=limit, offset=offset)]
+    records = context.jobs.search(principal, study_uid, limit=limit, offset=offset)
+    return [job_json(record, released=context.jobs.released(record.model)) for record in records]
 
 
 @router.get("/{job_id}", summary="One analysis: status, result or error")
 def get(job_id: str, context: ContextDep, principal: Reader) -> dict[str, Any]:
     """The job as JSON; ``result`` holds the ``analyze`` keys once it is done."""
-    return job_json(context.jobs.get(job_id, principal))
+    record = context.jobs.get(job_id, principal)
+    return job_json(record, released=context.jobs.released(record.model))
 
 
 @router.get(

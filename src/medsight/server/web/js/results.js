@@ -176,7 +176,10 @@ export class Results {
     } else if (job.status === "failed" && job.error) {
       row(list, "Failed", job.error.message);
     }
-    row(list, "Model", `${job.model.name} ${job.model.version}`);
+    // A model never promoted through the fairness gate still runs (unless the service
+    // requires releases), but the reader is told.
+    const release = job.model.released === false ? " (not released: no passing fairness audit on record)" : "";
+    row(list, "Model", `${job.model.name} ${job.model.version}${release}`);
     if (Array.isArray(result.images) && result.images.length > 1) {
       const scored = result.images.filter((image) => typeof image.probability === "number" || image.volumes_ml).length;
       const refused = result.images.filter((image) => image.refused).length;
