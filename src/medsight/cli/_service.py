@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
+from medsight.errors import UsageError
 from medsight.services.context import ServiceContext
 from medsight.settings import ServiceSettings
 
@@ -30,7 +32,13 @@ def service_settings(data_dir: Path | None, **overrides: object) -> ServiceSetti
     values = {key: value for key, value in overrides.items() if value is not None}
     if data_dir is not None:
         values["data_dir"] = data_dir
-    return ServiceSettings(**values)  # type: ignore[arg-type]
+    try:
+        return ServiceSettings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        # Name the settings, never their values (a URL may hold a password).
+        names = sorted({f"MEDSIGHT_{str(error['loc'][0]).upper()}" for error in exc.errors() if error["loc"]})
+        listed = ", ".join(names) or "unknown"
+        raise UsageError(f"invalid service setting(s): {listed} (see medsight.settings)") from None
 
 
 @contextmanager

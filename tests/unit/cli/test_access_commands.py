@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from tests.unit.cli.test_cli import medsight
 
 
@@ -49,3 +50,16 @@ def test_mistakes_are_one_line_errors_with_documented_exit_codes(tmp_path: Path)
     unknown = medsight("tokens", "revoke", "0123456789abcdef", "--data-dir", var)
     assert unknown.returncode == 3
     assert unknown.stderr.count("\n") == 1
+
+
+def test_an_invalid_service_setting_is_one_line_naming_it_never_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDSIGHT_RELEASE_POLICY", "sometimes-secret")
+    done = medsight("users", "list", "--data-dir", tmp_path / "var")
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == "error[usage.invalid]: invalid service setting(s): MEDSIGHT_RELEASE_POLICY (see medsight.settings)"
+    )
+    assert "sometimes-secret" not in done.stderr
