@@ -82,6 +82,10 @@ class StudyContext(Mapping[str, Any]):
             self._loaded, self._load = dict(self._load()), None
         return self._loaded
 
+    def __reduce__(self) -> tuple[type[StudyContext], tuple[dict[str, Any]]]:
+        # Pickled (another process, a cluster worker) or copied as the values themselves.
+        return (StudyContext, (self._values,))
+
     def __getitem__(self, keyword: str) -> Any:
         return self._values[keyword]
 
