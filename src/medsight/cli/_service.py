@@ -21,7 +21,7 @@ DataDirOption = Annotated[
     typer.Option(
         "--data-dir",
         envvar="MEDSIGHT_DATA_DIR",
-        help="The service's state: database and DICOM objects [default: ./var].",
+        help="The service's state: database and DICOM objects (default: ./var).",
         show_default=False,
     ),
 ]

@@ -30,7 +30,7 @@ def create_token(
     name: Annotated[str | None, typer.Option("--name", help="A label: who or what holds it.")] = None,
     user: Annotated[str | None, typer.Option("--user", help="Issue it to this user (their role).")] = None,
     expires: Annotated[
-        str | None, typer.Option("--expires", help="Lifetime such as 90d, 12h, 2w [default: never].")
+        str | None, typer.Option("--expires", help="Lifetime such as 90d, 12h, 2w (default: never).")
     ] = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,

@@ -28,7 +28,7 @@ PseudonymOption = Annotated[str | None, typer.Option("--pseudonym", help="The pa
 PurposeOption = Annotated[str, typer.Option("--purpose", help=f"One of: {_PURPOSES}.")]
 PartyOption = Annotated[str | None, typer.Option("--party", help="The remote party (sharing only).")]
 DocumentOption = Annotated[str | None, typer.Option("--document", help="Where the signed form is.")]
-ByOption = Annotated[str | None, typer.Option("--by", help="Who records it [default: this system user].")]
+ByOption = Annotated[str | None, typer.Option("--by", help="Who records it (default: this system user).")]
 KeyOption = Annotated[Path | None, typer.Option("--key-file", help="The de-identification key (for --patient-id).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 

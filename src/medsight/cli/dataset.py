@@ -27,7 +27,7 @@ def build(
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The new dataset folder (must be new or empty).")],
     key_file: Annotated[
-        Path | None, typer.Option("--key-file", help="The de-identification key [default: $MEDSIGHT_DEID_KEY_FILE].")
+        Path | None, typer.Option("--key-file", help="The de-identification key (default: $MEDSIGHT_DEID_KEY_FILE).")
     ] = None,
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,

@@ -29,7 +29,7 @@ PublicKeyOption = Annotated[
     Path | None,
     typer.Option(
         "--public-key",
-        help="The log's public key (hex), kept apart from the data [default: DATA_DIR/ledger.key.pub].",
+        help="The log's public key (hex), kept apart from the data (default: DATA_DIR/ledger.key.pub).",
         show_default=False,
     ),
 ]
@@ -135,7 +135,7 @@ def prove(
 @ledger_app.command("consistency")
 def consistency(
     old: Annotated[int, typer.Argument(help="The earlier tree size.", min=0)],
-    new: Annotated[int | None, typer.Argument(help="The later tree size [default: the current one].")] = None,
+    new: Annotated[int | None, typer.Argument(help="The later tree size (default: the current one).")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """A consistency proof between two tree sizes (JSON)."""

@@ -29,7 +29,7 @@ def promote_cmd(
         str | None,
         typer.Option("--override-reason", help="Promote despite the gate's refusal, for this reason (recorded)."),
     ] = None,
-    by: Annotated[str | None, typer.Option("--by", help="Who promotes [default: this system user].")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who promotes (default: this system user).")] = None,
     gate_attributes: GateAttributesOption = DEFAULT_GATE_ATTRIBUTES,
     max_eod: MaxEodOption = DEFAULT_GATE.max_equalized_odds_difference,
     min_group_n: MinGroupOption = DEFAULT_GATE.min_group_n,
@@ -116,7 +116,7 @@ def refit_ood_cmd(
     quantile: Annotated[
         float | None,
         typer.Option(
-            "--quantile", min=0.5, max=0.9999, help="Training quantile of the thresholds [default: the model's]."
+            "--quantile", min=0.5, max=0.9999, help="Training quantile of the thresholds (default: the model's)."
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the check before and after as JSON.")] = False,

@@ -45,7 +45,7 @@ def stream(
         typer.Option("--pixel-spacing", help="mm per pixel (MM or ROW,COL) when the files do not record it."),
     ] = None,
     device: Annotated[
-        str | None, typer.Option("--device", help="Device id to send as [default: the token's device].")
+        str | None, typer.Option("--device", help="Device id to send as (default: the token's device).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:

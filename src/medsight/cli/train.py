@@ -90,7 +90,7 @@ def train(
             "--data-dir",
             envvar="MEDSIGHT_DATA_DIR",
             help="The store whose consent registry governs a dataset built by `medsight dataset build` "
-            "(consent is checked again, and the run recorded) [default: ./var].",
+            "(consent is checked again, and the run recorded) (default: ./var).",
             show_default=False,
         ),
     ] = None,

@@ -114,3 +114,27 @@ def test_help_lists_the_commands() -> None:
     assert done.returncode == 0
     assert "info" in done.stdout
     assert "convert" in done.stdout
+
+
+def test_no_help_text_holds_square_brackets_that_rich_markup_would_swallow() -> None:
+    # Typer renders help with rich markup: "[default: never]" printed as nothing at all.
+    import re
+
+    import typer.main
+
+    from medsight.cli.app import app
+
+    def walk(command: object, path: str) -> list[str]:
+        found = []
+        for param in getattr(command, "params", []):
+            text = getattr(param, "help", None) or ""
+            if re.search(r"\[[a-z][^\]]*\]", text):
+                found.append(f"{path} {param.name}: {text}")
+        doc = getattr(command, "help", None) or ""
+        if re.search(r"\[default[^\]]*\]", doc):
+            found.append(f"{path}: docstring")
+        for name, child in getattr(command, "commands", {}).items():
+            found += walk(child, f"{path} {name}")
+        return found
+
+    assert walk(typer.main.get_command(app), "medsight") == []
