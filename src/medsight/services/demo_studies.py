@@ -137,7 +137,7 @@ def _brain_mri(shared: Path | None) -> Iterator[DemoObject]:
         series_description="AX FLAIR",
         body_part="BRAIN",
         study_date="20260101",
-        study_description="Demo brain MRI (LGG validation patient, FLAIR; nominal 1 mm voxels)",
+        study_description="Demo brain MRI: LGG val patient, FLAIR, nominal 1 mm voxels",
         accession_number="DEMOMR01",
     )
     for k, data_bytes in enumerate(encode_mr_series(pixels, image.geometry, description), start=1):
