@@ -15,6 +15,7 @@ code   error                       when
 4403   ``access.forbidden``        the token's role holds no ``streams:write``
 4403   ``stream.unknown_device``   a message names another device than the token's
 4404   ``resource.not_found``      no live stream for that task
+4409   ``model.unreleased``        the service runs released models only, and this one is not
 4413   ``input.resource_limit``    a frame larger than the pixel limit
 4503   ``stream.busy``             the process serves its most streams already
 1009   (too big)                   a message over 16 MiB (uvicorn's limit)

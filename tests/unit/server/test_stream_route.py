@@ -135,3 +135,21 @@ def test_the_stream_limits_come_from_the_service_settings(monkeypatch: pytest.Mo
     monkeypatch.setenv("MEDSIGHT_STREAM_IDLE_S", "5")
     options = create_app(ServiceSettings()).state.streams.options
     assert (options.max_streams, options.inference_threads, options.idle_timeout_s) == (3, 1, 5.0)
+
+
+def test_a_service_that_runs_released_models_only_closes_a_stream_of_another_4409(
+    streaming: TestClient, probe: str, context: ServiceContext
+) -> None:
+    from medsight.services.release import RELEASES_FILE
+
+    context.settings = context.settings.model_copy(update={"release_policy": "require"})
+    with streaming.websocket_connect(PATH, headers=auth(probe)) as ws:
+        message = ws.receive()
+    assert message["code"] == 4409
+    assert message["reason"].startswith("model.unreleased")
+
+    model = FakePredictor().model  # released: the same name and weights in the registry
+    registry_file = context.settings.data_dir / RELEASES_FILE
+    registry_file.write_text(json.dumps({"name": model["name"], "sha256": model["sha256"]}) + "\n")
+    with streaming.websocket_connect(PATH, headers=auth(probe)) as ws:
+        assert ws.receive_json()["type"] == "ready"

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, WebSocket
 from fastapi.concurrency import run_in_threadpool
 
 from medsight.access import Principal, Scope
-from medsight.errors import MedsightError
+from medsight.errors import MedsightError, UnreleasedModelError
 from medsight.server.deps import AllowSocket
 from medsight.server.sockets import (
     ABNORMAL,
@@ -31,6 +31,7 @@ from medsight.services.context import ServiceContext
 from medsight.services.streams.access import device_of
 from medsight.services.streams.hub import StreamHub
 from medsight.services.streams.session import StreamSession, StreamStats, ready_message
+from medsight.store.jobs import ModelRef
 
 __all__ = ["router"]
 
@@ -49,6 +50,7 @@ async def stream(
     stats, code, reason, started = StreamStats(), NORMAL, "end of stream", time.perf_counter()
     try:
         predictor = await hub.predictor(task)
+        _require_release(context, predictor.model)
         device = await run_in_threadpool(device_of, context.access, principal)
         with hub.slot():
             await socket.send_json(ready_message(predictor, device))
@@ -76,3 +78,14 @@ async def stream(
         principal.actor,
     )
     await socket.close(code, reason)
+
+
+def _require_release(context: ServiceContext, model: dict[str, str]) -> None:
+    """Under ``MEDSIGHT_RELEASE_POLICY=require``, a stream runs a released model or closes 4409."""
+    if context.settings.release_policy != "require":
+        return
+    if not context.jobs.released(ModelRef(model["name"], model["version"], model["sha256"])):
+        raise UnreleasedModelError(
+            f"{model['name']} {model['version']} has not been released (medsight models promote);"
+            " this service runs released models only (MEDSIGHT_RELEASE_POLICY=require)"
+        )
