@@ -31,6 +31,7 @@ from medsight.access import Principal
 from medsight.data import load_dataset
 from medsight.data.volumes import load_volumes
 from medsight.errors import MedsightError
+from medsight.imaging import Image
 from medsight.imaging.window import display_array
 from medsight.io.dicom.capture import CaptureDescription, encode_capture, stable_uid
 from medsight.io.dicom.mr_series import MrSeriesDescription, encode_mr_series
@@ -102,7 +103,7 @@ def _chest_xrays(shared: Path | None, per_class: int) -> Iterator[DemoObject]:
         for case in [c for c in data if c.label == label][:per_class]:
             number += 1
             name = case.path.name if case.path is not None else str(case.index)
-            pixels = _plane(display_array(data.image(case), None))
+            pixels = _plane(_stored_8bit(data.image(case)))
             study = stable_uid("demo-study", name)
             description = CaptureDescription(
                 patient_id=f"DEMO-{number:02d}",
@@ -117,6 +118,10 @@ def _chest_xrays(shared: Path | None, per_class: int) -> Iterator[DemoObject]:
                 study_description="Demo chest X-ray (Kermany validation split)",
                 series_description="PA chest",
                 accession_number=f"DEMO{number:04d}",
+                # The identity window over 8 bits (x / 255): the values are the film as it
+                # was shown, which the model learnt from; with no window a reader would
+                # stretch each film to its own percentiles instead.
+                window=(128.0, 256.0),
             )
             yield DemoObject(source=f"{kermany.name}/{name}", data=encode_capture(pixels, description))
 
@@ -142,6 +147,19 @@ def _brain_mri(shared: Path | None) -> Iterator[DemoObject]:
     )
     for k, data_bytes in enumerate(encode_mr_series(pixels, image.geometry, description), start=1):
         yield DemoObject(source=f"{lgg.name}/{case.key}/slice {k}", data=data_bytes)
+
+
+def _stored_8bit(image: Image) -> NDArray[np.uint8]:
+    """The film's own 8-bit values, as the model's validation saw them (a source outside 0..255 is windowed).
+
+    Stretched to its own display range, or stored without a window (which a reader then
+    stretches to percentiles), a film is not what the model was validated on: one of the
+    six demo films sat just past the distribution check's limit that way.
+    """
+    pixels = image.pixels
+    if float(pixels.min()) >= 0.0 and float(pixels.max()) <= 255.0:
+        return np.rint(pixels).astype(np.uint8)
+    return display_array(image, None)
 
 
 def _plane(pixels: NDArray[np.uint8]) -> NDArray[np.uint8]:

@@ -55,3 +55,19 @@ def test_the_same_picture_gives_the_same_bytes() -> None:
 def test_only_greyscale_bytes_are_accepted(pixels: np.ndarray) -> None:  # type: ignore[type-arg]
     with pytest.raises(UsageError):
         encode_capture(pixels, _description())
+
+
+def test_a_stored_identity_window_gives_the_values_the_models_learnt_from(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tests.data.dciodvfy import dciodvfy
+
+    from medsight.tasks.preprocess import unit_values
+
+    pixels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    path = tmp_path / "windowed.dcm"
+    path.write_bytes(encode_capture(pixels, replace(_description(), window=(128.0, 256.0))))
+    image = read_image(path, ReadLimits())
+    assert image.meta.window == (128.0, 256.0)
+    np.testing.assert_allclose(unit_values(image), pixels / 255.0, atol=1e-6)
+    assert dciodvfy(path.read_bytes()).errors == ()

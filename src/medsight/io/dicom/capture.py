@@ -52,6 +52,8 @@ class CaptureDescription:
     series_description: str | None = None
     accession_number: str = ""
     patient_sex: str = ""
+    #: Window Center and Width to store (VOI LUT module), or None for none.
+    window: tuple[float, float] | None = None
 
 
 def encode_capture(pixels: NDArray[np.uint8], description: CaptureDescription) -> bytes:
@@ -81,6 +83,8 @@ def encode_capture(pixels: NDArray[np.uint8], description: CaptureDescription) -
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.Rows, ds.Columns = int(pixels.shape[0]), int(pixels.shape[1])
     ds.BitsAllocated = ds.BitsStored = 8
+    if description.window is not None:
+        ds.WindowCenter, ds.WindowWidth = (f"{value:g}" for value in description.window)
     ds.HighBit = 7
     ds.PixelRepresentation = 0
     data = np.ascontiguousarray(pixels).tobytes()
