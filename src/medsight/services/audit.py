@@ -177,12 +177,10 @@ def record_in_bundle(result: FairnessAuditResult, *, command: str = "") -> dict[
 
 def _rewrite_model_card(bundle: Bundle) -> None:
     """The model card again, now with its fairness audit section."""
-    from medsight.training.model_card import render_model_card
+    from medsight.training.model_card import bundle_model_card
 
-    docs = bundle.path / "docs"
-    plots = sorted(p.name for p in docs.glob("*.png"))
-    card = render_model_card(bundle.metadata, get_task(bundle.metadata.medsight.task), plots)
-    (write_text(docs / "model_card.md", card)).chmod(0o644)
+    card = bundle_model_card(bundle.path, bundle.metadata)
+    (write_text(bundle.path / "docs" / "model_card.md", card)).chmod(0o644)
 
 
 def _with_intersections(attributes: tuple[str, ...]) -> tuple[str, ...]:

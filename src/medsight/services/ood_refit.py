@@ -40,7 +40,7 @@ from medsight.settings import ReadLimits
 from medsight.tasks import get_task
 from medsight.training import FitOptions
 from medsight.training.export import publish_bundle
-from medsight.training.model_card import render_model_card
+from medsight.training.model_card import bundle_model_card
 from medsight.training.prepare_data import prepare_split
 
 __all__ = ["OodRefitRequest", "OodRefitResult", "refit_ood"]
@@ -167,11 +167,7 @@ def _rewrite(bundle: Bundle, ood: OodDetector, request: OodRefitRequest, after: 
         ood.save(staging / "models" / _OOD_FILE)
         metadata = _metadata(bundle.metadata, file_sha256(staging / "models" / _OOD_FILE), request, after)
         write_metadata(staging, metadata)
-        docs = staging / "docs"
-        plots = sorted(p.name for p in docs.glob("*.png"))
-        (docs / "model_card.md").write_text(
-            render_model_card(metadata, get_task(metadata.medsight.task), plots), encoding="utf-8"
-        )
+        (staging / "docs" / "model_card.md").write_text(bundle_model_card(staging, metadata), encoding="utf-8")
 
     return load_bundle(publish_bundle(bundle.path, fill))
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from medsight.models.bundle import BundleMetadata
-from medsight.tasks import TaskSpec
+from medsight.tasks import TaskSpec, get_task
 
-__all__ = ["card_check_and_weights", "card_opening", "card_run", "card_table", "render_model_card"]
+__all__ = ["bundle_model_card", "card_check_and_weights", "card_opening", "card_run", "card_table", "render_model_card"]
 
 _METRIC_NAMES = {
     "auc": "AUC (ROC)",
@@ -20,6 +21,16 @@ _METRIC_NAMES = {
     "ece": "ECE (15 bins)",
     "brier": "Brier score",
 }
+
+
+def bundle_model_card(root: Path, metadata: BundleMetadata) -> str:
+    """The card of the classifier bundle at ``root`` with ``metadata``: its task's, showing the plots in ``docs/``.
+
+    What a card rewritten after training (an audit recorded, a re-fitted check) and the
+    check that a shipped card is current both render.
+    """
+    plots = sorted(p.name for p in (root / "docs").glob("*.png"))
+    return render_model_card(metadata, get_task(metadata.medsight.task), plots)
 
 
 def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]) -> str:
