@@ -8,8 +8,9 @@ with the :class:`Preprocessing` stored in the model's bundle. The steps:
    for projection-radiograph tasks before they get here);
 2. greyscale: RGB is averaged (the acceptance check refuses real colour);
 3. unit values in ``[0, 1]``: an 8/16-bit raster (PNG, JPEG, TIFF, an npz array) is divided
-   by its full scale, as the training images were stored; a DICOM image goes through its
-   own VOI LUT or window, else the 1st..99th percentile window (``unit_array``), which
+   by its full scale, as the training images were stored, and so is an 8-bit DICOM image
+   without a window (its values are display values); any other DICOM image goes through
+   its own VOI LUT or window, else the 1st..99th percentile window (``unit_array``), which
    also makes 8- and 16-bit, MONOCHROME1 and MONOCHROME2 sources look alike;
 4. optional center crop to a square (MedMNIST's own recipe), then an anti-aliased
    resize to ``size`` x ``size``: integer block means, then bilinear to the exact size.
@@ -29,7 +30,6 @@ from scipy import ndimage
 
 from medsight.imaging import Image
 from medsight.imaging.window import select_plane, unit_array
-from medsight.types import Modality
 
 __all__ = ["Crop", "Prepared", "Preprocessing", "prepare", "resize_area", "unit_values"]
 
@@ -152,13 +152,15 @@ def resize_area_batch(planes: NDArray[np.float32], shape: tuple[int, int]) -> ND
 
 def _is_raster(image: Image) -> bool:
     # Rasters and npz arrays carry no DICOM identity and no window: their stored values
-    # already are display values, as in the training data. So are those of an 8-bit
-    # ultrasound image without a window (scanners store what they showed): a percentile
-    # window would brighten it unlike the PNG frames the ultrasound models learnt from.
-    unwindowed = image.meta.window is None and image.meta.voi_lut is None
-    if image.meta.modality is Modality.US and image.meta.bits_stored == 8:
-        return unwindowed
-    return image.source.sop_class_uid is None and unwindowed
+    # already are display values, as in the training data. So are those of any 8-bit DICOM
+    # image without a window or VOI LUT: an ultrasound frame or a secondary capture stores
+    # what the scanner showed, and an 8-bit radiograph "for presentation" is the film as
+    # the modality rendered it. A percentile window would stretch their contrast, unlike
+    # the PNG and JPEG images the models learnt from; it is for 12- and 16-bit detector
+    # values, which have no display scale of their own.
+    if image.meta.window is not None or image.meta.voi_lut is not None:
+        return False
+    return image.source.sop_class_uid is None or image.meta.bits_stored == 8
 
 
 def _crop_box(shape: tuple[int, ...], crop: Crop) -> tuple[int, int, int, int]:
