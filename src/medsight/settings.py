@@ -78,6 +78,10 @@ class ServiceSettings(StoreSettings):
         routing_rules: a JSON file of rules that start analyses on arrival; None uses
             the built-in rules (CR/DX chest images to ``cxr-pneumonia``).
         auto_analyze: whether arriving studies are routed at all.
+        routing_stable_s: how long a series must receive no new instance before the rules
+            of tasks that read a whole series (MRI segmentation) run on it; 0 runs them at
+            every arrival (a series sent one instance per request would then be segmented
+            again, and a partial SEG filed, at each).
         max_streams: live streams open at once (``/api/v1/streams``); one more closes 4503.
         stream_threads: threads that decode and analyse live frames, shared by all streams.
         stream_idle_s: a live stream silent this long is closed (1001).
@@ -98,6 +102,7 @@ class ServiceSettings(StoreSettings):
     job_lease_s: float = Field(default=60.0, gt=0)
     routing_rules: Path | None = None
     auto_analyze: bool = True
+    routing_stable_s: float = Field(default=30.0, ge=0, le=86400)
     max_streams: int = Field(default=16, ge=1, le=1024)
     stream_threads: int = Field(default=2, ge=1, le=64)
     stream_idle_s: float = Field(default=60.0, gt=0)

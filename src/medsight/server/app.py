@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 _log = logging.getLogger(__name__)
+#: How often the server looks for series that have become stable (routing rules that wait).
+_STABLE_POLL_S = 1.0
 
 _DESCRIPTION = """
 The medsight imaging service: studies in over DICOMweb (STOW-RS), queried and retrieved
@@ -85,12 +87,14 @@ def create_app(
         app.state.context = context if context is not None else ServiceContext.open(settings)
         workers = _start_workers(app.state.context)
         publisher = asyncio.create_task(_publish_heads(app.state.context))
+        stable_routing = asyncio.create_task(_route_stable_series(app.state.context))
         try:
             for hook in on_startup:
                 hook(app.state.context)
             yield
         finally:
             publisher.cancel()
+            stable_routing.cancel()
             if workers is not None:  # SIGTERM: finish running jobs within the grace, release the rest
                 await asyncio.to_thread(workers.stop)
             app.state.streams.close()
@@ -146,6 +150,19 @@ async def _publish_heads(context: ServiceContext) -> None:
             await asyncio.to_thread(context.ledger.publish_to, context.settings.ledger_witness_file)
         except MedsightError as exc:  # reported, and tried again next period
             _log.error("ledger: periodic publication failed: %s (%s)", exc.code, exc.message)
+
+
+async def _route_stable_series(context: ServiceContext) -> None:
+    """Every second, queue the analyses of series that have become stable (routing rules that wait)."""
+    router = context.router
+    if router is None or not router.stable_s:
+        return
+    while True:
+        await asyncio.sleep(_STABLE_POLL_S)
+        try:
+            await asyncio.to_thread(router.route_stable)
+        except MedsightError as exc:  # reported; the waiting series stay and are tried next time
+            _log.error("routing of stable series failed: %s (%s)", exc.code, exc.message)
 
 
 def _start_workers(context: ServiceContext) -> WorkerPool | None:

@@ -10,8 +10,9 @@ the analysis workers (:func:`medsight.services.analysis.start_workers`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from medsight.access import Principal
 from medsight.errors import MedsightError
@@ -28,8 +29,15 @@ __all__ = ["IngestListener", "ServiceContext"]
 
 _log = logging.getLogger(__name__)
 
-#: Called after instances were stored, with what was stored and who sent it (routing rules).
-IngestListener = Callable[[Sequence[IngestResult], Principal], None]
+
+class IngestListener(Protocol):
+    """Called after instances were stored, with what was stored and who sent it (routing rules).
+
+    ``complete``: the sender says the series it stored are whole, so nothing need wait
+    for more of them.
+    """
+
+    def __call__(self, results: Sequence[IngestResult], principal: Principal, *, complete: bool = False) -> None: ...
 
 
 @dataclass
@@ -45,6 +53,9 @@ class ServiceContext:
     ledger: LedgerService | None = None
     #: Share links of studies (issue 9), signed with the ledger's key; None without a ledger.
     shares: ShareService | None = None
+    #: The routing rules' listener, also called every second to route stable series; None
+    #: when arrivals are not analysed (``auto_analyze`` off).
+    router: Router | None = None
 
     @classmethod
     def open(cls, settings: ServiceSettings) -> ServiceContext:
@@ -67,19 +78,24 @@ class ServiceContext:
         context.shares = ShareService(store, context.ledger)
         if settings.auto_analyze:
             try:
-                context.ingest_listeners.append(Router(context.jobs, load_rules(settings.routing_rules)))
+                rules = load_rules(settings.routing_rules)
+                context.router = Router(context.jobs, rules, stable_s=settings.routing_stable_s)
             except MedsightError:
                 store.close()
                 raise
+            context.ingest_listeners.append(context.router)
         return context
 
-    def notify_ingested(self, results: Sequence[IngestResult], principal: Principal) -> None:
-        """Tell every listener what was just stored; a listener's failure never undoes the store."""
+    def notify_ingested(self, results: Sequence[IngestResult], principal: Principal, *, complete: bool = False) -> None:
+        """Tell every listener what was just stored; a listener's failure never undoes the store.
+
+        ``complete``: the series stored are whole (see :class:`IngestListener`).
+        """
         if not results:
             return
         for listener in self.ingest_listeners:
             try:
-                listener(results, principal)
+                listener(results, principal, complete=complete)
             except MedsightError as exc:
                 _log.warning("after-ingest step failed: %s (%s)", exc.code, type(exc).__name__)
 

@@ -87,7 +87,7 @@ def seed_demo_studies(context: ServiceContext, objects: list[DemoObject], princi
     studies = sorted({result.study_instance_uid for result in results})
     for study in studies:
         context.access.accounts.record_submitter(study, principal.actor)
-    context.notify_ingested(results, principal)
+    context.notify_ingested(results, principal, complete=True)  # the demo's series are whole
     stored = sum(result.status != "already_stored" for result in results)
     return DemoSeedReport(stored=stored, already_stored=len(results) - stored, failed=failed, studies=len(studies))
 

@@ -18,8 +18,18 @@ A rule matches when every criterion it names matches (criteria left out match an
   a series without a description does not match;
 * ``exclude_descriptions``: no word of Series Description (split at anything but letters
   and digits) is one of these, case-insensitive;
-* ``min_instances``: the series holds at least this many stored instances (when the
-  rule is tried: a series sent one instance per request is tried at each).
+* ``min_instances``: the series holds at least this many stored instances when the
+  rule is tried.
+
+When rules are tried: a sender may store a series one instance per request, and nothing
+says which is the last. Rules of tasks that read one image try each arrival (a job pins
+the series' images at that moment; a later arrival makes a second job with more). Rules
+of tasks that read a whole series (volume segmentation) wait until the series is stable,
+``MEDSIGHT_ROUTING_STABLE_S`` seconds (30 by default) without a new instance, as
+Orthanc's ``StableAge`` does, so that one job segments the whole volume instead of one
+job, and one partial DICOM SEG, per arrival. Waiting series are kept in the database
+(:mod:`medsight.store.pending_routes`): a restart does not lose them. A sender that knows
+its series are whole (``medsight serve --demo``) routes them at once.
 
 Rules come from a JSON file (``MEDSIGHT_ROUTING_RULES``)::
 
@@ -54,7 +64,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -63,7 +73,9 @@ from medsight.access import Principal
 from medsight.errors import MedsightError, UsageError
 from medsight.services.jobs import AnalysisRequest, JobService
 from medsight.store import IngestResult, SeriesQuery, StudyQuery
+from medsight.store.pending_routes import PendingRoutes
 from medsight.tasks import get_task
+from medsight.tasks.registry import TaskKind
 
 __all__ = [
     "CHEST_XRAY_TASKS",
@@ -204,40 +216,98 @@ def load_rules(path: Path | None) -> tuple[RoutingRule, ...]:
 
 
 class Router:
-    """An ingest listener that queues analyses for arriving series that match a rule."""
+    """An ingest listener that queues analyses for arriving series that match a rule.
 
-    def __init__(self, service: JobService, rules: Sequence[RoutingRule]) -> None:
+    Rules of tasks that read a whole series (volume segmentation) wait until the series
+    is stable, ``stable_s`` seconds without a new instance (module docstring); the others
+    run at each arrival. :meth:`route_stable` runs the waiting ones whose time has come:
+    the server calls it every second.
+
+    Args:
+        service: the job service (queueing, the store, the clock).
+        rules: the rules, in order.
+        stable_s: the quiet time that makes a series stable; 0 runs every rule at arrival.
+    """
+
+    def __init__(self, service: JobService, rules: Sequence[RoutingRule], *, stable_s: float = 0.0) -> None:
         self.service = service
         self.rules = tuple(rules)
+        self.stable_s = stable_s
+        self.pending = PendingRoutes(service.store.sessions)
+        waits = [stable_s > 0 and get_task(rule.task).kind is TaskKind.VOLUME_SEGMENTATION for rule in self.rules]
+        self._at_arrival = tuple(rule for rule, wait in zip(self.rules, waits, strict=True) if not wait)
+        self._when_stable = tuple(rule for rule, wait in zip(self.rules, waits, strict=True) if wait)
+        # Whether a waiting rule may match once the series is complete: all but its count.
+        self._may_match_later = tuple(rule.model_copy(update={"min_instances": None}) for rule in self._when_stable)
 
-    def __call__(self, results: Sequence[IngestResult], principal: Principal) -> None:
-        """Route what was just stored (the listener signature of the service context)."""
+    def __call__(self, results: Sequence[IngestResult], principal: Principal, *, complete: bool = False) -> None:
+        """Route what was just stored (the listener signature of the service context).
+
+        ``complete``: the sender says these series are whole (the demo's studies), so no
+        rule waits for them to be stable.
+        """
         arrived: dict[tuple[str, str], set[str]] = defaultdict(set)
         for result in results:
             arrived[(result.study_instance_uid, result.series_instance_uid)].add(result.sop_class_uid or "")
-        queued = 0
-        for (study, series), sop_classes in arrived.items():
-            for task in self.tasks_for(series, sorted(sop_classes)):
-                try:
-                    _job, created = self.service.submit_as(AnalysisRequest(study, series, task), principal.actor)
-                except MedsightError as exc:  # one series' problem never stops the others
-                    _log.warning("routing to %s skipped: %s", task, exc.code)
-                    continue
-                queued += created
-        if queued:
-            _log.info("routing queued %d analysis job(s) for %d series", queued, len(arrived))
+        queued = waiting = 0
+        for (study, series), classes in arrived.items():
+            sop_classes = sorted(classes)
+            rules = self.rules if complete else self._at_arrival
+            queued += self._queue(study, series, self.tasks_for(series, sop_classes, rules), principal.actor)
+            if not complete and self._when_stable and self.tasks_for(series, sop_classes, self._may_match_later):
+                due = self.service.clock() + timedelta(seconds=self.stable_s)
+                self.pending.defer(study, series, principal.actor, sop_classes, due)
+                waiting += 1
+        if queued or waiting:
+            _log.info(
+                "routing queued %d analysis job(s) for %d series; %d series wait to be stable",
+                queued,
+                len(arrived),
+                waiting,
+            )
 
-    def tasks_for(self, series_instance_uid: str, sop_classes: Sequence[str]) -> list[str]:
-        """The tasks whose rules match a stored series, each once, in rule order."""
+    def route_stable(self, now: datetime | None = None) -> int:
+        """Run the waiting rules on every series stable at ``now`` (default: the clock); jobs queued.
+
+        Raises:
+            MedsightError: the database could not be read or written (the rows stay, and
+                are tried again at the next call).
+        """
+        queued = 0
+        for route in self.pending.due(now or self.service.clock()):
+            if not self.pending.take(route):  # an instance arrived since, or another server took it
+                continue
+            tasks = self.tasks_for(route.series_instance_uid, route.sop_classes, self._when_stable)
+            queued += self._queue(route.study_instance_uid, route.series_instance_uid, tasks, route.actor)
+        if queued:
+            _log.info("routing queued %d analysis job(s) for stable series", queued)
+        return queued
+
+    def _queue(self, study: str, series: str, tasks: Sequence[str], actor: str) -> int:
+        queued = 0
+        for task in tasks:
+            try:
+                _job, created = self.service.submit_as(AnalysisRequest(study, series, task), actor)
+            except MedsightError as exc:  # one series' problem never stops the others
+                _log.warning("routing to %s skipped: %s", task, exc.code)
+                continue
+            queued += created
+        return queued
+
+    def tasks_for(
+        self, series_instance_uid: str, sop_classes: Sequence[str], rules: Sequence[RoutingRule] | None = None
+    ) -> list[str]:
+        """The tasks whose rules (default: all) match a stored series, each once, in rule order."""
+        rules = self.rules if rules is None else rules
+        if not rules:
+            return []
         found = self.service.store.series(SeriesQuery(series_instance_uids=(series_instance_uid,)))
         if not found:
             return []
         series = found[0]
-        age = (
-            self._age_years(series.study_instance_uid) if any(r.min_age_years is not None for r in self.rules) else None
-        )
+        age = self._age_years(series.study_instance_uid) if any(r.min_age_years is not None for r in rules) else None
         tasks: list[str] = []
-        for rule in self.rules:
+        for rule in rules:
             if rule.task not in tasks and rule.matches(
                 series.modality,
                 series.body_part_examined,

@@ -46,6 +46,7 @@ __all__ = [
     "LedgerHead",
     "LedgerNode",
     "Patient",
+    "PendingRoute",
     "Series",
     "Share",
     "Study",
@@ -349,3 +350,19 @@ class Share(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(160))
     # The patient's keyed pseudonym: consent to sharing is checked again on every opening.
     pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class PendingRoute(Base):
+    """A series waiting to be stable (no new instance for a while) before its routing rules run.
+
+    One row per series: each arrival pushes ``due_at`` later and adds the SOP Classes
+    that arrived (space-separated); :mod:`medsight.store.pending_routes` keeps them.
+    """
+
+    __tablename__ = "pending_routes"
+
+    series_instance_uid: Mapped[str] = mapped_column(UID, primary_key=True)
+    study_instance_uid: Mapped[str] = mapped_column(UID)
+    actor: Mapped[str] = mapped_column(String(160))  # the latest sender: jobs are queued on its behalf
+    sop_classes: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -36,11 +36,11 @@ def test_without_shared_data_the_demo_holds_the_bundled_samples(context: Service
 
 
 def test_routing_listeners_hear_of_the_demo(context: ServiceContext) -> None:
-    heard: list[int] = []
-    context.ingest_listeners.append(lambda results, _principal: heard.append(len(results)))
+    heard: list[tuple[int, bool]] = []
+    context.ingest_listeners.append(lambda results, _principal, complete: heard.append((len(results), complete)))
     admin = context.access.authenticate(f"Bearer {context.access.issue_token(role=Role.ADMIN).value}")
     seed_demo_studies(context, demo_objects(None), admin)
-    assert heard == [2]
+    assert heard == [(2, True)]  # whole series: no rule need wait for more of them
     assert context.access.accounts.studies_submitted_by(admin.actor)
 
 

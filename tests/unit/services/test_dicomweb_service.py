@@ -54,7 +54,7 @@ def _reasons(response: dicomweb.StowResponse) -> list[int]:
 
 def test_all_stored_is_200_with_references_and_submitters(context: ServiceContext) -> None:
     heard: list[tuple[Sequence[IngestResult], Principal]] = []
-    context.ingest_listeners.append(lambda results, who: heard.append((results, who)))
+    context.ingest_listeners.append(lambda results, who, **_: heard.append((results, who)))
     study = generate_uid()
     response = dicomweb.store_parts(context, _parts(_ct(study), _ct(study)), SENDER, base_url=BASE)
     assert response.status == 200
@@ -81,7 +81,7 @@ def test_failures_and_warnings(context: ServiceContext) -> None:
 
 def test_all_failed_is_409_and_tells_no_listener(context: ServiceContext) -> None:
     heard: list[object] = []
-    context.ingest_listeners.append(lambda results, who: heard.append(results))
+    context.ingest_listeners.append(lambda results, who, **_: heard.append(results))
     response = dicomweb.store_parts(context, _parts(b"junk"), SENDER, base_url=BASE)
     assert (response.status, _reasons(response), heard) == (409, [0xC000], [])
 

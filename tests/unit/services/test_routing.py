@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +177,111 @@ def test_an_axial_flair_series_is_routed_to_the_brain_tumour_task_and_others_are
         *stored("thin", 4, slices=4, description="AX FLAIR"),
     ]
     context.notify_ingested([*flair, *others], SENDER)
+    assert context.jobs.jobs.search() == []  # a volume task waits for the series to be stable
+    assert context.router is not None
+    assert context.router.route_stable(datetime.now(UTC) + timedelta(seconds=31)) == 1
     jobs = context.jobs.jobs.search()
     assert [(job.task, job.series_instance_uid) for job in jobs] == [("mri-brain-tumour", flair[0].series_instance_uid)]
     assert len(jobs[0].inputs) == 8
     assert jobs[0].requested_by == SENDER.actor
+
+
+class _Clock:
+    """The job service's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def test_a_series_sent_one_instance_per_request_is_segmented_once_when_it_is_stable(
+    context: ServiceContext, tmp_path: Path
+) -> None:
+    clock = context.jobs.clock = _Clock()
+    router = context.router
+    assert router is not None
+    assert router.stable_s == 30.0
+    slices = [context.store.ingest(path.read_bytes()) for path in write_mr_series(tmp_path / "flair", seed=5)]
+    chest = context.store.ingest(with_uids(synthetic_chest_series(tmp_path, 1, seed=6)[0]))
+    for number, stored in enumerate(slices, start=1):
+        context.notify_ingested([stored], SENDER)
+        clock.advance(20)  # the next instance comes within the quiet time
+        assert router.route_stable() == 0, f"routed after {number} instance(s)"
+        if number == 4:  # an image task in between is routed at arrival, as before
+            context.notify_ingested([chest], SENDER)
+            assert [job.task for job in context.jobs.jobs.search()] == ["cxr-pneumonia"]
+    (waiting,) = router.pending.waiting()
+    assert (waiting.series_instance_uid, waiting.actor) == (slices[0].series_instance_uid, SENDER.actor)
+    clock.advance(9)  # 29 s after the last instance
+    assert router.route_stable() == 0
+    clock.advance(2)
+    assert router.route_stable() == 1
+    assert router.route_stable() == 0  # taken: routed once
+    (job,) = context.jobs.jobs.search(study_instance_uids=[slices[0].study_instance_uid])
+    assert (job.task, len(job.inputs), job.requested_by) == ("mri-brain-tumour", 8, SENDER.actor)
+    assert router.pending.waiting() == []
+
+
+def test_series_the_sender_calls_complete_and_a_zero_quiet_time_route_at_arrival(
+    context: ServiceContext, tmp_path: Path
+) -> None:
+    flair = [context.store.ingest(path.read_bytes()) for path in write_mr_series(tmp_path / "a", seed=7)]
+    context.notify_ingested(flair, SENDER, complete=True)
+    assert [job.task for job in context.jobs.jobs.search()] == ["mri-brain-tumour"]
+    router = Router(context.jobs, DEFAULT_RULES, stable_s=0)
+    other = [context.store.ingest(path.read_bytes()) for path in write_mr_series(tmp_path / "b", seed=8)]
+    router(other, SENDER)
+    assert len(context.jobs.jobs.search()) == 2
+    assert router.pending.waiting() == []
+
+
+def test_only_series_a_waiting_rule_may_take_wait(context: ServiceContext, tmp_path: Path) -> None:
+    assert context.router is not None
+    few = [context.store.ingest(p.read_bytes()) for p in write_mr_series(tmp_path / "few", slices=3, seed=9)]
+    t1 = [context.store.ingest(p.read_bytes()) for p in write_mr_series(tmp_path / "t1", seed=10, description="AX T1")]
+    chest = [context.store.ingest(data) for data in synthetic_chest_series(tmp_path, 1, seed=12)]
+    context.notify_ingested([*few, *t1, *chest], SENDER)
+    # Three slices so far may become a volume; an AX T1 series or a chest film never will.
+    assert [route.series_instance_uid for route in context.router.pending.waiting()] == [few[0].series_instance_uid]
+
+
+def test_waiting_series_outlive_a_restart(tmp_path: Path) -> None:
+    settings = ServiceSettings(data_dir=tmp_path / "var", analysis_workers=0)
+    first = ServiceContext.open(settings)
+    try:
+        flair = [first.store.ingest(path.read_bytes()) for path in write_mr_series(tmp_path / "flair", seed=13)]
+        first.notify_ingested(flair, SENDER)
+    finally:
+        first.close()
+    second = ServiceContext.open(settings)
+    try:
+        assert second.router is not None
+        assert second.router.route_stable(datetime.now(UTC) + timedelta(seconds=31)) == 1
+        (job,) = second.jobs.jobs.search()
+        assert (job.task, len(job.inputs)) == ("mri-brain-tumour", 8)
+    finally:
+        second.close()
+
+
+def test_a_wait_that_moved_or_was_taken_is_not_taken_again(context: ServiceContext) -> None:
+    assert context.router is not None
+    pending = context.router.pending
+    start = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    pending.defer("1.2.3", "1.2.3.4", "a", ["1.2"], start)
+    (read,) = pending.due(start)
+    pending.defer("1.2.3", "1.2.3.4", "b", ["1.3"], start + timedelta(seconds=30))  # a later arrival
+    assert not pending.take(read)
+    assert pending.due(start) == []
+    assert pending.next_due() == start + timedelta(seconds=30)
+    (moved,) = pending.due(start + timedelta(seconds=30))
+    assert (moved.actor, moved.sop_classes) == ("b", ("1.2", "1.3"))
+    pending.defer("1.2.3", "1.2.3.4", "c", [], start)  # an earlier time never shortens a wait
+    assert pending.next_due() == start + timedelta(seconds=30)
+    assert pending.take(moved)
+    assert not pending.take(moved)  # a second router finds it gone
+    assert pending.next_due() is None
