@@ -35,6 +35,10 @@ from medsight.settings import ReadLimits
 
 __all__ = ["ImageSummary", "PendingFile", "ReadFailure", "Scan", "read", "read_image", "scan"]
 
+#: A single file smaller than this is read in one call and parsed from memory (see
+#: :func:`~medsight.io.sources.open_path`); larger ones are read where they are needed.
+_READ_WHOLE_BELOW = 4 * 1024 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class ReadFailure:
@@ -133,7 +137,7 @@ def scan(path: Path, limits: ReadLimits) -> Scan:
     path = Path(path)
     if path.is_dir():
         return _scan_members(iter_folder(path), limits)
-    member = open_path(path)
+    member = open_path(path, read_below=_READ_WHOLE_BELOW)
     with member.open() as stream:
         kind = sniff(stream, member.label)
     if kind is FileKind.ZIP:

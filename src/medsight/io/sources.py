@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,27 +37,48 @@ class Member:
         size: bytes in the file (uncompressed size for archive members).
         path: the file on disk, when it is one (lets readers seek instead of copying).
         opener: returns a fresh binary stream positioned at the start.
+        content: the whole file, when it was read into memory (small single files).
     """
 
     label: str
     size: int
     path: Path | None
     opener: Callable[[], BinaryIO]
+    content: bytes | None = field(default=None, repr=False)
 
     def open(self) -> BinaryIO:
         """Open the member for reading."""
         return self.opener()
 
+    def read_at(self, offset: int, size: int) -> bytes | memoryview:
+        """Up to ``size`` bytes from ``offset`` (fewer at the end); no copy when in memory."""
+        if self.content is not None:
+            return memoryview(self.content)[offset : offset + size]
+        with self.open() as stream:
+            stream.seek(offset)
+            return stream.read(size)
 
-def open_path(path: Path) -> Member:
-    """A member for one file on disk; a typed error when it is missing or not a file."""
+
+def open_path(path: Path, *, read_below: int = 0) -> Member:
+    """A member for one file on disk; a typed error when it is missing or not a file.
+
+    A file smaller than ``read_below`` bytes is read now, in one call, and served from
+    memory: reading one small file is otherwise three opens (sniff, header, pixels),
+    each costing as much as reading a few hundred kilobytes.
+    """
     try:
-        stat = path.stat()
+        info = path.stat()
     except OSError as exc:
         raise FileNotFoundInputError(f"{path}: no such file or folder") from exc
-    if not path.is_file():
+    if not stat.S_ISREG(info.st_mode):
         raise FileNotFoundInputError(f"{path}: not a regular file")
-    return Member(label=str(path), size=stat.st_size, path=path, opener=lambda: path.open("rb"))
+    if info.st_size < read_below:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FileNotFoundInputError(f"{path}: cannot be read") from exc
+        return Member(label=str(path), size=len(data), path=path, opener=lambda: io.BytesIO(data), content=data)
+    return Member(label=str(path), size=info.st_size, path=path, opener=lambda: path.open("rb"))
 
 
 def iter_folder(root: Path) -> Iterator[Member]:

@@ -13,6 +13,8 @@ times the size of 8-bit stored values, and most of the cost is writing it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -54,57 +56,54 @@ def apply_palette(header: InstanceHeader, stored: NDArray[Any], out: NDArray[np.
         if descriptor is not None and len(descriptor) == 3 and int(descriptor[2]) == 16:
             out *= np.float32(1.0 / 256.0)
         return
-    table, bits, first = palette
     indices = stored.reshape(out.shape[0], -1)
-    if indices.dtype == np.uint8 and _expand_8bit(indices, table, bits, first, out):
+    if indices.dtype == np.uint8 and palette.pillow is not None:
+        _expand_8bit(indices, palette.pillow, palette.scale, out)
         return
-    lut = table.astype(np.float32) / np.float32(256.0 if bits == 16 else 1.0)
     for frame in range(out.shape[0]):
         frame_indices = indices[frame]
-        if first:
-            frame_indices = frame_indices.astype(np.int64) - first
+        if palette.first:
+            frame_indices = frame_indices.astype(np.int64) - palette.first
         # Values outside the table take its first or last entry (PS3.3 C.7.6.3.1.5).
-        np.take(lut, frame_indices, axis=0, mode="clip", out=out[frame].reshape(-1, 3))
+        np.take(palette.lut, frame_indices, axis=0, mode="clip", out=out[frame].reshape(-1, 3))
 
 
-def _expand_8bit(
-    indices: NDArray[np.uint8], table: NDArray[Any], bits: int, first: int, out: NDArray[np.float32]
-) -> bool:
-    """Expand 8-bit indices with Pillow's palette conversion when the table has 8 significant bits.
+@dataclass(frozen=True)
+class _Palette:
+    """A plain palette, ready to apply.
 
-    numpy gathers 12-byte RGB float32 rows one at a time; Pillow expands 8-bit palette
-    images in tight C, and most palettes are 8-bit values (often shifted up to 16 bits).
-    The checks run on the stored integers: a few microseconds, where float tests of the
-    same table cost a fifth of the whole expansion. Returns False, doing nothing, when the
-    table has more precision than 8 bits.
+    Attributes:
+        first: the first stored value mapped (the descriptor's second number).
+        lut: (entries, 3) RGB on the 0-255 scale, float32.
+        pillow: for 8-bit indices, the 256 RGB triplets Pillow expands them with (every
+            index mapped through ``first`` and clipped), when 8 significant bits hold the
+            table; None when it needs the float path.
+        scale: what Pillow's 8-bit output is multiplied by (257/256 for ``v * 257`` tables).
+    """
+
+    first: int
+    lut: NDArray[np.float32]
+    pillow: bytes | None
+    scale: float
+
+
+def _expand_8bit(indices: NDArray[np.uint8], pillow: bytes, scale: float, out: NDArray[np.float32]) -> None:
+    """Expand 8-bit indices with Pillow's palette conversion.
+
+    numpy gathers 12-byte RGB float32 rows one at a time, and 3-byte uint8 rows hardly
+    faster; Pillow expands 8-bit palette images in tight C, and most palettes are 8-bit
+    values (often shifted up to 16 bits).
     """
     from PIL import Image
 
-    # Every index 0..255 mapped through the first-value offset and clipping: 256 entries.
-    if first == 0 and len(table) >= 256:
-        table = table[:256]
-    else:
-        table = table[np.clip(np.arange(256) - first, 0, len(table) - 1)]
-    scale = 1.0
-    if bits == 16:
-        # 16-bit entries are v * 256 (exact 8-bit values) or v * 257 (v * 257/256 once
-        # divided by 256, see the module docstring); anything else needs the float path.
-        if not (table & 0xFF).any():
-            table = table >> 8
-        elif not (table % 257).any():
-            table, scale = table // 257, 257.0 / 256.0
-        else:
-            return False
-    palette = table.astype(np.uint8).tobytes()
     size = (out.shape[2], out.shape[1])  # (width, height)
     for frame in range(out.shape[0]):
         image = Image.frombuffer("P", size, np.ascontiguousarray(indices[frame]), "raw", "P", 0, 1)
-        image.putpalette(palette)
+        image.putpalette(pillow)
         rgb = np.frombuffer(_rgb_bytes(image.convert("RGB")), np.uint8).reshape(out[frame].shape)
         out[frame] = rgb  # a plain conversion, then an in-place scale: faster than a mixed-type multiply
         if scale != 1.0:
             out[frame] *= np.float32(scale)
-    return True
 
 
 def _rgb_bytes(image: Any) -> bytes:
@@ -129,19 +128,32 @@ def _rgb_bytes(image: Any) -> bytes:
     return bytes(data) if status == 1 else bytes(image.tobytes())
 
 
-def _palette(header: InstanceHeader) -> tuple[NDArray[Any], int, int] | None:
-    """A plain (not segmented) palette: its stored (entries, 3) table, bits per entry and first mapped value.
+#: One palette's three (descriptor, data) pairs: what :func:`_prepare` depends on.
+_PaletteKey = tuple[tuple[tuple[float, ...], bytes], ...]
 
-    Returns None when the palette is segmented or its layout is unusual; pydicom's
-    ``apply_color_lut`` handles those.
+
+def _palette(header: InstanceHeader) -> _Palette | None:
+    """The instance's plain (not segmented) palette, prepared; None when pydicom must apply it.
+
+    Preparing a palette costs a tenth of expanding an ultrasound frame with it, and the
+    frames of a cine, the images of a series and the studies of one scanner share
+    theirs, so prepared palettes are kept by their bytes.
     """
     values = header.values
-    channels = []
-    first = bits = 0
+    key = []
     for descriptor_tag, data_tag in zip(t.PALETTE_DESCRIPTORS, t.PALETTE_DATA, strict=True):
         descriptor, data = values.numbers(descriptor_tag), values.data(data_tag)
         if descriptor is None or data is None or len(descriptor) != 3:
             return None
+        key.append((descriptor, bytes(data)))
+    return _prepare(tuple(key))
+
+
+@lru_cache(maxsize=32)
+def _prepare(key: _PaletteKey) -> _Palette | None:
+    channels = []
+    first = bits = 0
+    for descriptor, data in key:
         entries, first, bits = int(descriptor[0]) or 65536, int(descriptor[1]), int(descriptor[2])
         if bits == 8 and len(data) == entries:
             channels.append(np.frombuffer(data, np.uint8))
@@ -151,4 +163,31 @@ def _palette(header: InstanceHeader) -> tuple[NDArray[Any], int, int] | None:
             return None
     if len({len(channel) for channel in channels}) != 1 or len({c.dtype for c in channels}) != 1:
         return None
-    return np.stack(channels, axis=1), bits, first
+    table = np.stack(channels, axis=1)
+    lut = table.astype(np.float32) / np.float32(256.0 if bits == 16 else 1.0)
+    lut.setflags(write=False)  # shared by every image with this palette
+    pillow, scale = _pillow_palette(table, bits, first)
+    return _Palette(first, lut, pillow, scale)
+
+
+def _pillow_palette(table: NDArray[Any], bits: int, first: int) -> tuple[bytes | None, float]:
+    """The 256 RGB triplets that 8-bit indices take, and the scale of Pillow's output.
+
+    None when the table has more precision than 8 bits (the float path applies it).
+    """
+    # Every index 0..255 mapped through the first-value offset and clipping: 256 entries.
+    if first == 0 and len(table) >= 256:
+        table = table[:256]
+    else:
+        table = table[np.clip(np.arange(256) - first, 0, len(table) - 1)]
+    scale = 1.0
+    if bits == 16:
+        # 16-bit entries are v * 256 (exact 8-bit values) or v * 257 (v * 257/256 once
+        # divided by 256, see the module docstring); anything else needs the float path.
+        if not (table & 0xFF).any():
+            table = table >> 8
+        elif not (table % 257).any():
+            table, scale = table // 257, 257.0 / 256.0
+        else:
+            return None, 1.0
+    return table.astype(np.uint8).tobytes(), scale

@@ -104,9 +104,7 @@ def _read_native(header: InstanceHeader) -> NDArray[Any]:
     packed = header.bits_allocated == 1
     dtype = np.dtype(np.uint8) if packed else _stored_dtype(header)
     nbytes = (count + 7) // 8 if packed else count * dtype.itemsize
-    with header.member.open() as stream:
-        stream.seek(offset)
-        raw = stream.read(nbytes)
+    raw = header.member.read_at(offset, nbytes)
     if len(raw) < nbytes:
         raise PixelDecodeError(f"{header.member.label}: pixel data is truncated")
     if packed:
