@@ -25,7 +25,7 @@ from medsight.training.fit import platform_summary
 from medsight.training.model_card import card_check_and_weights, card_opening, card_run, card_table
 from medsight.training.segment import SegmentationFit, SegmentOptions
 
-__all__ = ["SegmentationSource", "write_segmentation_bundle"]
+__all__ = ["SegmentationSource", "segmenter_model_card", "write_segmentation_bundle"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def _fill(staging: Path, source: SegmentationSource) -> None:
     val = score_measured(
         model, source.data.split("val"), bootstrap=source.options.bootstrap, seed=source.options.train.seed
     )
-    finish_bundle(staging, metadata, val, lambda written: _model_card(written, source.task))
+    finish_bundle(staging, metadata, val, lambda written: segmenter_model_card(written, source.task))
 
 
 def _write_weights(root: Path, source: SegmentationSource) -> BundleMetadata:
@@ -120,7 +120,7 @@ def _metadata(source: SegmentationSource, weights: dict[str, str]) -> BundleMeta
     )
 
 
-def _model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
+def segmenter_model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
     section = metadata.medsight
     training: dict[str, Any] = section.training
     data: dict[str, Any] = training.get("data", {})

@@ -26,7 +26,7 @@ from medsight.training.fit import platform_summary
 from medsight.training.model_card import card_check_and_weights, card_opening, card_run, card_table
 from medsight.training.segment_volume import VolumeFit, VolumeOptions
 
-__all__ = ["VolumeSource", "write_volume_bundle"]
+__all__ = ["VolumeSource", "volume_model_card", "write_volume_bundle"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def _fill(staging: Path, source: VolumeSource) -> None:
     val = score_volumes(
         model, source.data.split("val"), bootstrap=source.options.bootstrap, seed=source.options.train.seed
     )
-    finish_bundle(staging, metadata, val, lambda written: _model_card(written, source.task))
+    finish_bundle(staging, metadata, val, lambda written: volume_model_card(written, source.task))
 
 
 def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
@@ -128,7 +128,7 @@ def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
     )
 
 
-def _model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
+def volume_model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
     section = metadata.medsight
     training: dict[str, Any] = section.training
     data: dict[str, Any] = training.get("data", {})

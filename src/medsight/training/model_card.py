@@ -24,13 +24,24 @@ _METRIC_NAMES = {
 
 
 def bundle_model_card(root: Path, metadata: BundleMetadata) -> str:
-    """The card of the classifier bundle at ``root`` with ``metadata``: its task's, showing the plots in ``docs/``.
+    """The card of the bundle at ``root`` with ``metadata``, by its kind (a classifier's shows the plots in ``docs/``).
 
     What a card rewritten after training (an audit recorded, a re-fitted check) and the
     check that a shipped card is current both render.
     """
+    task = get_task(metadata.medsight.task)
+    # The segmentation renderers live beside their exporters, which import torch: only
+    # bundles of those kinds pay for it.
+    if metadata.medsight.kind == "volume-segmentation":
+        from medsight.training.export_volume import volume_model_card
+
+        return volume_model_card(metadata, task)
+    if metadata.medsight.kind == "segmentation":
+        from medsight.training.export_segment import segmenter_model_card
+
+        return segmenter_model_card(metadata, task)
     plots = sorted(p.name for p in (root / "docs").glob("*.png"))
-    return render_model_card(metadata, get_task(metadata.medsight.task), plots)
+    return render_model_card(metadata, task, plots)
 
 
 def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]) -> str:
