@@ -37,6 +37,12 @@ _CHARSET_VRS = frozenset((b"SH", b"LO", b"ST", b"LT", b"UC", b"UT", b"PN"))
 _PADDING = " \x00"
 
 
+@lru_cache(maxsize=256)
+def _unpacker(little: bool, count: int, code: str) -> struct.Struct:
+    """A compiled struct for ``count`` values of ``code``: headers ask the same few shapes again and again."""
+    return struct.Struct(f"{'<' if little else '>'}{count}{code}")
+
+
 class HeaderValues(Protocol):
     """The questions header reading asks of a data set (or a sequence item)."""
 
@@ -99,9 +105,8 @@ class RawValues(_SingleValues):
         code = _BINARY.get(vr)
         try:
             if code is not None:
-                size = _SIZES[code]
-                order = "<" if self._elements.little else ">"
-                numbers = struct.unpack(f"{order}{len(value) // size}{code}", value[: len(value) - len(value) % size])
+                count = len(value) // _SIZES[code]
+                numbers = _unpacker(self._elements.little, count, code).unpack_from(value)
             elif vr in _DECIMAL_STRINGS:
                 numbers = tuple(map(float, value.decode("ascii").split("\\")))
             else:
