@@ -66,6 +66,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -275,13 +276,35 @@ class Router:
         """
         queued = 0
         for route in self.pending.due(now or self.service.clock()):
-            if not self.pending.take(route):  # an instance arrived since, or another server took it
-                continue
             tasks = self.tasks_for(route.series_instance_uid, route.sop_classes, self._when_stable)
             queued += self._queue(route.study_instance_uid, route.series_instance_uid, tasks, route.actor)
+            # Only then is the wait removed, so that a reader always sees the series waiting
+            # or its job; an instance that arrived meanwhile moved ``due_at``, and the row
+            # stays for a job over the whole series. Two servers routing one series at once
+            # queue the same job (jobs are keyed by their inputs).
+            self.pending.take(route)
         if queued:
             _log.info("routing queued %d analysis job(s) for stable series", queued)
         return queued
+
+    def waiting(self, study_instance_uid: str, principal: Principal) -> list[dict[str, Any]]:
+        """The series of a study that wait to be stable, as JSON: ``series_uid``, ``due_at``, ``seconds_left``.
+
+        Raises:
+            PermissionDeniedError: a referrer asking about a study it did not send.
+        """
+        self.service.access.require_study(principal, study_instance_uid)
+        now = self.service.clock()
+        return [
+            {
+                "study_uid": route.study_instance_uid,
+                "series_uid": route.series_instance_uid,
+                "due_at": route.due_at.isoformat(),
+                "seconds_left": round(max(0.0, (route.due_at - now).total_seconds()), 1),
+                "stable_s": self.stable_s,
+            }
+            for route in self.pending.waiting(study_instance_uid)
+        ]
 
     def _queue(self, study: str, series: str, tasks: Sequence[str], actor: str) -> int:
         queued = 0

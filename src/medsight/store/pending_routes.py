@@ -4,8 +4,8 @@ A sender may store a series one instance per request (STOW-RS) or per C-STORE; n
 in DICOM says when the last one came. Orthanc's answer, followed here, is a quiet time:
 a series counts as stable once nothing new arrived for it for a while. Each arrival
 pushes the series' ``due_at`` later (:meth:`PendingRoutes.defer`); whoever routes takes
-due rows one by one (:meth:`PendingRoutes.take`), and a row whose ``due_at`` moved in
-the meantime is not taken, so a late instance always wins. Rows live in the database:
+due rows, acts on them, and then removes them (:meth:`PendingRoutes.take`), unless their
+``due_at`` moved in the meantime: a late instance always wins. Rows live in the database:
 a restarted server, or another server on the same database, routes what was waiting.
 
 Plain records in, frozen dataclasses out; which rules wait is the router's business.
@@ -112,11 +112,10 @@ class PendingRoutes(Tables):
             return _aware(first) if first is not None else None
 
     def take(self, route: PendingRouteRecord) -> bool:
-        """Remove a due route to act on it; False when it changed or went since it was read.
+        """Remove a route that was acted on; False when it changed or went since it was read.
 
-        A new arrival (a later ``due_at``) or another router taking it first both leave
-        this caller empty-handed, which is what makes routing once per stable series safe
-        with several servers.
+        A new arrival (a later ``due_at``) keeps the row, to be routed again once the
+        series is stable again; another router having removed it first is harmless.
         """
         with self._writing() as session:
             removed = session.execute(
@@ -127,7 +126,10 @@ class PendingRoutes(Tables):
             )
             return bool(getattr(removed, "rowcount", 0) == 1)
 
-    def waiting(self) -> list[PendingRouteRecord]:
-        """Every waiting series, soonest due first (operators, tests)."""
+    def waiting(self, study_instance_uid: str | None = None) -> list[PendingRouteRecord]:
+        """Waiting series (of one study, or all), soonest due first."""
+        query = select(PendingRoute).order_by(PendingRoute.due_at)
+        if study_instance_uid is not None:
+            query = query.where(PendingRoute.study_instance_uid == study_instance_uid)
         with self._reading() as session:
-            return [_record(row) for row in session.scalars(select(PendingRoute).order_by(PendingRoute.due_at))]
+            return [_record(row) for row in session.scalars(query)]

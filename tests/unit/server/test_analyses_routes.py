@@ -7,12 +7,15 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from tests.data.chest_dicom import synthetic_chest_series
+from tests.data.synthetic_mr import write_mr_series
 from tests.unit.server.conftest import auth
 
-from medsight.access import Role
+from medsight.access import Principal, Role
+from medsight.server import create_app
 from medsight.services.analysis import JobRunner
 from medsight.services.context import ServiceContext
 from medsight.services.jobs import HeatmapKind
+from medsight.settings import ServiceSettings
 from medsight.store.sealed import is_sealed
 
 
@@ -150,3 +153,30 @@ def test_each_analysis_says_whether_its_model_was_released_and_a_strict_service_
     assert accepted.json()["model"]["released"] is True
     earlier = client.get(f"/api/v1/analyses/{recorded.json()['id']}", headers=radiologist).json()
     assert earlier["model"]["released"] is True  # the same weights, released since
+
+
+def test_series_that_wait_to_be_stable_are_listed_for_those_who_may_read_the_study(
+    tmp_path: Path, client: TestClient, context: ServiceContext, tokens: dict[Role, str]
+) -> None:
+    radiologist, referrer = auth(tokens[Role.RADIOLOGIST]), auth(tokens[Role.REFERRER])
+    study = context.store.ingest(synthetic_chest_series(tmp_path, 1)[0]).study_instance_uid
+    # Without routing (MEDSIGHT_AUTO_ANALYZE=false) nothing ever waits; access still applies.
+    assert client.get("/api/v1/analyses/waiting", params={"study_uid": study}, headers=radiologist).json() == []
+    assert client.get("/api/v1/analyses/waiting", params={"study_uid": study}, headers=referrer).status_code == 403
+
+    routed = ServiceContext.open(ServiceSettings(data_dir=tmp_path / "routed", analysis_workers=0))
+    try:
+        with TestClient(create_app(context=routed), raise_server_exceptions=False) as routed_client:
+            token = routed.access.issue_token(role=Role.RADIOLOGIST).value
+            flair = [routed.store.ingest(path.read_bytes()) for path in write_mr_series(tmp_path / "flair", seed=3)]
+            routed.notify_ingested(flair[:5], Principal("scanner", Role.ADMIN, "t1"))
+            params = {"study_uid": flair[0].study_instance_uid}
+            (waiting,) = routed_client.get("/api/v1/analyses/waiting", params=params, headers=auth(token)).json()
+            assert waiting["series_uid"] == flair[0].series_instance_uid
+            assert waiting["stable_s"] == 30.0
+            assert 20.0 < waiting["seconds_left"] <= 30.0
+            assert routed_client.get("/api/v1/analyses", params=params, headers=auth(token)).json() == []
+            no_study = routed_client.get("/api/v1/analyses/waiting", headers=auth(token))
+            assert no_study.status_code == 400  # study_uid is required
+    finally:
+        routed.close()

@@ -50,6 +50,21 @@ def search(
     return [job_json(record, released=context.jobs.released(record.model)) for record in records]
 
 
+@router.get("/waiting", summary="Series of a study whose analyses wait for the series to be complete")
+def waiting(
+    context: ContextDep, principal: Reader, study_uid: Annotated[str, Query(min_length=1, max_length=64)]
+) -> list[dict[str, Any]]:
+    """Each series still receiving instances that a routing rule will analyse once it is stable.
+
+    ``due_at`` is when the series counts as stable if nothing more arrives (each new
+    instance moves it); the analyses are queued then (``GET /api/v1/analyses``).
+    """
+    if context.router is None:  # arrivals are not routed (MEDSIGHT_AUTO_ANALYZE=false)
+        context.access.require_study(principal, study_uid)
+        return []
+    return context.router.waiting(study_uid, principal)
+
+
 @router.get("/{job_id}", summary="One analysis: status, result or error")
 def get(job_id: str, context: ContextDep, principal: Reader) -> dict[str, Any]:
     """The job as JSON; ``result`` holds the ``analyze`` keys once it is done."""

@@ -79,7 +79,7 @@ export class Results {
     const latest = latestPerTask(jobs);
     const job = latest.find((j) => j.status === "done") || latest[0];
     if (!job) {
-      this.renderMessage("No analysis of this study.");
+      await this.renderWaiting(studyUid, generation);
       return null;
     }
     this.latest = latest;
@@ -122,9 +122,37 @@ export class Results {
     $("ai-links").replaceChildren();
   }
 
-  renderMessage(text) {
+  /**
+   * No analysis yet. A series still arriving is analysed once it is complete (no new image
+   * for the server's quiet time): say so, and look again when that time is up.
+   */
+  async renderWaiting(studyUid, generation) {
+    let waiting = [];
+    try {
+      waiting = await getJson(`/api/v1/analyses/waiting?study_uid=${encodeURIComponent(studyUid)}`);
+    } catch {
+      waiting = []; // an older server, or no access: nothing to promise
+    }
+    if (generation !== this.generation) return;
+    if (!waiting.length) {
+      this.renderMessage("No analysis of this study.");
+      return;
+    }
+    const seconds = Math.max(...waiting.map((w) => w.seconds_left));
+    this.renderMessage(
+      `Waiting for the series to be complete: its analysis starts once no new image has arrived for ` +
+        `${Math.round(waiting[0].stable_s)} s (in about ${Math.ceil(seconds)} s).`,
+      "ai-waiting",
+    );
+    this.timer = setTimeout(() => {
+      if (generation === this.generation) this.open(studyUid);
+    }, Math.max(POLL_MS, (seconds + 1) * 1000));
+  }
+
+  renderMessage(text, id = null) {
     const p = document.createElement("p");
     p.textContent = text;
+    if (id) p.id = id;
     $("ai-result").replaceChildren(p);
   }
 
