@@ -10,6 +10,7 @@ Commands that need no model import neither torch nor MONAI, so they answer fast.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import traceback
@@ -70,6 +71,31 @@ app.add_typer(models_cmd.models_app, name="models")
 app.add_typer(ledger_cmd.ledger_app, name="ledger")
 app.add_typer(keys_cmd.keys_app, name="keys")
 app.add_typer(dataset_cmd.dataset_app, name="dataset")
+
+
+def _reflowed(text: str) -> str:
+    """Docstring paragraphs as flowing text: Typer's rich mode keeps their line breaks, and a
+    terminal then breaks each line again, leaving ragged help. Lists and indented blocks
+    keep their lines."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    kept = ("- ", "* ", " ", "\b")
+    return "\n\n".join(
+        paragraph if any(line.startswith(kept) for line in paragraph.splitlines()) else " ".join(paragraph.split("\n"))
+        for paragraph in paragraphs
+    )
+
+
+def _reflow_help(group: typer.Typer) -> None:
+    """Give every command of ``group`` (and of its sub-groups) its docstring, reflowed, as help."""
+    for command in group.registered_commands:
+        if command.help is None and command.callback is not None and command.callback.__doc__:
+            command.help = _reflowed(command.callback.__doc__)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _reflow_help(sub.typer_instance)
+
+
+_reflow_help(app)
 
 _state = {"debug": False}
 

@@ -138,3 +138,26 @@ def test_no_help_text_holds_square_brackets_that_rich_markup_would_swallow() -> 
         return found
 
     assert walk(typer.main.get_command(app), "medsight") == []
+
+
+def test_command_help_flows_as_paragraphs() -> None:
+    # Typer's rich mode keeps a docstring's line breaks and the terminal then wraps each
+    # line again: "... the exit code\nis 3" in an 80-column help. Every command's help
+    # comes reflowed; lists and indented blocks keep their lines.
+    import typer.main
+
+    from medsight.cli.app import _reflowed, app
+
+    def walk(command: object, path: str) -> list[str]:
+        found = []
+        help_text = getattr(command, "help", None) or ""
+        if path != "medsight" and not help_text:
+            found.append(f"{path}: no help")
+        found += [f"{path}: {p[:40]!r}" for p in help_text.split("\n\n")[1:] if "\n" in p]
+        for name, child in getattr(command, "commands", {}).items():
+            found += walk(child, f"{path} {name}")
+        return found
+
+    assert walk(typer.main.get_command(app), "medsight") == []
+    assert _reflowed("First.\n\n    Second line\n    goes on.\n") == "First.\n\nSecond line goes on."
+    assert _reflowed("First.\n\n- one\n- two") == "First.\n\n- one\n- two"
