@@ -236,10 +236,14 @@ class Router:
         self.stable_s = stable_s
         self.pending = PendingRoutes(service.store.sessions)
         waits = [stable_s > 0 and get_task(rule.task).kind is TaskKind.VOLUME_SEGMENTATION for rule in self.rules]
-        self._at_arrival = tuple(rule for rule, wait in zip(self.rules, waits, strict=True) if not wait)
         self._when_stable = tuple(rule for rule, wait in zip(self.rules, waits, strict=True) if wait)
-        # Whether a waiting rule may match once the series is complete: all but its count.
-        self._may_match_later = tuple(rule.model_copy(update={"min_instances": None}) for rule in self._when_stable)
+        self._waiting_tasks = frozenset(rule.task for rule in self._when_stable)
+        # At an arrival: the rules that run now, and the waiting ones with every criterion
+        # but the instance count (the series may still grow to it): those that match wait.
+        self._on_arrival = tuple(
+            rule.model_copy(update={"min_instances": None}) if wait else rule
+            for rule, wait in zip(self.rules, waits, strict=True)
+        )
 
     def __call__(self, results: Sequence[IngestResult], principal: Principal, *, complete: bool = False) -> None:
         """Route what was just stored (the listener signature of the service context).
@@ -253,9 +257,10 @@ class Router:
         queued = waiting = 0
         for (study, series), classes in arrived.items():
             sop_classes = sorted(classes)
-            rules = self.rules if complete else self._at_arrival
-            queued += self._queue(study, series, self.tasks_for(series, sop_classes, rules), principal.actor)
-            if not complete and self._when_stable and self.tasks_for(series, sop_classes, self._may_match_later):
+            matched = self.tasks_for(series, sop_classes, self.rules if complete else self._on_arrival)
+            now = [task for task in matched if complete or task not in self._waiting_tasks]
+            queued += self._queue(study, series, now, principal.actor)
+            if len(now) < len(matched):
                 due = self.service.clock() + timedelta(seconds=self.stable_s)
                 self.pending.defer(study, series, principal.actor, sop_classes, due)
                 waiting += 1
