@@ -126,6 +126,7 @@ def _row_json(row: WorklistRow, show_patient: bool) -> dict[str, Any]:
         "description": row.study_description,
         "modalities": list(row.modalities),
         "analysis": _analysis_json(row.job),
+        "waiting": row.waiting,
     }
 
 

@@ -5,8 +5,9 @@ on it (its status and result), so a reader sees at a glance what the AI made of 
 study. Filters (date range, modality, analysis status, free text) and the sort run in
 the database, so a page costs the same with ten studies or a hundred thousand.
 
-A study with no job has status None (``none`` in the filter). Patient attributes are
-kept out of every repr.
+A study with no job has status None (``none`` in the filter). A study with a series
+whose analyses wait for it to be complete (:mod:`medsight.store.pending_routes`) is
+``waiting``. Patient attributes are kept out of every repr.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from medsight.errors import UsageError
 from medsight.store.jobs import JobRecord, JobStatus, job_record
-from medsight.store.models import Job, Patient, Series, Study, StudySubmitter
+from medsight.store.models import Job, Patient, PendingRoute, Series, Study, StudySubmitter
 from medsight.store.query import _study_modalities as study_modalities  # shared with QIDO
 
 __all__ = ["NO_ANALYSIS", "WorklistPage", "WorklistQuery", "WorklistRow", "WorklistSort", "search_worklist"]
@@ -97,6 +98,7 @@ class WorklistRow:
     study_description: str | None = field(repr=False)
     modalities: tuple[str, ...]
     job: JobRecord | None
+    waiting: bool = False  # a series of the study waits to be complete before its analysis
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,16 @@ def search_worklist(session: Session, query: WorklistQuery) -> WorklistPage:
     total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     rows = session.execute(base.order_by(*_order(query)).offset(query.offset).limit(query.limit)).all()
     modalities = study_modalities(session, [study.pk for study, _, _ in rows])
+    uids = [study.study_instance_uid for study, _, _ in rows]
+    waiting = set(
+        session.scalars(select(PendingRoute.study_instance_uid).where(PendingRoute.study_instance_uid.in_(uids)))
+    )
     return WorklistPage(
-        rows=[_row(study, patient, job, modalities[study.pk]) for study, patient, job in rows], total=total
+        rows=[
+            _row(study, patient, job, modalities[study.pk], study.study_instance_uid in waiting)
+            for study, patient, job in rows
+        ],
+        total=total,
     )
 
 
@@ -179,7 +189,7 @@ def _order(query: WorklistQuery) -> Sequence[Any]:
     return ordered
 
 
-def _row(study: Study, patient: Patient, job: Job | None, modalities: tuple[str, ...]) -> WorklistRow:
+def _row(study: Study, patient: Patient, job: Job | None, modalities: tuple[str, ...], waiting: bool) -> WorklistRow:
     return WorklistRow(
         study_instance_uid=study.study_instance_uid,
         patient_id=patient.patient_id,
@@ -190,4 +200,5 @@ def _row(study: Study, patient: Patient, job: Job | None, modalities: tuple[str,
         study_description=study.study_description,
         modalities=modalities,
         job=job_record(job) if job is not None else None,
+        waiting=waiting,
     )

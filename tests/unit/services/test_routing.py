@@ -16,6 +16,7 @@ from medsight.access import Principal, Role
 from medsight.errors import UsageError
 from medsight.services.context import ServiceContext
 from medsight.services.routing import DEFAULT_RULES, NO_RULE, Router, RoutingRule, age_at_study, load_rules
+from medsight.services.worklist import WorklistRequest, worklist, worklist_json
 from medsight.settings import ServiceSettings
 from medsight.store import IngestResult
 
@@ -266,3 +267,26 @@ def test_waiting_series_outlive_a_restart(tmp_path: Path) -> None:
         assert (job.task, len(job.inputs)) == ("mri-brain-tumour", 8)
     finally:
         second.close()
+
+
+def test_the_worklist_says_which_studies_wait_for_a_series_to_be_complete(
+    context: ServiceContext, tmp_path: Path
+) -> None:
+    reader = Principal("reader", Role.RADIOLOGIST, "t2")
+
+    def waiting_by_study() -> dict[str, tuple[bool, str | None]]:
+        page = worklist_json(worklist(context, reader, WorklistRequest()), WorklistRequest(), reader)
+        return {
+            item["study_uid"]: (item["waiting"], item["analysis"] and item["analysis"]["task"])
+            for item in page["items"]
+        }
+
+    flair = [context.store.ingest(path.read_bytes()) for path in write_mr_series(tmp_path / "flair", seed=15)]
+    chest = context.store.ingest(with_uids(synthetic_chest_series(tmp_path, 1, seed=16)[0]))
+    context.notify_ingested([*flair[:6], chest], SENDER)
+    mri, film = flair[0].study_instance_uid, chest.study_instance_uid
+    assert waiting_by_study() == {mri: (True, None), film: (False, "cxr-pneumonia")}
+    context.notify_ingested(flair[6:], SENDER)
+    assert context.router is not None
+    context.router.route_stable(datetime.now(UTC) + timedelta(seconds=31))
+    assert waiting_by_study()[mri] == (False, "mri-brain-tumour")

@@ -122,7 +122,8 @@ export class Worklist {
     tr.tabIndex = 0;
     tr.dataset.studyUid = item.study_uid;
     const analysis = item.analysis;
-    const status = analysis ? analysis.status : "—";
+    // A series still arriving: its analysis starts once the series is complete.
+    const status = analysis ? analysis.status : item.waiting ? "waiting" : "—";
     const finding = analysis?.status === "done" ? analysis.finding : analysis?.status === "refused" ? "refused" : "";
     const probability = typeof analysis?.probability === "number" ? `${(100 * analysis.probability).toFixed(1)}%` : "";
     tr.append(
