@@ -137,7 +137,8 @@ def _palette(header: InstanceHeader) -> _Palette | None:
 
     Preparing a palette costs a tenth of expanding an ultrasound frame with it, and the
     frames of a cine, the images of a series and the studies of one scanner share
-    theirs, so prepared palettes are kept by their bytes.
+    theirs, so prepared palettes are kept by their bytes: a few kilobytes each for the
+    usual 256 entries, about 1 MB for a full 16-bit table, so only a few are kept.
     """
     values = header.values
     key = []
@@ -149,7 +150,7 @@ def _palette(header: InstanceHeader) -> _Palette | None:
     return _prepare(tuple(key))
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def _prepare(key: _PaletteKey) -> _Palette | None:
     channels = []
     first = bits = 0
