@@ -202,39 +202,45 @@ class _Walker:
             the entries, and the offset where the walk stopped.
         """
         buffer, entries = self.buffer, dict[int, Entry]()
-        limit = len(buffer) if end is None else end
-        if limit > len(buffer):
+        size = len(buffer)
+        limit = size if end is None else end
+        if limit > size:
             raise self.short()
+        # The loop runs once per element of every header read: names it uses are local.
+        implicit, ulong = self.implicit, self.ulong
+        head = self.implicit_head if implicit else self.explicit_head
+        long_vrs, short_vrs, pixel_tags = _LONG_VRS, _SHORT_VRS, PIXEL_DATA_TAGS
+        check_group = stop_outside_group >= 0
         while pos < limit:
-            if pos + 8 > len(buffer):
+            if pos + 8 > size:
                 raise self.short()
-            if self.implicit:
-                group, element, length = self.implicit_head.unpack_from(buffer, pos)
-                vr, at = b"", pos + 8
+            if implicit:
+                group, element, length = head.unpack_from(buffer, pos)
+                vr = b""
             else:
-                group, element, vr, length = self.explicit_head.unpack_from(buffer, pos)
-                at = pos + 8
+                group, element, vr, length = head.unpack_from(buffer, pos)
+            at = pos + 8
             tag = group << 16 | element
             if group == 0xFFFE:
                 if tag == _ITEM_END and item:
                     return entries, pos + 8
                 raise UnwalkableError("item tag among elements")
-            if group != stop_outside_group and stop_outside_group >= 0:
+            if check_group and group != stop_outside_group:
                 return entries, pos
-            if stop_at_pixels and tag in PIXEL_DATA_TAGS:
+            if stop_at_pixels and tag in pixel_tags:
                 return entries, pos
-            if not self.implicit:
-                if vr in _LONG_VRS:
-                    if pos + 12 > len(buffer):
+            if not implicit:
+                if vr in long_vrs:
+                    if pos + 12 > size:
                         raise self.short()
-                    (length,) = self.ulong.unpack_from(buffer, pos + 8)
+                    (length,) = ulong.unpack_from(buffer, at)
                     at = pos + 12
-                elif vr not in _SHORT_VRS:
+                elif vr not in short_vrs:
                     raise UnwalkableError("unknown VR")
             if length == _UNDEFINED:
-                if not (self.implicit or vr in (b"SQ", b"UN")):
+                if not (implicit or vr in (b"SQ", b"UN")):
                     raise UnwalkableError("undefined length outside a sequence")
-                value_end, pos = self.sequence_end(at, implicit=self.implicit or vr == b"UN")
+                value_end, pos = self.sequence_end(at, implicit=implicit or vr == b"UN")
                 entries[tag] = (vr, at, value_end - at)
             else:
                 entries[tag] = (vr, at, length)
