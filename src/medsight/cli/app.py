@@ -74,9 +74,11 @@ app.add_typer(dataset_cmd.dataset_app, name="dataset")
 
 
 def _reflowed(text: str) -> str:
-    """Docstring paragraphs as flowing text: Typer's rich mode keeps their line breaks, and a
-    terminal then breaks each line again, leaving ragged help. Lists and indented blocks
-    keep their lines."""
+    """A docstring's paragraphs as flowing text; lists and indented blocks keep their lines.
+
+    Typer's rich mode keeps a docstring's line breaks, and the terminal then breaks each
+    line again, leaving ragged help.
+    """
     paragraphs = inspect.cleandoc(text).split("\n\n")
     kept = ("- ", "* ", " ", "\b")
     return "\n\n".join(
