@@ -125,6 +125,9 @@ def _root(
         # patient data, and the reader reports what matters as typed warnings anyway.
         warnings.filterwarnings("ignore", module=r"pydicom(\..*)?$")
         logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+        # highdicom names the source instance's UID at INFO on every SEG and SR it builds
+        # ("copy ... attributes from dataset <SOP Instance UID>"); the server logs at INFO.
+        logging.getLogger("highdicom").setLevel(logging.WARNING)
 
 
 def main() -> None:

@@ -124,6 +124,7 @@ def test_a_stored_chest_x_ray_is_routed_analysed_and_reported(server: LiveServer
     assert f"job {job_id} done" in log
     assert study not in log
     assert series not in log
+    assert record.sop_instance_uid not in log  # highdicom names the source instance at INFO
 
 
 def _seed(data_dir: Path, objects: list[bytes]) -> str:
