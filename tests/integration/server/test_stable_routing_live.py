@@ -1,7 +1,7 @@
 """A real server routes an MRI series sent one instance per request once, when it is stable.
 
 Eight axial FLAIR slices (synthetic) are stored with eight STOW-RS requests. The brain
-tumour rule waits for the series to be quiet for ``MEDSIGHT_ROUTING_STABLE_S`` (2 s here):
+tumour rule waits for the series to be quiet for ``MEDSIGHT_ROUTING_STABLE_S`` (4 s here):
 no job while slices arrive, then exactly one, pinned to all eight, queued by the server's
 own timer. No worker runs (the queue is what is checked), so no model is loaded; the
 shipped ``mri-brain-tumour`` bundle must be installed for the job to be queued.
@@ -27,7 +27,7 @@ from medsight.tasks import get_task
 pytestmark = pytest.mark.integration
 
 TASK = "mri-brain-tumour"
-STABLE_S = 2.0
+STABLE_S = 4.0
 
 
 @pytest.fixture(scope="module")
