@@ -65,6 +65,15 @@ def train(
     widths: Annotated[
         str | None, typer.Option("--widths", help="Channels of the 4 ResNet stages, e.g. 16,32,64,128.")
     ] = None,
+    members: Annotated[
+        int,
+        typer.Option(
+            "--members",
+            min=1,
+            max=16,
+            help="Networks to train from consecutive seeds and average (a deep ensemble; classification tasks).",
+        ),
+    ] = 1,
     name: Annotated[str | None, typer.Option("--name", help="Model name (default <task>-<resolution>).")] = None,
     version: Annotated[str, typer.Option("--version", help="Model version.")] = "1.0.0",
     threads: Annotated[int, typer.Option("--threads", min=1, help="torch threads (fixed for reproducibility).")] = 2,
@@ -132,7 +141,10 @@ def train(
         threads=threads,
         ood_quantile=ood_quantile,
         ood_folds=ood_folds,
+        members=members,
     )
+    if members > 1 and spec.kind.value != "classification":
+        raise UsageError(f"--members applies to classification tasks; {task} is {spec.kind.value}")
     command = "medsight " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     console = stderr_console()
     with progress_bar(not as_json) as bar:

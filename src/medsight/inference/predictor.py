@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from medsight.errors import ModelError, UsageError
 from medsight.models.bundle import Bundle
-from medsight.models.networks import Classifier, NetworkConfig
+from medsight.models.networks import Network, NetworkConfig, build_classifier
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -35,11 +35,15 @@ class Predictor(Protocol):
         ...
 
 
-def load_torch_classifier(bundle: Bundle) -> Classifier:
-    """The bundle's network with its weights, in eval mode (weights verified on load)."""
+def load_torch_classifier(bundle: Bundle) -> Network:
+    """The bundle's network (or ensemble) with its weights, in eval mode (weights verified on load)."""
     import torch
 
-    model = Classifier(NetworkConfig.from_dict(bundle.metadata.medsight.network))
+    try:
+        config = NetworkConfig.from_dict(bundle.metadata.medsight.network)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelError(f"{bundle.name}: its network config is not one medsight can build") from exc
+    model = build_classifier(config)
     try:
         state = torch.load(bundle.weights_file("model.pt"), map_location="cpu", weights_only=True)
         model.load_state_dict(state)
@@ -53,7 +57,7 @@ class TorchPredictor:
 
     backend = "torch"
 
-    def __init__(self, model: Classifier) -> None:
+    def __init__(self, model: Network) -> None:
         self.model = model.eval()
 
     def predict(self, inputs: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:

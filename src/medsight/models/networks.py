@@ -2,18 +2,24 @@
 
 A bundle records *which* network it holds (:class:`NetworkConfig`), never code or a
 ``_target_`` string to instantiate: loading a model runs no configuration as code.
+
+A config with ``members`` > 1 describes a deep ensemble (Lakshminarayanan et al., NeurIPS
+2017): that many copies of the network, trained independently from different seeds, whose
+logits are averaged. It has the single network's interface (``features``, ``head``,
+``forward``), so the predictors, the ONNX export and the distribution check take either.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from monai.networks.nets.resnet import ResNet
 from torch import nn
 
-__all__ = ["Classifier", "NetworkConfig", "build_classifier"]
+__all__ = ["Classifier", "Ensemble", "Network", "NetworkConfig", "build_classifier"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class NetworkConfig:
         dropout: dropout before the final linear layer.
         mean: intensity mean of the training inputs (the network normalises itself).
         std: intensity standard deviation of the training inputs.
+        members: networks in the ensemble (1: a single network).
     """
 
     arch: str = "resnet"
@@ -38,17 +45,23 @@ class NetworkConfig:
     dropout: float = 0.2
     mean: float = 0.5
     std: float = 0.25
+    members: int = 1
 
     def __post_init__(self) -> None:
         if self.arch != "resnet":
             raise ValueError(f"unknown network arch {self.arch!r}")
         if self.stem not in ("small", "large"):
             raise ValueError(f"unknown stem {self.stem!r}")
+        if self.members < 1:
+            raise ValueError(f"an ensemble needs at least one member, not {self.members}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form for a bundle."""
+        """JSON form for a bundle (``members`` only for an ensemble: single-network bundles
+        written before ensembles existed keep their exact metadata)."""
         data = asdict(self)
         data["widths"], data["blocks"] = list(self.widths), list(self.blocks)
+        if self.members == 1:
+            del data["members"]
         return data
 
     @classmethod
@@ -101,10 +114,48 @@ class Classifier(nn.Module):
         return out
 
 
+class Ensemble(nn.Module):
+    """Classifiers trained independently on the same data, their logits averaged.
+
+    ``features`` are the members' pooled features side by side ``(n, members * d)``: the
+    distribution check sees every member's view of the input. Each member's
+    ``backbone.layer4`` is explained together by Grad-CAM.
+    """
+
+    def __init__(self, members: Sequence[Classifier]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def classifiers(self) -> list[Classifier]:
+        """The members, typed (``nn.ModuleList`` holds plain modules)."""
+        return [cast(Classifier, member) for member in self.members]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Every member's pooled features, concatenated: ``(n, members * widths[-1])``."""
+        return torch.cat([member.features(x) for member in self.classifiers()], dim=1)
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Mean of the members' logits ``(n, 1)``, from :meth:`features`' output."""
+        members = self.classifiers()
+        chunks = features.chunk(len(members), dim=1)
+        logits = [member.head(chunk) for member, chunk in zip(members, chunks, strict=True)]
+        return torch.stack(logits).mean(dim=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean logits ``(n, 1)`` (each member's dropout applies in training mode)."""
+        return torch.stack([member(x) for member in self.classifiers()]).mean(dim=0)
+
+
+#: What a classification bundle holds: one network or an ensemble of them.
+Network = Classifier | Ensemble
+
+
 class WithFeatures(nn.Module):
     """The classifier returning ``(logits, features)``: the graph exported to ONNX."""
 
-    def __init__(self, classifier: Classifier) -> None:
+    def __init__(self, classifier: Network) -> None:
         super().__init__()
         self.classifier = classifier
 
@@ -113,6 +164,13 @@ class WithFeatures(nn.Module):
         return self.classifier.head(features), features
 
 
-def build_classifier(config: NetworkConfig) -> Classifier:
-    """A freshly initialised :class:`Classifier` (initialisation follows torch's RNG)."""
-    return Classifier(config)
+def build_classifier(config: NetworkConfig) -> Network:
+    """A freshly initialised network: a :class:`Classifier`, or an :class:`Ensemble` of
+    ``config.members`` of them (initialisation follows torch's RNG).
+
+    Training builds an ensemble's members one at a time, each from its own seed
+    (:mod:`medsight.training.fit`); this builds the shape that its weights load into.
+    """
+    if config.members == 1:
+        return Classifier(config)
+    return Ensemble([Classifier(config) for _ in range(config.members)])

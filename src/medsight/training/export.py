@@ -25,7 +25,7 @@ import torch
 from medsight import __version__
 from medsight.errors import ModelError, OutputError
 from medsight.models.bundle import BundleMetadata, MedsightSection, file_sha256, write_metadata
-from medsight.models.networks import Classifier, WithFeatures
+from medsight.models.networks import Network, WithFeatures
 from medsight.tasks import Preprocessing, TaskSpec
 from medsight.training.fit import FitOptions, FitResult, platform_summary
 from medsight.training.model_card import render_model_card
@@ -36,7 +36,7 @@ __all__ = ["ONNX_TOLERANCE", "BundleSource", "export_onnx", "write_bundle"]
 ONNX_TOLERANCE = 1e-4
 
 
-def export_onnx(model: Classifier, size: int, path: Path, graph: torch.nn.Module | None = None) -> None:
+def export_onnx(model: Network, size: int, path: Path, graph: torch.nn.Module | None = None) -> None:
     """Export ``model`` with outputs ``(logits, features)`` and a dynamic batch axis.
 
     ``graph`` replaces the classifier's ``(logits, features)`` wrapper when given (a
@@ -189,6 +189,8 @@ def _metadata(source: BundleSource, weights: dict[str, str]) -> BundleMetadata:
         ],
         "platform": versions,
     }
+    if result.members:  # an ensemble: each member's seed and chosen epoch (the history is the first's)
+        training["members"] = result.members
     section = MedsightSection(
         task=task.name,
         classes=list(task.classes),
@@ -221,7 +223,8 @@ def _metadata(source: BundleSource, weights: dict[str, str]) -> BundleMetadata:
         numpy_version=versions["numpy"],
         required_packages_version={"medsight": __version__},
         task=task.title,
-        description=f"{task.title}: {size} px residual CNN, temperature-calibrated, with a distribution check.",
+        description=f"{task.title}: {size} px {_architecture(result.network.members)}, temperature-calibrated, "
+        "with a distribution check.",
         data_source=str(provenance.get("file", "")),
         data_type=f"greyscale image: {task.acceptance.description}",
         intended_use=task.intended_use,
@@ -250,6 +253,10 @@ def _metadata(source: BundleSource, weights: dict[str, str]) -> BundleMetadata:
         },
         medsight=section,
     )
+
+
+def _architecture(members: int) -> str:
+    return "residual CNN" if members == 1 else f"ensemble of {members} residual CNNs"
 
 
 def _preprocessing_dict(preprocessing: Preprocessing) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The whole recipe from a labelled dataset to a verified model bundle.
 
 1. preprocess train and val with the task's shared preprocessing;
-2. train (:mod:`~medsight.training.loop`), keeping the best epoch on val AUC;
+2. train (:mod:`~medsight.training.loop`), keeping the best epoch on val AUC; for an
+   ensemble, each member in turn from its own seed (``seed``, ``seed + 1``...), each
+   keeping its own best epoch;
 3. on val only: temperature, threshold (Youden: prevalence-free), conformal sets;
 4. on train only: the out-of-distribution detector, whose false-refusal rate is then
    measured on val;
@@ -15,7 +17,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,9 +29,9 @@ from medsight.calibration import apply_temperature, choose_threshold, fit_confor
 from medsight.data import LabelledSet
 from medsight.inference.ood import OodDetector
 from medsight.metrics import binary_metrics, bootstrap_ci
-from medsight.models.networks import NetworkConfig, build_classifier
+from medsight.models.networks import Classifier, Ensemble, NetworkConfig
 from medsight.tasks import TaskSpec
-from medsight.training.loop import EpochLog, TrainOptions, predict_batches, train_classifier
+from medsight.training.loop import EpochLog, TrainOptions, TrainResult, predict_batches, train_classifier
 from medsight.training.prepare_data import prepare_split
 
 __all__ = ["FitOptions", "FitProgress", "FitResult", "fit_classifier"]
@@ -51,6 +53,7 @@ class FitOptions:
         name: the bundle's model name; None gives ``<task>-<resolution>``.
         version: the bundle's version.
         threads: torch threads (fixed so that reruns on one machine match).
+        members: networks trained and averaged (a deep ensemble); 1 trains one network.
     """
 
     resolution: int
@@ -64,6 +67,7 @@ class FitOptions:
     name: str | None = None
     version: str = "1.0.0"
     threads: int = 2
+    members: int = 1
 
 
 @dataclass
@@ -97,6 +101,7 @@ class FitResult:
     class_counts: dict[str, dict[str, int]]
     val_probabilities: NDArray[np.float64]
     val_labels: NDArray[np.int64]
+    members: list[dict[str, Any]] = field(default_factory=list)
 
 
 def default_network(resolution: int) -> NetworkConfig:
@@ -124,22 +129,14 @@ def fit_classifier(task: TaskSpec, data: LabelledSet, options: FitOptions, progr
         arrays[name] = prepare_split(part, preprocessing, on_case=progress.on_step)
     (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
     base = options.network or default_network(options.resolution)
-    network = NetworkConfig.from_dict({**base.to_dict(), "mean": float(x_train.mean()), "std": float(x_train.std())})
-
-    steps = max(1, len(x_train) // options.train.batch_size)
-    progress.on_stage("train", options.train.epochs * steps)
-    trained = train_classifier(
-        build_classifier(network),
-        (x_train, y_train),
-        (x_val, y_val),
-        options.train,
-        on_batch=lambda epoch, batch: progress.on_step(),
-        on_epoch=progress.on_epoch,
-    )
-    model = trained.model
+    normalised = {**base.to_dict(), "mean": float(x_train.mean()), "std": float(x_train.std())}
+    network = NetworkConfig.from_dict({**normalised, "members": options.members})
+    one = NetworkConfig.from_dict(normalised)
+    runs, members = _train_members(one, (x_train, y_train), (x_val, y_val), options, progress)
+    model = members[0] if len(members) == 1 else Ensemble(members)
 
     progress.on_stage("calibrate", 3)
-    offset = trained.logit_offset
+    offset = runs[0].logit_offset  # the same for every member: it depends on the class balance only
     val_logits = predict_batches(model, x_val).astype(np.float64) + offset
     temperature = fit_temperature(val_logits, y_val)
     p_val = apply_temperature(val_logits, temperature)
@@ -179,15 +176,58 @@ def fit_classifier(task: TaskSpec, data: LabelledSet, options: FitOptions, progr
         ood=ood,
         val_metrics=val_metrics,
         ood_val_false_refusal=false_refusal,
-        history=trained.history,
-        best_epoch=trained.best_epoch,
-        stopped_early=trained.stopped_early,
+        history=runs[0].history,
+        best_epoch=runs[0].best_epoch,
+        stopped_early=runs[0].stopped_early,
         seconds=time.perf_counter() - started,
         split_sizes={name: len(part) for name, part in splits.items()},
         class_counts=class_counts,
         val_probabilities=p_val,
         val_labels=y_val,
+        members=[
+            {"seed": options.train.seed + i, "best_epoch": run.best_epoch, "val_auc": round(_best_auc(run), 4)}
+            for i, run in enumerate(runs)
+        ]
+        if len(runs) > 1
+        else [],
     )
+
+
+def _train_members(
+    network: NetworkConfig,
+    train: tuple[NDArray[np.float32], NDArray[np.int64]],
+    val: tuple[NDArray[np.float32], NDArray[np.int64]],
+    options: FitOptions,
+    progress: FitProgress,
+) -> tuple[list[TrainResult], list[Classifier]]:
+    """Train ``options.members`` networks, member ``i`` from seed ``seed + i``.
+
+    The first member is trained exactly as a single network is (the seed was set by the
+    caller), so a one-member run is the single-network run.
+    """
+    steps = max(1, len(train[0]) // options.train.batch_size)
+    runs: list[TrainResult] = []
+    for index in range(options.members):
+        seed = options.train.seed + index
+        if index:
+            set_determinism(seed=seed)
+        stage = "train" if options.members == 1 else f"train member {index + 1}/{options.members}"
+        progress.on_stage(stage, options.train.epochs * steps)
+        runs.append(
+            train_classifier(
+                Classifier(network),
+                train,
+                val,
+                replace(options.train, seed=seed),
+                on_batch=lambda epoch, batch: progress.on_step(),
+                on_epoch=progress.on_epoch,
+            )
+        )
+    return runs, [run.model for run in runs]
+
+
+def _best_auc(run: TrainResult) -> float:
+    return next(log.val_auc for log in run.history if log.epoch == run.best_epoch)
 
 
 def _metrics_with_ci(

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from medsight.metrics import roc_auc
-from medsight.models.networks import Classifier
+from medsight.models.networks import Classifier, Network
 from medsight.training.augment import Augmenter
 
 __all__ = ["EpochLog", "TrainOptions", "TrainResult", "predict_batches", "train_classifier"]
@@ -77,7 +77,7 @@ OnBatch = Callable[[int, int], None]  # (epoch, batch index)
 OnEpoch = Callable[[EpochLog], None]
 
 
-def predict_batches(model: Classifier, inputs: NDArray[np.float32], batch_size: int = 256) -> NDArray[np.float32]:
+def predict_batches(model: Network, inputs: NDArray[np.float32], batch_size: int = 256) -> NDArray[np.float32]:
     """Logits ``(n,)`` of ``inputs`` in eval mode."""
     model.eval()
     out = []

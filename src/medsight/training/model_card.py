@@ -78,9 +78,7 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         + ".",
         f"- Validation: {_validation_note(data)} The official test split was never used for training, "
         "model selection, calibration or the threshold.",
-        f"- Training: seed {training.get('seed')}, best epoch {training.get('best_epoch')} of at most "
-        f"{training.get('epochs_max')}, {training.get('seconds', 0) / 60:.1f} min on "
-        f"{training.get('platform', {}).get('threads', '?')} CPU threads.",
+        _training_line(training),
         f"- Command: `{training.get('command', '')}`",
         *_consent_lines(data.get("consent")),
         "",
@@ -169,7 +167,31 @@ def _validation_note(data: dict[str, Any]) -> str:
 
 def _network(network: dict[str, Any]) -> str:
     widths = "-".join(str(w) for w in network.get("widths", []))
-    return f"MONAI ResNet, basic blocks {network.get('blocks')}, widths {widths}, {network.get('stem')} stem"
+    one = f"MONAI ResNet, basic blocks {network.get('blocks')}, widths {widths}, {network.get('stem')} stem"
+    members = int(network.get("members", 1))
+    if members == 1:
+        return one
+    return (
+        f"an ensemble of {members} such networks ({one}), trained independently from consecutive seeds, "
+        "their logits averaged before calibration"
+    )
+
+
+def _training_line(training: dict[str, Any]) -> str:
+    """Seed, chosen epoch(s), time: one member's or every ensemble member's."""
+    where = (
+        f"at most {training.get('epochs_max')} epochs each, {training.get('seconds', 0) / 60:.1f} min in all on "
+        f"{training.get('platform', {}).get('threads', '?')} CPU threads"
+    )
+    members = training.get("members") or []
+    if not members:
+        return (
+            f"- Training: seed {training.get('seed')}, best epoch {training.get('best_epoch')} of at most "
+            f"{training.get('epochs_max')}, {training.get('seconds', 0) / 60:.1f} min on "
+            f"{training.get('platform', {}).get('threads', '?')} CPU threads."
+        )
+    each = "; ".join(f"seed {m['seed']}: best epoch {m['best_epoch']}, val AUC {m['val_auc']:.4f}" for m in members)
+    return f"- Training: {len(members)} members, {where} ({each}; the ensemble's validation figures are below)."
 
 
 def _counts(counts: dict[str, Any]) -> str:
