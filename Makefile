@@ -75,7 +75,7 @@ models: $(STAMP)
 		--seed 0 --threads 1
 	$(VENV)/bin/medsight train --task cxr-tuberculosis --data $(SHARED)/datasets/tb_cxr \
 		--out $(SHIPPED)/cxr-tuberculosis-96 --resolution 96 --epochs 40 --patience 40 --lr 1e-3 --ood-folds 10 \
-		--seed 0 --threads 2
+		--members 3 --version 2.0.0 --seed 0 --threads 2
 	$(VENV)/bin/medsight audit fairness --task cxr-tuberculosis --data $(SHARED)/datasets/tb_cxr --split val \
 		--groups sex,age_band,source --record >/dev/null
 	$(VENV)/bin/medsight train --task mri-hippocampus --data $(SHARED)/datasets/msd_task04_hippocampus \

@@ -5,6 +5,7 @@ Usage, from the repository root::
     python tools/tb_recipes.py run [--recipes A,B] [--seeds 0,1] [--folds val,0,1,2,3,4]
                                    [--device cuda] [--workers 15] [--out var/tb-recipes]
     python tools/tb_recipes.py summary var/tb-recipes/results.jsonl
+    python tools/tb_recipes.py ensembles var/tb-recipes/results.jsonl [--recipe A]
 
 Each job trains one recipe with one seed on one split: a CV fold (train on four fifths of
 the train split, evaluate on the fifth; folds stratified by label and site, fixed) or
@@ -215,6 +216,37 @@ def _summary(path: Path) -> None:
         print(f"| {recipe} | {len(cv)} | {cells[0]} | {cells[1]} | {vals} | {flips} |")
 
 
+def _ensembles(path: Path, recipe: str) -> None:
+    """AUC of ensembles of the first k seeds (logits averaged) on each CV fold, k = 1, 2...
+
+    Seeds are taken in order, as ``medsight train --members k`` does (seed, seed + 1...),
+    so the row for k is what a k-member bundle of this recipe would score; "gain" is
+    against the first seed alone, fold by fold.
+    """
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows = [r for r in rows if r["recipe"] == recipe and r["fold"] != "val"]
+    by_fold: dict[str, dict[int, dict[str, Any]]] = {}
+    for row in rows:
+        by_fold.setdefault(row["fold"], {})[row["seed"]] = row
+    seeds = sorted(set.intersection(*(set(runs) for runs in by_fold.values())))
+    folds = sorted(by_fold)
+    print(f"recipe {recipe}: folds {', '.join(folds)}; seeds {seeds}")
+    print("| members | scored at | CV AUC, mean over folds | per fold | gain over 1 member: mean (min, max) |")
+    print("|---|---|---|---|---|")
+    for key in ("best", "last"):
+        for k in range(1, len(seeds) + 1):
+            aucs, gains = [], []
+            for fold in folds:
+                runs = by_fold[fold]
+                y = np.asarray(runs[seeds[0]]["y"])
+                logits = np.mean([np.asarray(runs[s][key]) for s in seeds[:k]], axis=0)
+                aucs.append(_auc(y, logits))
+                gains.append(aucs[-1] - _auc(y, np.asarray(runs[seeds[0]][key])))
+            each = ", ".join(f"{a:.3f}" for a in aucs)
+            gain = f"{np.mean(gains):+.3f} ({min(gains):+.3f}, {max(gains):+.3f})" if k > 1 else "-"
+            print(f"| {k} | {key} epoch | {np.mean(aucs):.3f} | {each} | {gain} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -231,9 +263,15 @@ def main() -> None:
     run.add_argument("--epochs", type=int, default=0, help="override every recipe's epochs (smoke tests)")
     summary = sub.add_parser("summary")
     summary.add_argument("results", type=Path)
+    ensembles = sub.add_parser("ensembles")
+    ensembles.add_argument("results", type=Path)
+    ensembles.add_argument("--recipe", default="A")
     args = parser.parse_args()
     if args.command == "summary":
         _summary(args.results)
+        return
+    if args.command == "ensembles":
+        _ensembles(args.results, args.recipe)
         return
     args.out.mkdir(parents=True, exist_ok=True)
     _arrays(args)  # preprocess once, before the workers start
