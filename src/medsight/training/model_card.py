@@ -167,13 +167,13 @@ def _validation_note(data: dict[str, Any]) -> str:
 
 def _network(network: dict[str, Any]) -> str:
     widths = "-".join(str(w) for w in network.get("widths", []))
-    one = f"MONAI ResNet, basic blocks {network.get('blocks')}, widths {widths}, {network.get('stem')} stem"
+    shape = f"basic blocks {network.get('blocks')}, widths {widths}, {network.get('stem')} stem"
     members = int(network.get("members", 1))
     if members == 1:
-        return one
+        return f"MONAI ResNet, {shape}"
     return (
-        f"an ensemble of {members} such networks ({one}), trained independently from consecutive seeds, "
-        "their logits averaged before calibration"
+        f"an ensemble of {members} MONAI ResNets ({shape}), trained independently from consecutive seeds; "
+        "their logits are averaged before calibration"
     )
 
 
