@@ -111,11 +111,13 @@ def _render(records: list[dict[str, Any]], root: Path) -> None:
             unc = record["uncertainty"]
             flag = "ambiguous" if unc["ambiguous"] else "confident"
             prediction = "{" + ", ".join(unc["prediction_set"]) + "}"
+            members = unc.get("members")
+            agreement = f"; {members['positive']} of {members['n']} members over threshold" if members else ""
             table.add_row(
                 name,
                 f"[bold]{record['label']}[/]",
                 f"{record['probability']:.3f} (threshold {record['threshold']:.3f})",
-                f"{flag} {prediction} at {unc['coverage']:.0%}",
+                f"{flag} {prediction} at {unc['coverage']:.0%}{agreement}",
                 record.get("heatmap") or "",
             )
     console.print(table)

@@ -26,7 +26,7 @@ from medsight.imaging.overlay import resize_bilinear
 from medsight.inference.model import LoadedModel
 from medsight.tasks import Prepared, Refusal, pixel_refusal, prepare
 
-__all__ = ["Analysis", "Analyzer", "Uncertainty", "saliency_on_display"]
+__all__ = ["Analysis", "Analyzer", "MemberAgreement", "Uncertainty", "saliency_on_display"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Uncertainty:
         prediction_set: the classes the set holds; both (or none) means "cannot tell".
         ambiguous: the set is not a single class: a person should look closely.
         margin: distance of the probability from the threshold (0 = on it).
+        members: for an ensemble, how far its members agree (None for one network).
     """
 
     method: str
@@ -46,15 +47,62 @@ class Uncertainty:
     prediction_set: tuple[str, ...]
     ambiguous: bool
     margin: float
+    members: MemberAgreement | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
+        """JSON form (``members`` only for an ensemble)."""
+        out: dict[str, Any] = {
             "method": self.method,
             "coverage": self.coverage,
             "prediction_set": list(self.prediction_set),
             "ambiguous": self.ambiguous,
             "margin": round(self.margin, 6),
+        }
+        if self.members is not None:
+            out["members"] = self.members.to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class MemberAgreement:
+    """An ensemble's members, each read at the ensemble's threshold.
+
+    Members that disagree about an input are a sign that the training data did not pin
+    its answer down (epistemic uncertainty, Lakshminarayanan et al. 2017), which the
+    conformal set, fitted on the ensemble's averaged output, does not show.
+
+    Attributes:
+        probabilities: each member's probability, calibrated as the ensemble's is.
+        positive: how many members are at or above the threshold.
+        spread: highest minus lowest member probability.
+    """
+
+    probabilities: tuple[float, ...]
+    positive: int
+    spread: float
+
+    @classmethod
+    def of(cls, probabilities: NDArray[np.float64], threshold: float) -> MemberAgreement:
+        """The agreement of one input's member ``probabilities``."""
+        return cls(
+            probabilities=tuple(round(float(p), 6) for p in probabilities),
+            positive=int(np.sum(probabilities >= threshold)),
+            spread=round(float(np.ptp(probabilities)), 6),
+        )
+
+    @property
+    def unanimous(self) -> bool:
+        """Every member on the same side of the threshold."""
+        return self.positive in (0, len(self.probabilities))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "n": len(self.probabilities),
+            "positive": self.positive,
+            "unanimous": self.unanimous,
+            "spread": self.spread,
+            "probabilities": list(self.probabilities),
         }
 
 
@@ -155,6 +203,11 @@ class Analyzer:
                 prediction_set=in_set,
                 ambiguous=len(in_set) != 1,
                 margin=abs(p - model.threshold),
+                members=(
+                    MemberAgreement.of(scores.member_probabilities[k], model.threshold)
+                    if scores.member_probabilities is not None
+                    else None
+                ),
             )
             saliency = maps[accepted.index(k)] if maps is not None else None
             out.append(

@@ -30,12 +30,15 @@ class Scores:
         probabilities: temperature-scaled probability of the positive class ``(n,)``.
         features: pooled features ``(n, d)`` (for the distribution check).
         sets: conformal prediction sets ``(n, n_classes)`` of bools.
+        member_probabilities: an ensemble's members' probabilities ``(n, members)``, each
+            calibrated with the ensemble's offset and temperature; None for one network.
     """
 
     logits: NDArray[np.float32]
     probabilities: NDArray[np.float64]
     features: NDArray[np.float32]
     sets: NDArray[np.bool_]
+    member_probabilities: NDArray[np.float64] | None = None
 
 
 @dataclass
@@ -82,9 +85,13 @@ class LoadedModel:
 
     def score(self, inputs: NDArray[np.float32]) -> Scores:
         """Calibrated scores for model inputs ``(n, 1, S, S)``."""
-        logits, features = self.predictor.predict(inputs)
-        probabilities = apply_temperature(logits.astype(np.float64) + self.logit_offset, self.temperature)
-        return Scores(logits, probabilities, features, self.conformal.prediction_sets(probabilities))
+        logits, features, members = self.predictor.predict_members(inputs)
+        probabilities = self._calibrated(logits)
+        sets = self.conformal.prediction_sets(probabilities)
+        return Scores(logits, probabilities, features, sets, None if members is None else self._calibrated(members))
+
+    def _calibrated(self, logits: NDArray[np.float32]) -> NDArray[np.float64]:
+        return apply_temperature(logits.astype(np.float64) + self.logit_offset, self.temperature)
 
     @property
     def saliency(self) -> Saliency:

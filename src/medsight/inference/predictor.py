@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from medsight.errors import ModelError, UsageError
 from medsight.models.bundle import Bundle
-from medsight.models.networks import Network, NetworkConfig, build_classifier
+from medsight.models.networks import Ensemble, Network, NetworkConfig, build_classifier
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -32,6 +32,12 @@ class Predictor(Protocol):
 
     def predict(self, inputs: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """``(logits (n,), features (n, d))``."""
+        ...
+
+    def predict_members(
+        self, inputs: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | None]:
+        """:meth:`predict`, and an ensemble's member logits ``(n, members)`` (None for one network)."""
         ...
 
 
@@ -61,13 +67,22 @@ class TorchPredictor:
         self.model = model.eval()
 
     def predict(self, inputs: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        logits, features, _ = self.predict_members(inputs)
+        return logits, features
+
+    def predict_members(
+        self, inputs: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | None]:
         import torch
 
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
             features = self.model.features(x)
+            if isinstance(self.model, Ensemble):
+                members = self.model.member_logits(features)
+                return members.mean(dim=1).numpy(), features.numpy(), members.numpy()
             logits = self.model.head(features)[:, 0]
-        return logits.numpy(), features.numpy()
+        return logits.numpy(), features.numpy(), None
 
 
 class OnnxPredictor:
@@ -99,8 +114,16 @@ class OnnxPredictor:
         return cls(session)
 
     def predict(self, inputs: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        logits, features = self.session.run(None, {self.input_name: np.ascontiguousarray(inputs, dtype=np.float32)})
-        return np.asarray(logits, dtype=np.float32)[:, 0], np.asarray(features, dtype=np.float32)
+        logits, features, _ = self.predict_members(inputs)
+        return logits, features
+
+    def predict_members(
+        self, inputs: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | None]:
+        outputs = self.session.run(None, {self.input_name: np.ascontiguousarray(inputs, dtype=np.float32)})
+        logits, features = np.asarray(outputs[0], dtype=np.float32)[:, 0], np.asarray(outputs[1], dtype=np.float32)
+        members = np.asarray(outputs[2], dtype=np.float32) if len(outputs) > 2 else None  # an ensemble's graph
+        return logits, features, members
 
 
 def load_predictor(bundle: Bundle, backend: str = "auto", threads: int = 0) -> Predictor:

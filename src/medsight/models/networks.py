@@ -138,10 +138,13 @@ class Ensemble(nn.Module):
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """Mean of the members' logits ``(n, 1)``, from :meth:`features`' output."""
+        return self.member_logits(features).mean(dim=1, keepdim=True)
+
+    def member_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Each member's logit ``(n, members)``, from :meth:`features`' output."""
         members = self.classifiers()
         chunks = features.chunk(len(members), dim=1)
-        logits = [member.head(chunk) for member, chunk in zip(members, chunks, strict=True)]
-        return torch.stack(logits).mean(dim=0)
+        return torch.cat([member.head(chunk) for member, chunk in zip(members, chunks, strict=True)], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Mean logits ``(n, 1)`` (each member's dropout applies in training mode)."""
@@ -153,14 +156,21 @@ Network = Classifier | Ensemble
 
 
 class WithFeatures(nn.Module):
-    """The classifier returning ``(logits, features)``: the graph exported to ONNX."""
+    """The classifier returning ``(logits, features)``: the graph exported to ONNX.
+
+    An ensemble's graph has a third output, ``member_logits`` ``(n, members)``: how far its
+    members agree is part of the result (:class:`medsight.inference.analyzer.Uncertainty`).
+    """
 
     def __init__(self, classifier: Network) -> None:
         super().__init__()
         self.classifier = classifier
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = self.classifier.features(x)
+        if isinstance(self.classifier, Ensemble):
+            members = self.classifier.member_logits(features)
+            return members.mean(dim=1, keepdim=True), features, members
         return self.classifier.head(features), features
 
 

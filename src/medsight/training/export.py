@@ -37,7 +37,8 @@ ONNX_TOLERANCE = 1e-4
 
 
 def export_onnx(model: Network, size: int, path: Path, graph: torch.nn.Module | None = None) -> None:
-    """Export ``model`` with outputs ``(logits, features)`` and a dynamic batch axis.
+    """Export ``model`` with outputs ``(logits, features)`` (an ensemble's: and
+    ``member_logits``) and a dynamic batch axis.
 
     ``graph`` replaces the classifier's ``(logits, features)`` wrapper when given (a
     segmenter's :class:`~medsight.models.segmenter.SegmenterWithFeatures`).
@@ -51,6 +52,8 @@ def export_onnx(model: Network, size: int, path: Path, graph: torch.nn.Module | 
     model = model.eval()
     wrapped = graph.eval() if graph is not None else WithFeatures(model).eval()
     example = torch.rand(2, 1, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        outputs = ["logits", "features", "member_logits"][: len(wrapped(example))]
     batch = torch.export.Dim("batch", min=1, max=4096)
     # The exporter logs and prints its progress; none of it is for our users.
     quiet = logging.getLogger("torch.onnx")
@@ -68,7 +71,7 @@ def export_onnx(model: Network, size: int, path: Path, graph: torch.nn.Module | 
                 (example,),
                 str(path),
                 input_names=["image"],
-                output_names=["logits", "features"],
+                output_names=outputs,
                 dynamic_shapes={"x": {0: batch}},
                 dynamo=True,
                 external_data=False,
@@ -79,10 +82,10 @@ def export_onnx(model: Network, size: int, path: Path, graph: torch.nn.Module | 
         quiet.setLevel(level)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     check = torch.rand(5, 1, size, size, generator=torch.Generator().manual_seed(1))
-    logits, features = session.run(None, {"image": check.numpy()})
+    exported = session.run(None, {"image": check.numpy()})
     with torch.inference_mode():
-        ref_logits, ref_features = wrapped(check)
-    gap = max(np.abs(logits - ref_logits.numpy()).max(), np.abs(features - ref_features.numpy()).max())
+        reference = wrapped(check)
+    gap = max(float(np.abs(ours - theirs.numpy()).max()) for ours, theirs in zip(exported, reference, strict=True))
     if not gap <= ONNX_TOLERANCE:
         raise ModelError(f"ONNX output differs from torch by {gap:.2e} (> {ONNX_TOLERANCE:g})")
 

@@ -99,6 +99,8 @@ def _both_chest_tasks(page: Page) -> None:
     expect(page.locator("#ai-tasks button")).to_have_count(2, timeout=ANALYSIS_TIMEOUT_MS)
     page.get_by_role("button", name=re.compile(r"^cxr-tuberculosis: ")).click()
     expect(page.locator("#ai-result")).to_contain_text("cxr-tuberculosis")
+    # The shipped TB model is a 3-member ensemble: the panel says how many members are over the threshold.
+    expect(page.locator("#ai-members")).to_have_text(re.compile(r"^[0-3] of 3 members at or above the threshold"))
     page.get_by_role("button", name=re.compile(r"^cxr-pneumonia: ")).click()
     expect(page.locator("#ai-result")).to_contain_text("cxr-pneumonia")
     expect(page.locator("#ai-probability")).to_have_text(re.compile(r"^\d{1,3}\.\d%$"))

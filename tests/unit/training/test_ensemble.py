@@ -94,6 +94,7 @@ def test_an_ensemble_analyses_and_explains_like_a_single_network(ensemble_bundle
         assert result.saliency is not None
         assert result.saliency.shape == (28, 28)
         assert set(result.to_dict()) == {"task", "model", "threshold", "probability", "label", "uncertainty"}
+        assert "members" in result.to_dict()["uncertainty"]
 
 
 def test_an_ensemble_of_identical_members_explains_as_that_member() -> None:
@@ -131,3 +132,39 @@ def test_members_is_refused_for_a_segmentation_task(tmp_path: Path) -> None:
         "error[usage.invalid]: --members applies to classification tasks; us-fetal-head is segmentation"
     )
     assert not (tmp_path / "m").exists()
+
+
+def test_an_ensemble_reports_how_far_its_members_agree(ensemble_bundle: Path) -> None:
+    bundle = load_bundle(ensemble_bundle)
+    x = np.random.default_rng(2).random((4, 1, 28, 28)).astype(np.float32)
+    by_backend = {}
+    for backend in ("torch", "onnx"):
+        logits, _, members = load_predictor(bundle, backend).predict_members(x)
+        assert members is not None
+        assert members.shape == (4, 3)
+        np.testing.assert_allclose(logits, members.mean(axis=1), atol=1e-5)
+        by_backend[backend] = members
+    np.testing.assert_allclose(by_backend["onnx"], by_backend["torch"], atol=1e-4)
+
+    model = LoadedModel.load(bundle)
+    scores = model.score(x)
+    assert scores.member_probabilities is not None
+    rng = np.random.default_rng(5)
+    images = [Image(pixels=chest_like(28, p, rng).astype(np.float32), meta=ImageMeta(bits_stored=8)) for p in (0, 1)]
+    for result in Analyzer(model).analyze_many(images):
+        if result.refused is not None:
+            continue
+        members = result.to_dict()["uncertainty"]["members"]
+        assert members["n"] == 3
+        probabilities = np.asarray(members["probabilities"])
+        assert members["positive"] == int(np.sum(probabilities >= result.threshold))
+        assert members["unanimous"] == (members["positive"] in (0, 3))
+        assert members["spread"] == pytest.approx(np.ptp(probabilities), abs=1e-6)
+        assert min(probabilities) - 1e-6 <= result.probability <= max(probabilities) + 1e-6  # type: ignore[operator]
+
+
+def test_a_single_network_reports_no_members(tiny_bundle: Path) -> None:
+    model = LoadedModel.load(load_bundle(tiny_bundle))
+    x = np.random.default_rng(3).random((2, 1, 28, 28)).astype(np.float32)
+    assert model.predictor.predict_members(x)[2] is None
+    assert model.score(x).member_probabilities is None

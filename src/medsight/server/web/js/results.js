@@ -197,6 +197,11 @@ export class Results {
       row(list, "Probability", percent(result.probability)).id = "ai-probability";
       const u = result.uncertainty;
       if (u) row(list, "Uncertainty", `${u.ambiguous ? "ambiguous" : "confident"}: {${u.prediction_set.join(", ")}} at ${percent(u.coverage)} coverage`);
+      // An ensemble: members that split over the threshold mean the training data did not settle this image.
+      if (u && u.members) {
+        const m = u.members;
+        row(list, "Ensemble", `${m.positive} of ${m.n} members at or above the threshold${m.unanimous ? "" : ": they disagree"}`).id = "ai-members";
+      }
       row(list, "Threshold", percent(result.threshold ?? 0));
     } else if (job.status === "refused" && result.refused) {
       row(list, "Refused", result.refused.reason);
