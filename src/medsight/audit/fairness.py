@@ -38,7 +38,7 @@ from sklearn.metrics import precision_score, roc_auc_score
 
 from medsight.audit.groups import UNRECORDED
 from medsight.errors import UsageError
-from medsight.metrics import bootstrap_draws, expected_calibration_error, percentile_interval
+from medsight.metrics import bootstrap_draws, expected_calibration_error, percentile_interval, wilson_interval
 
 __all__ = [
     "GAP_METRICS",
@@ -60,9 +60,6 @@ GAP_METRICS: tuple[str, ...] = (
     "auc_difference",
     "fnr_difference",
 )
-
-# Wilson interval's z for a 95% level.
-_Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -276,24 +273,6 @@ def _spread(stacked: NDArray[np.float64]) -> NDArray[np.float64]:
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: the gap is undefined there
         spread: NDArray[np.float64] = np.nanmax(stacked, axis=0) - np.nanmin(stacked, axis=0)
     return spread
-
-
-def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson's score interval for a proportion (Wilson 1927); ``(nan, nan)`` when ``n`` is 0."""
-    if n == 0:
-        return (math.nan, math.nan)
-    z = _Z95 if level == 0.95 else float(_normal_quantile(0.5 + level / 2.0))
-    phat = successes / n
-    denominator = 1.0 + z * z / n
-    centre = (phat + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def _normal_quantile(q: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(q))
 
 
 def _reason(record: Mapping[str, Any], options: AuditOptions) -> str:

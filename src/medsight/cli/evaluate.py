@@ -104,6 +104,13 @@ def _render(report: dict[str, Any]) -> None:
         f"ambiguous {unc['ambiguous_rate']:.1%}",
         highlight=False,
     )
+    agreement = unc.get("members")
+    if agreement:
+        console.print(
+            f"ensemble of {agreement['n']}: members unanimous on {agreement['unanimous_rate']:.1%}; accuracy "
+            f"{_rate(agreement, 'unanimous')} where unanimous, {_rate(agreement, 'split')} where they split",
+            highlight=False,
+        )
     refused = report["refused"]
     console.print(f"would be refused by analyze: {refused['n']} ({refused['rate']:.1%}) {refused['by_check']}")
     for name, file in report.get("plots", {}).items():
@@ -171,3 +178,11 @@ def _render_segmentation(report: dict[str, Any]) -> None:
     console.print(f"no head found: {report['failed']}; confidence: {report['confidence']}", highlight=False)
     refused = report["refused"]
     console.print(f"would be refused by analyze: {refused['n']} ({refused['rate']:.1%}) {refused['by_check']}")
+
+
+def _rate(agreement: dict[str, Any], subset: str) -> str:
+    """``0.912 [0.85, 0.95] (n 110)``, or ``n/a (n 0)``."""
+    value, ci, n = agreement[f"accuracy_{subset}"], agreement[f"accuracy_{subset}_ci"], agreement[f"n_{subset}"]
+    if value is None:
+        return f"n/a (n {n})"
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] (n {n})"

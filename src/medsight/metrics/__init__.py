@@ -6,6 +6,7 @@ same numbers come out of training, ``medsight evaluate`` and a notebook.
 - :mod:`~medsight.metrics.classification`: metrics at a threshold, AUC, ECE, Brier.
 - :mod:`~medsight.metrics.bootstrap`: percentile bootstrap CIs of all of them at once.
 - :mod:`~medsight.metrics.curves`: ROC curve and reliability table.
+- :mod:`~medsight.metrics.proportions`: Wilson intervals for rates and subset accuracies.
 """
 
 from medsight.metrics.bootstrap import bootstrap_ci, bootstrap_draws, percentile_interval
@@ -18,6 +19,7 @@ from medsight.metrics.classification import (
     roc_auc,
 )
 from medsight.metrics.curves import ReliabilityTable, reliability_table, roc_curve
+from medsight.metrics.proportions import wilson_interval
 
 __all__ = [
     "BINARY_METRICS",
@@ -32,4 +34,5 @@ __all__ = [
     "reliability_table",
     "roc_auc",
     "roc_curve",
+    "wilson_interval",
 ]

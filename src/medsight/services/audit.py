@@ -108,7 +108,7 @@ def audit_fairness(
     attributes = {name: attribute_values(name, groups, options.age_bands) for name in names}
     model = model or load_model(task, options.model, resolution=None, backend=options.backend)
     on_start(len(data))
-    probabilities, _refusals = score_split(data, model, on_case)
+    probabilities = score_split(data, model, on_case).probabilities
     y = np.asarray(data.labels, dtype=np.int64)
     audit_options = AuditOptions(
         threshold=model.threshold, min_group_n=options.gate.min_group_n, n_boot=options.bootstrap, seed=options.seed

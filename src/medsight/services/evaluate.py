@@ -19,14 +19,14 @@ from medsight.data import LabelledSet, load_dataset
 from medsight.errors import InvalidDatasetError, MedsightError, UsageError
 from medsight.inference import Analyzer, LoadedModel
 from medsight.io.files import write_bytes
-from medsight.metrics import BINARY_METRICS, binary_metrics, bootstrap_ci
+from medsight.metrics import BINARY_METRICS, binary_metrics, bootstrap_ci, wilson_interval
 from medsight.plots import reliability_plot_png, roc_plot_png
 from medsight.services.models import load_model
 from medsight.settings import ReadLimits
 from medsight.tasks import get_task, prepare
 from medsight.tasks.registry import TaskKind
 
-__all__ = ["EvaluateOptions", "evaluate", "score_split"]
+__all__ = ["EvaluateOptions", "SplitScores", "evaluate", "score_split"]
 
 _BATCH = 256
 
@@ -86,7 +86,8 @@ def evaluate(
     data = load_dataset(options.data, task.label_of, options.limits, relabel=task.class_of_stored).split(options.split)
     model = model or load_model(task, options.model, resolution=_resolution(data), backend=options.backend)
     on_start(len(data))
-    probabilities, refusals = score_split(data, model, on_case)
+    scores = score_split(data, model, on_case)
+    probabilities, refusals = scores.probabilities, scores.refusals
     y = np.asarray(data.labels, dtype=np.int64)
     report: dict[str, Any] = {
         "task": task.name,
@@ -109,6 +110,8 @@ def evaluate(
         "by_check": dict(sorted(by_check.items())),
     }
     report["uncertainty"] = _uncertainty(model, y, probabilities)
+    if scores.member_probabilities is not None:
+        report["uncertainty"]["members"] = _member_agreement(y, probabilities, scores.member_probabilities, model)
     by_group = _by_group(data, y, probabilities, model.threshold, options)
     if by_group:
         report["by"] = by_group
@@ -190,6 +193,31 @@ def _uncertainty(model: LoadedModel, y: np.ndarray, probabilities: np.ndarray) -
     }
 
 
+def _member_agreement(
+    y: np.ndarray, probabilities: np.ndarray, members: np.ndarray, model: LoadedModel
+) -> dict[str, Any]:
+    """An ensemble's members against the truth: is their disagreement worth showing a reader?
+
+    Accuracy of the ensemble's label where every member is on the same side of the
+    threshold, and where they split, each with a 95% Wilson interval: if the split cases
+    are not markedly less accurate, the agreement line adds nothing to the conformal set.
+    """
+    positive = members >= model.threshold
+    unanimous = positive.all(axis=1) | ~positive.any(axis=1)
+    correct = (probabilities >= model.threshold).astype(np.int64) == y
+    out: dict[str, Any] = {
+        "n": int(members.shape[1]),
+        "unanimous_rate": round(float(unanimous.mean()), 4) if len(y) else None,
+        "mean_spread": round(float(np.ptp(members, axis=1).mean()), 4) if len(y) else None,
+    }
+    for name, subset in (("unanimous", unanimous), ("split", ~unanimous)):
+        hits, n = int(correct[subset].sum()), int(subset.sum())
+        out[f"n_{name}"] = n
+        out[f"accuracy_{name}"] = round(hits / n, 4) if n else None
+        out[f"accuracy_{name}_ci"] = [round(v, 4) for v in wilson_interval(hits, n)] if n else [None, None]
+    return out
+
+
 def _resolution(data: LabelledSet) -> int:
     if not data.cases:
         raise InvalidDatasetError("the split holds no cases")
@@ -200,16 +228,31 @@ def _resolution(data: LabelledSet) -> int:
     return int(min(image.pixels.shape[:2]))
 
 
-def score_split(
-    data: LabelledSet, model: LoadedModel, on_case: Callable[[], None] = lambda: None
-) -> tuple[np.ndarray, list[str | None]]:
-    """Every case's calibrated probability, and the check ``analyze`` would refuse it by (or None).
+@dataclass(frozen=True)
+class SplitScores:
+    """A split scored case by case.
+
+    Attributes:
+        probabilities: each case's calibrated probability ``(n,)``.
+        refusals: the check ``analyze`` would refuse each case by, or None.
+        member_probabilities: an ensemble's members' probabilities ``(n, members)``; None
+            for one network.
+    """
+
+    probabilities: np.ndarray
+    refusals: list[str | None]
+    member_probabilities: np.ndarray | None = None
+
+
+def score_split(data: LabelledSet, model: LoadedModel, on_case: Callable[[], None] = lambda: None) -> SplitScores:
+    """Score every case of ``data`` as ``analyze`` would, refusals noted beside the scores.
 
     Raises:
         InvalidDatasetError: a case's image cannot be read.
     """
     analyzer = Analyzer(model)
     probabilities = np.empty(len(data), dtype=np.float64)
+    members: list[np.ndarray] = []
     refusals: list[str | None] = []
     cases = list(data)
     for start in range(0, len(cases), _BATCH):
@@ -227,9 +270,11 @@ def score_split(
         x = np.stack(inputs)
         scores = model.score(x)
         probabilities[start : start + len(batch)] = scores.probabilities
+        if scores.member_probabilities is not None:
+            members.append(scores.member_probabilities)
         ood = model.ood.refusals(x, scores.features)
         refusals += [check or (o.check if o else None) for check, o in zip(checks, ood, strict=True)]
-    return probabilities, refusals
+    return SplitScores(probabilities, refusals, np.concatenate(members) if members else None)
 
 
 def _by_group(

@@ -19,7 +19,6 @@ them (a missing dataset drops its row) plus synthetic inputs, which are always t
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,7 @@ from medsight.imaging import Geometry, Image, ImageMeta, Layout
 from medsight.imaging.window import select_plane
 from medsight.inference import Analyzer, LoadedModel
 from medsight.io import read
+from medsight.metrics import wilson_interval
 from medsight.settings import ReadLimits
 from medsight.tasks import Refusal, TaskSpec, get_task
 from medsight.tasks.registry import TaskKind
@@ -92,16 +92,6 @@ class RefusalGroup:
             "rate_ci": [round(lo, 4), round(hi, 4)] if self.n else None,
             "by_check": self.by_check,
         }
-
-
-def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval for a proportion ``k / n`` (95% by default)."""
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def load_checked_model(task: TaskSpec, model: str | Path | None) -> CheckedModel:

@@ -23,6 +23,7 @@ from medsight.inference import Analyzer, LoadedModel, load_predictor
 from medsight.inference.predictor import load_torch_classifier
 from medsight.models import load_bundle
 from medsight.models.networks import Classifier, Ensemble, NetworkConfig, build_classifier
+from medsight.services.evaluate import EvaluateOptions, evaluate
 from medsight.services.train import TrainRequest, train
 from medsight.tasks import get_task
 from medsight.training import FitOptions, FitProgress, TrainOptions, fit_classifier
@@ -168,3 +169,22 @@ def test_a_single_network_reports_no_members(tiny_bundle: Path) -> None:
     x = np.random.default_rng(3).random((2, 1, 28, 28)).astype(np.float32)
     assert model.predictor.predict_members(x)[2] is None
     assert model.score(x).member_probabilities is None
+
+
+def test_evaluate_reports_whether_member_agreement_tells_right_from_wrong(
+    ensemble_bundle: Path, tiny_bundle: Path, synthetic_npz: Path
+) -> None:
+    report = evaluate(EvaluateOptions(task=TASK.name, data=synthetic_npz, split="val", model=str(ensemble_bundle)))
+    members = report["uncertainty"]["members"]
+    assert members["n"] == 3
+    assert members["n_unanimous"] + members["n_split"] == report["n"]
+    assert members["unanimous_rate"] == pytest.approx(members["n_unanimous"] / report["n"], abs=1e-4)
+    # Both subsets' accuracies recombine into the overall accuracy.
+    hits = sum((members[f"accuracy_{s}"] or 0.0) * members[f"n_{s}"] for s in ("unanimous", "split"))
+    assert hits / report["n"] == pytest.approx(report["accuracy"], abs=1e-3)
+    for subset in ("unanimous", "split"):
+        if members[f"n_{subset}"]:
+            low, high = members[f"accuracy_{subset}_ci"]
+            assert low <= members[f"accuracy_{subset}"] <= high
+    single = evaluate(EvaluateOptions(task=TASK.name, data=synthetic_npz, split="val", model=str(tiny_bundle)))
+    assert "members" not in single["uncertainty"]
