@@ -4,7 +4,8 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
-        [--only io|service|viewer|streams|deid|encryption|ledger|mri|segoutputs|protocols] [--service-memory-seconds S]
+        [--only io|service|viewer|streams|deid|encryption|ledger|mri|segoutputs|protocols|ensembles]
+        [--service-memory-seconds S]
         [--service-instances N] [--note TEXT]
 
 Every figure is measured by this run; nothing is carried over. Targets:
@@ -34,6 +35,9 @@ Every figure is measured by this run; nothing is carried over. Targets:
   NIfTI mask written for a 256 x 256 x 30 volume in <= 1 s (``--only segoutputs``);
 * imaging-protocol recommendation (:mod:`benchmarks.protocols`, issue 10): >= 5,000
   recommendations/s over 10,000 generated profiles on 2 processes (``--only protocols``).
+
+Without a target: deep ensembles (:mod:`benchmarks.ensembles`, issue 11), the shipped
+ensemble's inference cost against one of its members (``--only ensembles``).
 
 When a target is missed, the run profiles ``medsight.io.read_image`` on the case that
 missed it (cProfile, one worker) and adds the top entries to the report; it also profiles
@@ -68,6 +72,7 @@ from benchmarks.encryption import (
     measure_encryption,
 )
 from benchmarks.encryption import TARGET_PREFIX as ENCRYPTION_TARGET_PREFIX
+from benchmarks.ensembles import ensembles_section, measure_ensembles
 from benchmarks.ledger import FULL_LEDGER, QUICK_LEDGER, ledger_section, ledger_targets, measure_ledger
 from benchmarks.ledger import TARGET_PREFIX as LEDGER_TARGET_PREFIX
 from benchmarks.models import FULL_EFFORT, QUICK_EFFORT, ModelsResult, measure_models
@@ -115,7 +120,19 @@ QUICK = Mode(min_seconds=0.05, rounds=3, slices=60, repeats=1)
 
 
 #: What ``--only`` can measure alone.
-ONLY_SECTIONS = ("io", "service", "viewer", "streams", "deid", "encryption", "ledger", "mri", "segoutputs", "protocols")
+ONLY_SECTIONS = (
+    "io",
+    "service",
+    "viewer",
+    "streams",
+    "deid",
+    "encryption",
+    "ledger",
+    "mri",
+    "segoutputs",
+    "protocols",
+    "ensembles",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -179,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.only == "segoutputs":
         _outputs_only(args, command)
         return
+    if args.only == "ensembles":
+        _update_section(args.out, "deep ensembles", lambda w: _ensembles(args, command, mode, w), None)
+        return
     started = time.perf_counter()
     sections: list[str] = [_header(command, mode)]
     with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
@@ -217,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         _progress("imaging-protocol recommendation")
         protocols_text, protocols_lines = _protocols(command, mode)
         sections.append(protocols_text)
+        _progress("deep ensembles")
+        sections.append(_ensembles(args, command, mode, workdir / "ensembles")[0])
         targets = [
             *service_targets(service),
             *deid_lines,
@@ -350,6 +372,12 @@ def _outputs(command: str, workdir: Path) -> tuple[str, list[str]]:
 
 def _outputs_only(args: argparse.Namespace, command: str) -> None:
     _update_section(args.out, "segmentation outputs", lambda w: _outputs(command, w), OUTPUTS_TARGET_PREFIX)
+
+
+def _ensembles(args: argparse.Namespace, command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]]:
+    shared = args.shared if args.shared.is_dir() else None
+    bench = measure_ensembles(workdir, shared, calls=40 if mode is QUICK else 300)
+    return ensembles_section(bench, command), []
 
 
 def _protocols(command: str, mode: Mode) -> tuple[str, list[str]]:
