@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -89,8 +90,7 @@ def measure_ensembles(
     if image is not None:
         film = image
         for saliency in (False, True):
-            analyzer = Analyzer(loaded, saliency=saliency)
-            (latency,) = latencies([lambda analyzer=analyzer: analyzer.analyze_many([film])], calls=calls)
+            (latency,) = latencies([partial(Analyzer(loaded, saliency=saliency).analyze_many, [film])], calls=calls)
             rows.append((f"analyze_many, {'with' if saliency else 'no'} Grad-CAM", latency, None))
     return EnsembleBench(bundle.name, bundle.version, len(network.members), size, calls, rows, note)
 
