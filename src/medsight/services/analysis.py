@@ -27,6 +27,7 @@ from typing import Any
 from medsight.errors import MedsightError, ModelError, NoImagesFoundError, StoredObjectCorruptError
 from medsight.imaging import Image
 from medsight.inference import Analysis, Analyzer
+from medsight.inference.analyzer import MemberAgreement
 from medsight.io.dicom.sr import CodeItem, SrFinding, SrRequest, build_measurement_report, derived_uid
 from medsight.io.dicom.stored import StoredObject, scan_objects
 from medsight.io.reader import ReadFailure
@@ -56,6 +57,11 @@ class _Scored:
 
 def _wado_path(study: str, item: JobInput) -> str:
     return f"/dicomweb/studies/{study}/series/{item.series_instance_uid}/instances/{item.sop_instance_uid}"
+
+
+def _members(agreement: MemberAgreement | None) -> tuple[int, int] | None:
+    """An ensemble's member count and how many are over the threshold, for the SR."""
+    return None if agreement is None else (len(agreement.probabilities), agreement.positive)
 
 
 def _code(coded: Coded) -> CodeItem:
@@ -225,6 +231,7 @@ class JobRunner:
                 margin=analysis.uncertainty.margin,
                 coverage=analysis.uncertainty.coverage,
                 ambiguous=analysis.uncertainty.ambiguous,
+                members=_members(analysis.uncertainty.members),
             ),
             procedure=_code(procedure_code(job.task)),
             model_name=model.bundle.name,

@@ -14,7 +14,8 @@ The report:
 * ``result``: a contained ``Observation`` of the finding's probability
   (``valueQuantity``, UCUM ``1``), interpretation POS/NEG at the model's threshold,
   components for the threshold, the distance from it, the conformal coverage and whether
-  the prediction set is ambiguous; its ``device`` is a contained ``Device`` that names the
+  the prediction set is ambiguous (for an ensemble model, also how many members it has
+  and how many are at or above the threshold); its ``device`` is a contained ``Device`` that names the
   model (name, version, sha256 of its weights);
 * ``conclusion`` in words, and ``conclusionCode`` (SNOMED CT) for a positive finding.
 
@@ -207,11 +208,22 @@ def _observation(job: JobRecord, result: dict[str, Any], subject: dict[str, Any]
                 "code": {"coding": [{"system": _LOCAL, "code": "ambiguous", "display": "Prediction set ambiguous"}]},
                 "valueBoolean": bool(uncertainty.get("ambiguous", False)),
             },
+            *_member_components(uncertainty.get("members")),
         ],
     }
     if subject is not None:
         observation["subject"] = subject
     return observation
+
+
+def _member_components(members: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """An ensemble's agreement: how many members, how many at or above the threshold."""
+    if not members:
+        return []
+    return [
+        _number("ensemble_members", "Ensemble members", members["n"]),
+        _number("ensemble_members_positive", "Ensemble members at or above threshold", members["positive"]),
+    ]
 
 
 def _number(code: str, display: str, value: float | None) -> dict[str, Any]:

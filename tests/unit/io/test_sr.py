@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,15 @@ def test_the_content_items_carry_finding_probability_threshold_uncertainty_and_m
     assert ("Algorithm Parameters", "sha256=" + "ab" * 32) in items
     absent = dict(read_sr_items(build_measurement_report(_request(source, present=False))))
     assert absent["Pneumonia"] == "Absent"
+    assert "Ensemble members" not in values  # one network
+
+
+def test_an_ensembles_report_counts_its_members_over_the_threshold(source: bytes) -> None:
+    request = _request(source)
+    finding = SrFinding(PNEUMONIA, True, 0.87, 0.42, 0.45, 0.9, ambiguous=False, members=(3, 2))
+    values = dict(read_sr_items(build_measurement_report(replace(request, finding=finding))))
+    assert values["Ensemble members"] == "3.0 1"
+    assert values["Ensemble members at or above threshold"] == "2.0 1"
 
 
 def test_uids_are_derived_and_stable() -> None:

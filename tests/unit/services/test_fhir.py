@@ -94,6 +94,19 @@ def test_a_positive_result_has_its_observation_device_and_snomed_conclusion() ->
     assert "not verified" in report["conclusion"]
     negative = diagnostic_report(_job(JobStatus.DONE, result={**RESULT, "probability": 0.1, "label": "normal"}), None)
     assert "conclusionCode" not in negative
+    codes = [c["code"]["coding"][0]["code"] for c in observation["component"]]
+    assert not any(code.startswith("ensemble") for code in codes)  # one network: no member counts
+
+
+def test_an_ensembles_result_says_how_many_members_are_over_the_threshold() -> None:
+    members = {"n": 3, "positive": 2, "unanimous": False, "spread": 0.3, "probabilities": [0.3, 0.5, 0.6]}
+    result = {**RESULT, "uncertainty": {**RESULT["uncertainty"], "members": members}}  # type: ignore[dict-item]
+    report = diagnostic_report(_job(JobStatus.DONE, result=result, finished_at=NOW), None)
+    DiagnosticReport.model_validate(report)
+    observation = next(r for r in report["contained"] if r["resourceType"] == "Observation")
+    values = {c["code"]["coding"][0]["code"]: c.get("valueQuantity", {}).get("value") for c in observation["component"]}
+    assert values["ensemble_members"] == 3
+    assert values["ensemble_members_positive"] == 2
 
 
 def _volume_record(task: str, names: tuple[str, ...], *, spacing_known: bool = True) -> dict[str, object]:

@@ -14,7 +14,9 @@ the image. Its content tree:
   - NUM "Decision threshold" and "Distance from threshold" (the conformal margin),
   - NUM "Conformal coverage" of the prediction set,
   - CODE finding = Present / Absent (the label at the threshold),
-  - CODE "Prediction set ambiguous" = Yes / No.
+  - CODE "Prediction set ambiguous" = Yes / No,
+  - for an ensemble model, NUM "Ensemble members" and NUM "Ensemble members at or above
+    threshold" (no units): how far its independently trained networks agree.
 
 A segmentation result (:func:`build_volume_report`) is the same TID 1500 report with
 one TID 1411 *volumetric* measurement group per label instead, each
@@ -73,6 +75,10 @@ _THRESHOLD = hd.sr.CodedConcept("threshold", PRIVATE_SCHEME, "Decision threshold
 _MARGIN = hd.sr.CodedConcept("margin", PRIVATE_SCHEME, "Distance from threshold")
 _COVERAGE = hd.sr.CodedConcept("coverage", PRIVATE_SCHEME, "Conformal coverage")
 _AMBIGUOUS = hd.sr.CodedConcept("ambiguous", PRIVATE_SCHEME, "Prediction set ambiguous")
+_MEMBERS = hd.sr.CodedConcept("ensemble_members", PRIVATE_SCHEME, "Ensemble members")
+_MEMBERS_POSITIVE = hd.sr.CodedConcept(
+    "ensemble_members_positive", PRIVATE_SCHEME, "Ensemble members at or above threshold"
+)
 _MEAN_PROBABILITY = hd.sr.CodedConcept("mean_probability", PRIVATE_SCHEME, "Mean calibrated probability")
 _VOLUME = hd.sr.CodedConcept("118565006", "SCT", "Volume")
 _DIAMETER = hd.sr.CodedConcept("81827009", "SCT", "Diameter")
@@ -119,6 +125,8 @@ class SrFinding:
     margin: float
     coverage: float
     ambiguous: bool
+    #: An ensemble's ``(members, members at or above the threshold)``; None for one network.
+    members: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +271,11 @@ def _group(request: SrRequest, source: Dataset) -> hd.sr.MeasurementsAndQualitat
         hd.sr.Measurement(_MARGIN, round(finding.margin, 6), unitless),
         hd.sr.Measurement(_COVERAGE, round(finding.coverage, 6), unitless),
     ]
+    if finding.members is not None:
+        measurements += [
+            hd.sr.Measurement(_MEMBERS, finding.members[0], unitless),
+            hd.sr.Measurement(_MEMBERS_POSITIVE, finding.members[1], unitless),
+        ]
     evaluations = [
         hd.sr.QualitativeEvaluation(
             finding.finding.concept(), codes.SCT.Present if finding.present else codes.SCT.Absent
