@@ -73,19 +73,29 @@ def list_cmd(
         rows.append(_row(name, path, released.get(name)))
     for name, record in released.items():
         if name not in shipped_bundles():
-            rows.append({"name": name, "version": None, "task": record.get("task"), "audit": None, "released": record})
+            rows.append(
+                {
+                    "name": name,
+                    "version": None,
+                    "task": record.get("task"),
+                    "networks": None,
+                    "audit": None,
+                    "released": record,
+                }
+            )
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     from rich.table import Table
 
     table = Table(title_justify="left")
-    for heading in ("model", "version", "task", "fairness audit", "released"):
+    for heading in ("model", "version", "task", "networks", "fairness audit", "released"):
         table.add_column(heading)
     for row in rows:
         release = row["released"]
         shown = f"{release['version']} ({'override' if release.get('override') else 'gate passed'})" if release else ""
-        table.add_row(row["name"], row["version"] or "", row["task"] or "", row["audit"] or "", shown)
+        networks = "" if row["networks"] is None else str(row["networks"])
+        table.add_row(row["name"], row["version"] or "", row["task"] or "", networks, row["audit"] or "", shown)
     stdout_console().print(table)
 
 
@@ -101,6 +111,8 @@ def _row(name: str, path: Path, release: dict[str, Any] | None) -> dict[str, Any
         "name": name,
         "version": bundle.version,
         "task": bundle.metadata.medsight.task,
+        # An ensemble runs that many networks per image: its cost, and its member agreement.
+        "networks": int(bundle.metadata.medsight.network.get("members", 1)),
         "audit": verdict,
         "released": release,
     }

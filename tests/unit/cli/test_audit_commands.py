@@ -43,3 +43,6 @@ def test_audit_then_promote_through_the_gate(synthetic_tb: Path, tiny_bundle: Pa
     assert json.loads(forced.stdout)["override"]["reason"] == reason
     listed = medsight("models", "list", "--data-dir", data_dir, "--json")
     assert listed.returncode == 0, listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["cxr-tuberculosis-96"]["networks"] == 3  # the shipped ensemble
+    assert rows["cxr-pneumonia-224"]["networks"] == 1
