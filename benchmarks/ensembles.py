@@ -72,7 +72,10 @@ def measure_ensembles(
     member_onnx = workdir / "member.onnx"
     export_onnx(member, size, member_onnx)
     ensemble_torch, member_torch = TorchPredictor(network), TorchPredictor(member)
-    ensemble_onnx, member_onnx_predictor = load_predictor(bundle, "onnx", threads=1), _onnx(member_onnx)
+    ensemble_onnx, member_onnx_predictor = (
+        load_predictor(bundle, "onnx", threads=1),
+        OnnxPredictor.from_file(member_onnx, threads=1),
+    )
     ensemble_map, member_map = Saliency(network), Saliency(member)
     pairs: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
         "model only, torch": (lambda: ensemble_torch.predict(x), lambda: member_torch.predict(x)),
@@ -105,15 +108,6 @@ def _film(shared: Path | None) -> tuple[Image | None, str]:
     if first is None:
         return None, "The tb_cxr data has no val rows: end to end not measured"
     return read_image(labels.parent / first["path"], ReadLimits()), f"Input: tb_cxr val film {first['path']}"
-
-
-def _onnx(path: Path) -> OnnxPredictor:
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return OnnxPredictor(onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]))
 
 
 def ensembles_section(bench: EnsembleBench, command: str) -> str:

@@ -19,7 +19,7 @@ import torch
 from monai.networks.nets.resnet import ResNet
 from torch import nn
 
-__all__ = ["Classifier", "Ensemble", "Network", "NetworkConfig", "build_classifier"]
+__all__ = ["Classifier", "Ensemble", "Network", "NetworkConfig", "build_classifier", "logits_and_members"]
 
 
 @dataclass(frozen=True)
@@ -168,10 +168,17 @@ class WithFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = self.classifier.features(x)
-        if isinstance(self.classifier, Ensemble):
-            members = self.classifier.member_logits(features)
-            return members.mean(dim=1, keepdim=True), features, members
-        return self.classifier.head(features), features
+        logits, members = logits_and_members(self.classifier, features)
+        return (logits, features) if members is None else (logits, features, members)
+
+
+def logits_and_members(network: Network, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits ``(n, 1)`` from pooled ``features``, and an ensemble's member logits ``(n, members)``
+    (None for one network): what the predictors and the exported graph both return."""
+    if isinstance(network, Ensemble):
+        members = network.member_logits(features)
+        return members.mean(dim=1, keepdim=True), members
+    return network.head(features), None
 
 
 def build_classifier(config: NetworkConfig) -> Network:
