@@ -50,9 +50,9 @@ fluid"), not a sagittal or coronal plane, with at least 8 instances, go to
 series, greyscale, of at least 8 slices (the LGG subset's FLAIR channel; it refuses
 colour, a single image and a thinner stack, and other sequences would give meaningless
 masks that no check catches, so the description decides). ``mri-hippocampus`` gets no
-built-in rule (:data:`NO_RULE`). The pneumonia rules come last, so its job is the study's newest and the worklist (which
-shows a study's latest analysis) keeps showing the pneumonia finding it showed before
-TB screening existed; the viewer lists both. A task whose model is not installed is
+built-in rule (:data:`NO_RULE`). The pneumonia rules come last, so its job is the study's newest, which the worklist's
+status column follows as it did before TB screening existed; the worklist's findings
+and the viewer's AI panel list both tasks. A task whose model is not installed is
 skipped with a warning, the others still run. The tasks' own acceptance checks still
 refuse what is not a frontal chest film; routing only decides what is worth trying.
 """

@@ -1,7 +1,11 @@
 """Use case: the reading worklist, as a caller may see it.
 
-Studies with their latest analysis (status, top finding and its probability), filtered,
-sorted and paged by the store (:mod:`medsight.store.worklist`). A referrer sees only
+Studies with their latest analysis (status, top finding and its probability) and the
+latest analysis of each task run on them, filtered, sorted and paged by the store
+(:mod:`medsight.store.worklist`). Each finished classification says whether it is
+positive (at or above its model's threshold) and whether a person should look closely
+(:data:`UNCERTAIN_REASONS`), so that a reader triaging the list sees a tuberculosis
+flag on a chest film whose pneumonia finding, queued last, is normal. A referrer sees only
 the studies it sent. Patient name and ID are shown to the roles in
 :data:`PATIENT_VISIBLE`; every role that may read the worklist is there today, and a
 role added later (a teaching or research reader) stays out of it until it is listed.
@@ -21,13 +25,19 @@ from medsight.services.context import ServiceContext
 from medsight.store.jobs import JobRecord, JobStatus
 from medsight.store.worklist import WorklistPage, WorklistQuery, WorklistRow, WorklistSort, search_worklist
 
-__all__ = ["PATIENT_VISIBLE", "WorklistRequest", "worklist", "worklist_json"]
+__all__ = ["PATIENT_VISIBLE", "UNCERTAIN_REASONS", "WorklistRequest", "worklist", "worklist_json"]
 
 #: Roles that see the patient's name and ID in the worklist.
 PATIENT_VISIBLE = frozenset({Role.ADMIN, Role.RADIOLOGIST, Role.REFERRER})
 
 #: What the API calls a job that has not started: the worklist says "pending".
 _STATUS_NAMES = {JobStatus.QUEUED: "pending"}
+
+#: Why a finished classification is flagged ``uncertain``, by code.
+UNCERTAIN_REASONS = {
+    "prediction_set": "its conformal prediction set does not hold exactly one class",
+    "members_split": "its ensemble's members fall on both sides of the threshold",
+}
 
 
 @dataclass(frozen=True)
@@ -90,9 +100,7 @@ def worklist(context: ServiceContext, principal: Principal, request: WorklistReq
         raise MedsightError(f"database query failed ({type(exc).__name__})") from exc
 
 
-def _analysis_json(job: JobRecord | None) -> dict[str, Any] | None:
-    if job is None:
-        return None
+def _analysis_json(job: JobRecord) -> dict[str, Any]:
     result: Mapping[str, Any] = job.result or {}
     refused = result.get("refused")
     return {
@@ -105,6 +113,33 @@ def _analysis_json(job: JobRecord | None) -> dict[str, Any] | None:
         "refused": refused.get("reason") if isinstance(refused, Mapping) else None,
         "error": job.error_code,
     }
+
+
+def _flagged_json(job: JobRecord) -> dict[str, Any]:
+    """A task's latest analysis with its triage flags: ``positive`` (None where it does not
+    apply: a refusal, a job not done, a segmentation) and ``uncertain`` with its reasons."""
+    out = _analysis_json(job)
+    result: Mapping[str, Any] = job.result or {}
+    probability, threshold = result.get("probability"), result.get("threshold")
+    if job.status is JobStatus.DONE and isinstance(probability, float | int) and isinstance(threshold, float | int):
+        reasons = _uncertain_reasons(result)
+        out.update(positive=probability >= threshold, uncertain=bool(reasons), uncertain_reasons=reasons)
+    else:
+        out.update(positive=None, uncertain=False, uncertain_reasons=[])
+    return out
+
+
+def _uncertain_reasons(result: Mapping[str, Any]) -> list[str]:
+    uncertainty = result.get("uncertainty")
+    if not isinstance(uncertainty, Mapping):
+        return []
+    reasons = []
+    if uncertainty.get("ambiguous"):
+        reasons.append("prediction_set")
+    members = uncertainty.get("members")
+    if isinstance(members, Mapping) and members.get("unanimous") is False:
+        reasons.append("members_split")
+    return reasons
 
 
 def _volumes(result: Mapping[str, Any]) -> str | None:
@@ -125,7 +160,8 @@ def _row_json(row: WorklistRow, show_patient: bool) -> dict[str, Any]:
         "accession": row.accession_number,
         "description": row.study_description,
         "modalities": list(row.modalities),
-        "analysis": _analysis_json(row.job),
+        "analysis": _analysis_json(row.job) if row.job is not None else None,
+        "analyses": [_flagged_json(job) for job in row.analyses],
         "waiting": row.waiting,
     }
 

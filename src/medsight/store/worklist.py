@@ -1,8 +1,10 @@
 """The reading worklist: studies with their latest analysis, filtered, sorted and paged in SQL.
 
-One row per study: its patient, date, description and modalities, and the newest job
-on it (its status and result), so a reader sees at a glance what the AI made of each
-study. Filters (date range, modality, analysis status, free text) and the sort run in
+One row per study: its patient, date, description and modalities, the newest job on
+it (its status, which the status filter and sort read), and the newest job of each task
+run on it (a chest film gets a tuberculosis and a pneumonia job: a reader must see both
+findings, not only the one queued last), so a reader sees at a glance what the AI made
+of each study. Filters (date range, modality, analysis status, free text) and the sort run in
 the database, so a page costs the same with ten studies or a hundred thousand.
 
 A study with no job has status None (``none`` in the filter). A study with a series
@@ -99,6 +101,7 @@ class WorklistRow:
     modalities: tuple[str, ...]
     job: JobRecord | None
     waiting: bool = False  # a series of the study waits to be complete before its analysis
+    analyses: tuple[JobRecord, ...] = ()  # the newest job of each task, in the order they were queued
 
 
 @dataclass(frozen=True)
@@ -128,13 +131,37 @@ def search_worklist(session: Session, query: WorklistQuery) -> WorklistPage:
     waiting = set(
         session.scalars(select(PendingRoute.study_instance_uid).where(PendingRoute.study_instance_uid.in_(uids)))
     )
+    analyses = _latest_per_task(session, uids)
     return WorklistPage(
         rows=[
-            _row(study, patient, job, modalities[study.pk], study.study_instance_uid in waiting)
+            _row(
+                study,
+                patient,
+                job,
+                modalities[study.pk],
+                waiting=study.study_instance_uid in waiting,
+                analyses=analyses.get(study.study_instance_uid, ()),
+            )
             for study, patient, job in rows
         ],
         total=total,
     )
+
+
+def _latest_per_task(session: Session, uids: list[str]) -> dict[str, tuple[JobRecord, ...]]:
+    """The newest job of each (study, task) on the page, in the order those jobs were queued."""
+    if not uids:
+        return {}
+    newest = (
+        select(func.max(Job.pk))
+        .where(Job.study_instance_uid.in_(uids))
+        .group_by(Job.study_instance_uid, Job.task)
+        .scalar_subquery()
+    )
+    found: dict[str, list[JobRecord]] = {}
+    for job in session.scalars(select(Job).where(Job.pk.in_(newest)).order_by(Job.pk)):
+        found.setdefault(job.study_instance_uid, []).append(job_record(job))
+    return {uid: tuple(jobs) for uid, jobs in found.items()}
 
 
 def _conditions(query: WorklistQuery) -> list[ColumnElement[bool]]:
@@ -189,7 +216,15 @@ def _order(query: WorklistQuery) -> Sequence[Any]:
     return ordered
 
 
-def _row(study: Study, patient: Patient, job: Job | None, modalities: tuple[str, ...], waiting: bool) -> WorklistRow:
+def _row(
+    study: Study,
+    patient: Patient,
+    job: Job | None,
+    modalities: tuple[str, ...],
+    *,
+    waiting: bool,
+    analyses: tuple[JobRecord, ...],
+) -> WorklistRow:
     return WorklistRow(
         study_instance_uid=study.study_instance_uid,
         patient_id=patient.patient_id,
@@ -201,4 +236,5 @@ def _row(study: Study, patient: Patient, job: Job | None, modalities: tuple[str,
         modalities=modalities,
         job=job_record(job) if job is not None else None,
         waiting=waiting,
+        analyses=analyses,
     )

@@ -10,6 +10,7 @@ studies. Screenshots go to ``tests/artifacts/``.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -39,9 +40,11 @@ def _upload(page: Page, tmp_path: Path) -> bool:
     return real
 
 
-def _read_chest(page: Page, real: bool, artifacts: Path) -> None:
+def _read_chest(page: Page, real: bool, artifacts: Path, server: tuple[str, str]) -> None:
     status = "done" if real else "refused"
     expect(_row(page, "VIEWER CHEST").locator("td.status")).to_have_text(status, timeout=ANALYSIS_TIMEOUT_MS)
+    if real:
+        _both_findings_listed(page, server)
     page.get_by_label("Search patient, ID, accession or description").fill("viewer")
     rows = page.locator("#worklist-table tbody tr")
     expect(rows).to_have_count(2)
@@ -92,6 +95,35 @@ def _read_chest(page: Page, real: bool, artifacts: Path) -> None:
         assert report.url.startswith("blob:")
         assert expected in report.content().replace('":"', '": "')
         report.close()
+
+
+def _both_findings_listed(page: Page, server: tuple[str, str]) -> None:
+    """The worklist lists both chest tasks' findings, flagged as the API flags them."""
+    url, token = server
+    deadline = time.monotonic() + ANALYSIS_TIMEOUT_MS / 1000
+    while True:  # both jobs finished (the status cell shows the newest one only)
+        found = httpx.get(
+            f"{url}/api/v1/worklist",
+            params={"q": "viewer", "modality": "DX"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()["items"]
+        if len(found) == 1 and all(a["status"] == "done" for a in found[0]["analyses"]):
+            break
+        assert time.monotonic() < deadline, found
+        time.sleep(0.5)
+    analyses = found[0]["analyses"]
+    assert [a["task"] for a in analyses] == ["cxr-tuberculosis", "cxr-pneumonia"]  # pneumonia queued last
+    lines = _row(page, "VIEWER CHEST").locator("td.findings .finding-line")
+    expect(lines).to_have_count(2)
+    for index, analysis in enumerate(analyses):
+        line = lines.nth(index)
+        expect(line).to_have_attribute("data-task", analysis["task"])
+        expect(line).to_contain_text(f"{analysis['task']} {analysis['finding']}", timeout=10_000)
+        expect(line.locator(".finding-positive")).to_have_count(1 if analysis["positive"] else 0)
+        flag = line.locator(".flag-uncertain")
+        expect(flag).to_have_count(1 if analysis["uncertain"] else 0)
+        if analysis["uncertain"]:
+            expect(flag).to_have_attribute("title", re.compile(r"prediction set|members"))
 
 
 def _both_chest_tasks(page: Page) -> None:
@@ -230,7 +262,7 @@ def test_a_radiologist_reads_uploaded_studies_with_the_ai_result(
         sign_in(page, live_server.url, token)
         expect(page.locator("#whoami")).to_contain_text("radiologist")
         real = _upload(page, tmp_path)
-        _read_chest(page, real, artifacts)
+        _read_chest(page, real, artifacts, (live_server.url, token))
         if real:
             redraw_ms = _window_level(page)
             print(f"window/level redraw: {redraw_ms:.2f} ms")

@@ -16,7 +16,7 @@ from medsight.services.accounts import AccessService
 from medsight.services.context import ServiceContext
 from medsight.services.feedback import give_feedback, job_feedback
 from medsight.services.jobs import AnalysisRequest, JobService
-from medsight.services.worklist import WorklistRequest, worklist, worklist_json
+from medsight.services.worklist import UNCERTAIN_REASONS, WorklistRequest, worklist, worklist_json
 from medsight.settings import ServiceSettings
 from medsight.store import Store
 from medsight.store.accounts import Accounts
@@ -49,8 +49,8 @@ def _study(context: ServiceContext, ct: bytes, **attributes: str) -> str:
     return study
 
 
-def _finish(context: ServiceContext, study: str, outcome: JobOutcome) -> str:
-    job, _ = context.jobs.submit_as(AnalysisRequest(study, None, "cxr-pneumonia"), "dr.ada")
+def _finish(context: ServiceContext, study: str, outcome: JobOutcome, task: str = "cxr-pneumonia") -> str:
+    job, _ = context.jobs.submit_as(AnalysisRequest(study, None, task), "dr.ada")
     claimed = context.jobs.jobs.claim("worker", NOW, 60.0)
     assert claimed is not None
     assert claimed.job_id == job.job_id
@@ -125,6 +125,9 @@ def test_rows_carry_the_latest_analysis_and_sort_by_date(context: ServiceContext
     }
     assert by_patient["BETA^BOB"]["analysis"]["refused"] == "not a chest radiograph"
     assert by_patient["GAMMA^GIL"]["analysis"] is None
+    assert [(a["positive"], a["uncertain"]) for a in by_patient["ALPHA^ANN"]["analyses"]] == [(True, False)]
+    assert [(a["positive"], a["uncertain"]) for a in by_patient["BETA^BOB"]["analyses"]] == [(None, False)]
+    assert by_patient["GAMMA^GIL"]["analyses"] == []
     assert by_patient["ALPHA^ANN"]["modalities"] == ["DX"]
 
 
@@ -199,3 +202,37 @@ def test_feedback_is_refused_when_it_cannot_apply(context: ServiceContext, three
     queued, _ = context.jobs.submit_as(AnalysisRequest(three["plain"], None, "cxr-pneumonia"), "dr.ada")
     with pytest.raises(UsageError, match="no result yet"):
         give_feedback(context, queued.job_id, RADIOLOGIST, "agree", None)
+
+
+def test_each_task_shows_its_latest_analysis_with_triage_flags(context: ServiceContext, ct: bytes) -> None:
+    """A chest film gets a tuberculosis and a pneumonia job: the worklist must show both
+    findings, not only the one queued last, and flag where a person should look closely."""
+    patient = {"PatientName": "DELTA^DAN", "PatientID": "P4", "StudyDate": "20260401", "Modality": "DX"}
+    study = _study(context, ct, **patient)
+    members = {"n": 3, "positive": 2, "unanimous": False, "spread": 0.3, "probabilities": [0.4, 0.7, 0.8]}
+    tuberculosis = {
+        "task": "cxr-tuberculosis",
+        "probability": 0.71,
+        "threshold": 0.55,
+        "label": "tuberculosis",
+        "uncertainty": {"ambiguous": True, "members": members},
+    }
+    _finish(context, study, JobOutcome(JobStatus.DONE, result=tuberculosis), task="cxr-tuberculosis")
+    first = {"task": "cxr-pneumonia", "probability": 0.9, "threshold": 0.5, "label": "pneumonia"}
+    _finish(context, study, JobOutcome(JobStatus.DONE, result=first | {"uncertainty": {"ambiguous": False}}))
+    # A second film of the study: its pneumonia job (both films) supersedes the first.
+    second = _variant(ct, StudyInstanceUID=study, SeriesInstanceUID=generate_uid(), SOPInstanceUID=generate_uid())
+    context.store.ingest(_variant(second, PatientName="DELTA^DAN", PatientID="P4", StudyDate="20260401"))
+    latest = {"task": "cxr-pneumonia", "probability": 0.2, "threshold": 0.5, "label": "normal"}
+    _finish(context, study, JobOutcome(JobStatus.DONE, result=latest | {"uncertainty": {"ambiguous": False}}))
+
+    request = WorklistRequest()
+    shown = worklist_json(worklist(context, RADIOLOGIST, request), request, RADIOLOGIST)
+    (item,) = [item for item in shown["items"] if item["study_uid"] == study]
+    assert item["analysis"]["finding"] == "normal"  # the newest job: what status filter and sort read
+    keys = ("task", "finding", "positive", "uncertain", "uncertain_reasons")
+    assert [tuple(a[key] for key in keys) for a in item["analyses"]] == [
+        ("cxr-tuberculosis", "tuberculosis", True, True, ["prediction_set", "members_split"]),
+        ("cxr-pneumonia", "normal", False, False, []),
+    ]
+    assert set(UNCERTAIN_REASONS) == {"prediction_set", "members_split"}

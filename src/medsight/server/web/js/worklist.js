@@ -1,5 +1,7 @@
-// The worklist: studies with their latest analysis, sorted, filtered and paged by the server,
-// refreshed every few seconds while it is on screen.
+// The worklist: studies with the latest analysis of each task run on them, sorted, filtered
+// and paged by the server, refreshed every few seconds while it is on screen. A chest film
+// gets a tuberculosis and a pneumonia analysis: both findings are listed, positive ones
+// marked, and those the model is unsure of flagged, so that triage does not miss one.
 
 import { getJson } from "./api.js";
 
@@ -12,6 +14,53 @@ function cell(text, className) {
   td.textContent = text ?? "";
   if (className) td.className = className;
   return td;
+}
+
+// Why an analysis is flagged "uncertain" (the API's uncertain_reasons).
+const UNCERTAIN_TEXT = {
+  prediction_set: "the model's prediction set does not hold exactly one class",
+  members_split: "the ensemble's members fall on both sides of the threshold",
+};
+
+function findingText(analysis) {
+  if (analysis.status === "done") return analysis.finding ?? "";
+  return analysis.status === "refused" ? "refused" : analysis.status;
+}
+
+/** The findings and probabilities cells: one line per task's latest analysis. */
+function analysisCells(item) {
+  // A server that predates per-task analyses sends only the newest one.
+  const analyses = item.analyses ?? (item.analysis ? [item.analysis] : []);
+  const findings = cell("", "findings");
+  const probabilities = cell("", "number");
+  for (const analysis of analyses) {
+    const line = document.createElement("div");
+    line.className = "finding-line";
+    line.dataset.task = analysis.task;
+    if (analyses.length > 1) {
+      const task = document.createElement("span");
+      task.className = "finding-task";
+      task.textContent = analysis.task;
+      line.append(task, " ");
+    }
+    const finding = document.createElement("span");
+    finding.textContent = findingText(analysis);
+    if (analysis.positive) finding.className = "finding-positive";
+    line.append(finding);
+    if (analysis.uncertain) {
+      const flag = document.createElement("span");
+      flag.className = "flag-uncertain";
+      flag.textContent = "uncertain";
+      flag.title = (analysis.uncertain_reasons || []).map((code) => UNCERTAIN_TEXT[code] || code).join("; ");
+      line.append(" ", flag);
+    }
+    findings.append(line);
+    const probability = document.createElement("div");
+    probability.textContent =
+      analysis.status === "done" && typeof analysis.probability === "number" ? `${(100 * analysis.probability).toFixed(1)}%` : "\u00a0";
+    probabilities.append(probability);
+  }
+  return [findings, probabilities];
 }
 
 function formatDate(value) {
@@ -124,8 +173,6 @@ export class Worklist {
     const analysis = item.analysis;
     // A series still arriving: its analysis starts once the series is complete.
     const status = analysis ? analysis.status : item.waiting ? "waiting" : "—";
-    const finding = analysis?.status === "done" ? analysis.finding : analysis?.status === "refused" ? "refused" : "";
-    const probability = typeof analysis?.probability === "number" ? `${(100 * analysis.probability).toFixed(1)}%` : "";
     tr.append(
       cell(item.patient_name === null ? "(hidden)" : formatName(item.patient_name)),
       cell(item.patient_id),
@@ -133,8 +180,7 @@ export class Worklist {
       cell(item.modalities.join(", ")),
       cell(item.description),
       cell(status, `status status-${status}`),
-      cell(finding),
-      cell(probability, "number"),
+      ...analysisCells(item),
     );
     tr.setAttribute("aria-label", `Open study ${formatName(item.patient_name)} ${formatDate(item.study_date)} ${item.description || ""}`);
     const open = () => this.onOpen(item.study_uid);
