@@ -34,8 +34,8 @@ from medsight.services.segment_volumes import load_volume_model
 from medsight.tasks import get_task
 from medsight.tasks.volume import keep_largest_region, unit_volume
 from medsight.training import FitProgress, TrainOptions
-from medsight.training.loop import EpochLog
 from medsight.training.export_volume import VolumeSource, write_volume_bundle
+from medsight.training.loop import EpochLog
 from medsight.training.segment_volume import VolumeOptions, default_volume_network, fit_volume_segmenter
 
 
