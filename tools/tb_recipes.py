@@ -61,6 +61,9 @@ RECIPES: dict[str, tuple[str, float, int, tuple[int, int, int, int], dict[str, f
     "J": ("none", 1e-3, 25, NARROW, {}),
     "K": ("none", 1e-3, 40, NARROW, {"batch": 32}),
     "L": ("none", 1e-3, 40, NARROW, {"weight_decay": 5e-2}),
+    "M": ("none", 1e-3, 40, NARROW, {"mixup": 0.2}),  # session 19
+    "N": ("none", 1e-3, 40, NARROW, {"swa_from": 0.75}),
+    "O": ("none", 1e-3, 40, NARROW, {"mixup": 0.2, "swa_from": 0.75}),
 }
 FOLDS = 5
 
@@ -110,15 +113,27 @@ def _fit(model: Classifier, train: tuple[np.ndarray, np.ndarray], options: dict[
     generator, augment = torch.Generator().manual_seed(seed), Augmenter(x.shape[-1], seed)
     targets = torch.from_numpy(y.astype(np.float32)).to(device)
     best, history, best_state = (-1.0, 0.0), [], None
-    for _ in range(options["epochs"]):
+    # Mixup (Zhang et al. 2018): each batch blended with a shuffled copy of itself, targets alike.
+    mixup, mixing = float(options.get("mixup", 0.0)), np.random.default_rng(seed)
+    # Stochastic weight averaging (Izmailov et al. 2018) over the last epochs of the schedule.
+    swa_from = int(options["epochs"] * float(options.get("swa_from", 1.0)))
+    averaged = torch.optim.swa_utils.AveragedModel(model) if swa_from < options["epochs"] else None
+    for epoch in range(options["epochs"]):
         model.train()
         order = torch.randperm(len(x), generator=generator).numpy()
         for b in range(steps):
             idx = order[b * batch : (b + 1) * batch]
             optimiser.zero_grad(set_to_none=True)
-            loss_fn(model(augment(x[idx]).to(device))[:, 0], targets[idx]).backward()
+            inputs, wanted = augment(x[idx]).to(device), targets[idx]
+            if mixup > 0:
+                share, partner = float(mixing.beta(mixup, mixup)), torch.from_numpy(mixing.permutation(len(idx)))
+                inputs = share * inputs + (1 - share) * inputs[partner]
+                wanted = share * wanted + (1 - share) * wanted[partner]
+            loss_fn(model(inputs)[:, 0], wanted).backward()
             optimiser.step()
             schedule.step()
+        if averaged is not None and epoch >= swa_from:
+            averaged.update_parameters(model)
         if "eval" in options:
             x_eval, y_eval = options["eval"]
             logits = _logits(model, x_eval, device)
@@ -130,6 +145,10 @@ def _fit(model: Classifier, train: tuple[np.ndarray, np.ndarray], options: dict[
                 best, best_state = (history[-1], -loss), copy.deepcopy(model.state_dict())
                 options["best_epoch"] = len(history)
     options["best_state"] = best_state
+    if averaged is not None:  # "last" is the averaged network, its batch norm statistics recomputed
+        batches = [torch.from_numpy(x[s : s + batch]).to(device) for s in range(0, len(x), batch)]
+        torch.optim.swa_utils.update_bn(batches, averaged)
+        model.load_state_dict(averaged.module.state_dict())
     return history
 
 
@@ -143,7 +162,9 @@ def _logits(model: Classifier, x: np.ndarray, device: str, flip: bool = False) -
 def _network(widths: tuple[int, int, int, int], x: np.ndarray, seed: int) -> Classifier:
     set_determinism(seed=seed)
     config = NetworkConfig(widths=widths, stem="large", mean=float(x.mean()), std=float(x.std()))
-    return build_classifier(config)
+    network = build_classifier(config)
+    assert isinstance(network, Classifier)  # one member
+    return network
 
 
 def _initial_state(init: str, seed: int, args: argparse.Namespace) -> dict[str, torch.Tensor] | None:
