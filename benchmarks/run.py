@@ -441,9 +441,9 @@ def _decode_section(results: list[DecodeResult], notes: list[str], mode: Mode) -
         f" same run, interleaved; {mode.rounds} rounds of >= {mode.min_seconds} s each; the"
         " best round counts (the median is in brackets). MB = 10^6 bytes of file."
         f" Target: ratio (medsight files/s / pydicom files/s) >= {DECODE_TARGET}."
-        f" Measured {_now_and_load()}. The ratios move with the host: medsight writes"
-        " float32 RGB where pydicom returns stored values, so memory speed weighs more on"
-        " medsight's side.\n",
+        f" Measured {_now_and_load()}. The ratios move with the host: medsight returns"
+        " float32 in physical units (RGB for palette colour) where pydicom returns stored"
+        " values, so memory speed weighs more on medsight's side.\n",
         "| sample | transfer syntax | pixels | file KB | medsight files/s | medsight MB/s"
         " | pydicom files/s | pydicom MB/s | ratio | target |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
