@@ -157,8 +157,23 @@ def _render_volumes(report: dict[str, Any]) -> None:
         interval = "" if None in ci else f"[{ci[0]:.4f}, {ci[1]:.4f}]"
         table.add_row(name, "n/a" if value is None else f"{value:.4f}", interval)
     console.print(table)
+    console.print(_confidence_line(report.get("confidence")), highlight=False)
     refused = report["refused"]
     console.print(f"would be refused by analyze: {refused['n']} ({refused['rate']:.1%}) {refused['by_check']}")
+
+
+def _confidence_line(tracking: dict[str, Any] | None) -> str:
+    """How the model's per-case confidence (its expected Dice) tracks the real Dice, in words."""
+    if not tracking or tracking.get("mean_dice") is None:
+        return "confidence (expected Dice): not compared (fewer than 3 cases)"
+    expected, real, rho = tracking["mean_expected_dice"], tracking["mean_dice"], tracking["spearman"]
+    gap = expected - real
+    leaning = "optimistic" if gap > 0 else "pessimistic" if gap < 0 else "level"
+    ranking = "n/a" if rho is None else f"{rho:.2f}"
+    return (
+        f"confidence (expected Dice): mean {expected:.4f} against a real mean of {real:.4f}"
+        f" ({leaning} by {abs(gap):.4f}); Spearman {ranking} between them per case"
+    )
 
 
 def _render_segmentation(report: dict[str, Any]) -> None:
@@ -175,7 +190,8 @@ def _render_segmentation(report: dict[str, Any]) -> None:
         interval = "" if None in ci else f"[{ci[0]:.4f}, {ci[1]:.4f}]"
         table.add_row(key, "n/a" if value is None else f"{value:.4f}", interval)
     console.print(table)
-    console.print(f"no head found: {report['failed']}; confidence: {report['confidence']}", highlight=False)
+    console.print(f"no head found: {report['failed']}", highlight=False)
+    console.print(_confidence_line(report.get("confidence")), highlight=False)
     refused = report["refused"]
     console.print(f"would be refused by analyze: {refused['n']} ({refused['rate']:.1%}) {refused['by_check']}")
 

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from medsight.data.hc18 import MeasuredCase, MeasuredSet
 from medsight.errors import InvalidDatasetError, MedsightError
 from medsight.inference.segmentation import LoadedSegmenter, Segmentation, segment_images
-from medsight.metrics.segmentation import bootstrap_statistic, dice, hd95_mm
+from medsight.metrics.segmentation import bootstrap_statistic, confidence_tracking, dice, hd95_mm
 
 __all__ = ["MEASURE_METRICS", "score_measured"]
 
@@ -83,7 +83,7 @@ def score_measured(
         "rate": round(sum(refusals.values()) / max(1, len(cases)), 4),
         "by_check": dict(sorted(refusals.items())),
     }
-    report["confidence"] = _confidence(arrays["confidence"], arrays["dice"])
+    report["confidence"] = confidence_tracking(arrays["confidence"], arrays["dice"])
     return report
 
 
@@ -103,20 +103,6 @@ def _score_one(
     values["hd95"].append(hd95_mm(result.mask, reference, spacing))
     values["hc_error"].append(abs(result.biometry.hc_mm - case.hc_mm))
     return 0
-
-
-def _confidence(confidence: NDArray[np.float64], dices: NDArray[np.float64]) -> dict[str, Any]:
-    """How the expected Dice tracks the real one: means, and Spearman's rank correlation."""
-    if confidence.size < 3:
-        return {"mean_expected_dice": None, "mean_dice": None, "spearman": None}
-    from scipy.stats import spearmanr
-
-    rho = spearmanr(confidence, dices).statistic
-    return {
-        "mean_expected_dice": _round(float(confidence.mean())),
-        "mean_dice": _round(float(dices.mean())),
-        "spearman": _round(float(rho)),
-    }
 
 
 def _round(value: float) -> float | None:

@@ -12,6 +12,10 @@ the volume's own resolution and spacing, per case and label:
   predicted volume on the slices whose reference is empty (tumour-free slices must stay
   empty).
 
+``confidence`` says how the model's own per-case confidence (the expected Dice, mean
+over labels) tracks the real Dice: both means and their rank correlation
+(:func:`~medsight.metrics.segmentation.confidence_tracking`).
+
 Aggregates: ``dice_mean`` is the mean over cases of each case's Dice averaged over its
 labels; ``dice_per_label`` the mean over cases per label; ``hd95_mm`` and
 ``volume_abs_error_ml`` the mean over cases of the per-case mean over labels. Each has a
@@ -31,7 +35,7 @@ from numpy.typing import NDArray
 
 from medsight.data.volumes import VolumeSet
 from medsight.inference.volume_segmentation import LoadedVolumeSegmenter, segment_volume
-from medsight.metrics.segmentation import bootstrap_statistic, dice, hd95_mm
+from medsight.metrics.segmentation import bootstrap_statistic, confidence_tracking, dice, hd95_mm
 
 __all__ = ["VOLUME_METRICS", "score_volumes"]
 
@@ -88,6 +92,10 @@ def score_volumes(
         report["dice_per_label"][name] = _round(_mean(values))
         ci = bootstrap_statistic(values, _mean, n_boot=bootstrap, seed=seed)
         report["dice_per_label_ci"][name] = [_round(v) for v in ci]
+    measured = [c for c in cases if c["confidence"] is not None]
+    report["confidence"] = confidence_tracking(
+        np.array([c["confidence"] for c in measured]), np.array([c["dice_mean"] for c in measured])
+    )
     report["refused"] = {
         "n": sum(refusals.values()),
         "rate": round(sum(refusals.values()) / max(1, len(cases)), 4),

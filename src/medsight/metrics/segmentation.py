@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-__all__ = ["bootstrap_statistic", "dice", "hd95_mm"]
+__all__ = ["bootstrap_statistic", "confidence_tracking", "dice", "hd95_mm"]
 
 
 def dice(prediction: NDArray[np.bool_], reference: NDArray[np.bool_]) -> float:
@@ -76,3 +76,22 @@ def bootstrap_statistic(
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(stats, [tail, 100 - tail])
     return (float(low), float(high))
+
+
+def confidence_tracking(expected: NDArray[np.float64], real: NDArray[np.float64]) -> dict[str, float | None]:
+    """How a per-case expected Dice tracks the real one: both means (calibration in the
+    large: an expected mean above the real one is an optimistic confidence) and Spearman's
+    rank correlation (whether it tells the worse cases from the better). None below 3 cases."""
+    expected, real = np.asarray(expected, dtype=np.float64), np.asarray(real, dtype=np.float64)
+    if expected.size < 3:
+        return {"mean_expected_dice": None, "mean_dice": None, "spearman": None}
+    rho = None
+    if np.ptp(expected) > 0 and np.ptp(real) > 0:  # a rank correlation needs two ranks on each side
+        from scipy.stats import spearmanr
+
+        rho = round(float(spearmanr(expected, real).statistic), 4)
+    return {
+        "mean_expected_dice": round(float(expected.mean()), 4),
+        "mean_dice": round(float(real.mean()), 4),
+        "spearman": rho,
+    }

@@ -149,7 +149,7 @@ def _evaluate_volumes(
     options: EvaluateOptions, on_start: Callable[[int], None], on_case: Callable[[], None]
 ) -> dict[str, Any]:
     """The MRI report: ``n``, ``dice_mean``, ``dice_per_label``, ``hd95_mm``,
-    ``volume_abs_error_ml`` with 95% CIs, and ``cases`` (``volume_eval``)."""
+    ``volume_abs_error_ml`` with 95% CIs, ``confidence`` and ``cases`` (``volume_eval``)."""
     from medsight.data.volumes import load_volumes
     from medsight.inference.volume_eval import score_volumes
     from medsight.inference.volume_segmentation import LoadedVolumeSegmenter

@@ -34,6 +34,13 @@ def test_evaluate_table_for_fetal_head(synthetic_hc18: Path, tiny_segmenter: Pat
     result = runner.invoke(app, [*args, "--model", str(tiny_segmenter), "--bootstrap", "100"])
     assert result.exit_code == 0, result.output
     assert "hc_mae_mm" in result.stdout
+    # The confidence's calibration in words, with the figures the JSON gives.
+    tracking = json.loads(runner.invoke(app, [*args, "--model", str(tiny_segmenter), "--json"]).stdout)["confidence"]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("confidence (expected Dice)"))
+    if tracking["mean_dice"] is None:
+        assert "not compared" in line
+    else:
+        assert f"mean {tracking['mean_expected_dice']:.4f} against a real mean of {tracking['mean_dice']:.4f}" in line
 
 
 def test_evaluate_us_breast_on_a_test_npz(tmp_path: Path, tiny_breast_bundle: Path, synthetic_npz: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medsight.metrics.segmentation import bootstrap_statistic, dice, hd95_mm
+from medsight.metrics.segmentation import bootstrap_statistic, confidence_tracking, dice, hd95_mm
 
 
 def _disk(shape: tuple[int, int], cy: float, cx: float, r: float) -> np.ndarray:
@@ -45,3 +45,14 @@ def test_bootstrap_of_nothing_is_nan() -> None:
     low, high = bootstrap_statistic(np.zeros(0), lambda v: float(np.mean(v)))
     assert np.isnan(low)
     assert np.isnan(high)
+
+
+def test_confidence_tracking_reports_calibration_in_the_large_and_ranking() -> None:
+    real = np.array([0.80, 0.85, 0.90, 0.95])
+    optimistic = real + 0.04  # the same order, every case 0.04 too sure
+    tracked = confidence_tracking(optimistic, real)
+    assert tracked == {"mean_expected_dice": pytest.approx(0.915), "mean_dice": pytest.approx(0.875), "spearman": 1.0}
+    assert confidence_tracking(real[::-1].copy(), real)["spearman"] == -1.0
+    # No ranks to correlate where either side is constant; nothing at all below three cases.
+    assert confidence_tracking(np.full(4, 0.9), real)["spearman"] is None
+    assert confidence_tracking(real[:2], real[:2]) == {"mean_expected_dice": None, "mean_dice": None, "spearman": None}

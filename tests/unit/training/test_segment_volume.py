@@ -101,6 +101,13 @@ def test_evaluate_reports_the_issue_keys_with_cis(split: str, hippo_bundle: Path
     case = report["cases"][0]
     assert {"key", "dice", "dice_mean", "hd95_mm", "volume_ml", "reference_ml", "volume_abs_error_ml"} <= set(case)
     assert math.isclose(case["dice_mean"], np.mean(list(case["dice"].values())), abs_tol=1e-3)
+    # How the per-case confidence (expected Dice) tracks the real Dice, from the same cases.
+    tracking, cases = report["confidence"], report["cases"]
+    if len(cases) < 3:
+        assert tracking == {"mean_expected_dice": None, "mean_dice": None, "spearman": None}
+    else:
+        assert tracking["mean_dice"] == pytest.approx(np.mean([c["dice_mean"] for c in cases]), abs=1e-3)
+        assert tracking["mean_expected_dice"] == pytest.approx(np.mean([c["confidence"] for c in cases]), abs=1e-3)
 
 
 def test_evaluate_brain_reports_false_positive_volume(brain_bundle: Path, lgg: Path) -> None:
