@@ -18,7 +18,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -37,10 +37,11 @@ from medsight.io.jsonl import read_json_lines
 from medsight.models.bundle import Bundle, resolve_bundle
 from medsight.services.accounts import AccessService
 from medsight.services.release import RELEASES_FILE
+from medsight.services.triage import triage
 from medsight.settings import ServiceSettings
 from medsight.store import InstanceQuery, Store
 from medsight.store.blobs import read_file, sha256_hex, write_file
-from medsight.store.jobs import FINISHED, JobInput, JobRecord, Jobs, ModelRef, NewJob
+from medsight.store.jobs import FINISHED, JobInput, JobOutcome, JobRecord, Jobs, ModelRef, NewJob
 from medsight.tasks import TaskSpec, get_task
 
 __all__ = ["ANALYSES_PATH", "HEATMAP_FOLDER", "HEAT_KEY", "AnalysisRequest", "HeatmapKind", "JobService", "job_json"]
@@ -201,6 +202,13 @@ class JobService:
         if len(images) > _MAX_INPUTS:
             raise ResourceLimitError(f"{len(images)} images, more than the {_MAX_INPUTS} one analysis may take")
         return tuple(JobInput(item.series_instance_uid, item.sop_instance_uid, item.sha256) for item in images)
+
+    def finish(self, job_id: str, owner: str, outcome: JobOutcome, now: datetime) -> bool:
+        """Record how ``owner``'s run of a job ended, with the result's triage flags
+        (:mod:`medsight.services.triage`); False (nothing written) when it lost the lease."""
+        flags = triage(outcome.status, outcome.result)
+        flagged = replace(outcome, positive=flags.positive, uncertain=flags.uncertain)
+        return self.jobs.finish(job_id, owner, flagged, now)
 
     def get(self, job_id: str, principal: Principal) -> JobRecord:
         """One job, if ``principal`` may read its study.

@@ -185,7 +185,7 @@ class WorkerPool:
         try:
             with _Lease(self.service, job.job_id, owner, self.lease_s) as lease:
                 outcome = _outcome(runner, job, lease.beat)
-            recorded = self.service.jobs.finish(job.job_id, owner, outcome, self.service.clock())
+            recorded = self.service.finish(job.job_id, owner, outcome, self.service.clock())
             elapsed_ms = (time.perf_counter() - started) * 1000
             if recorded:
                 _log.info("job %s %s in %.0f ms", job.job_id, outcome.status.value, elapsed_ms)

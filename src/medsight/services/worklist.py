@@ -3,9 +3,10 @@
 Studies with their latest analysis (status, top finding and its probability) and the
 latest analysis of each task run on them, filtered, sorted and paged by the store
 (:mod:`medsight.store.worklist`). Each finished classification says whether it is
-positive (at or above its model's threshold) and whether a person should look closely
-(:data:`UNCERTAIN_REASONS`), so that a reader triaging the list sees a tuberculosis
-flag on a chest film whose pneumonia finding, queued last, is normal. A referrer sees only
+positive and whether a person should look closely (:mod:`medsight.services.triage`),
+so that a reader triaging the list sees a tuberculosis flag on a chest film whose
+pneumonia finding, queued last, is normal; the list filters on those flags and sorts
+flagged studies first. A referrer sees only
 the studies it sent. Patient name and ID are shown to the roles in
 :data:`PATIENT_VISIBLE`; every role that may read the worklist is there today, and a
 role added later (a teaching or research reader) stays out of it until it is listed.
@@ -22,22 +23,24 @@ from sqlalchemy.exc import SQLAlchemyError
 from medsight.access import Principal, Role
 from medsight.errors import MedsightError, UsageError
 from medsight.services.context import ServiceContext
+from medsight.services.triage import triage
 from medsight.store.jobs import JobRecord, JobStatus
-from medsight.store.worklist import WorklistPage, WorklistQuery, WorklistRow, WorklistSort, search_worklist
+from medsight.store.worklist import (
+    WorklistFlag,
+    WorklistPage,
+    WorklistQuery,
+    WorklistRow,
+    WorklistSort,
+    search_worklist,
+)
 
-__all__ = ["PATIENT_VISIBLE", "UNCERTAIN_REASONS", "WorklistRequest", "worklist", "worklist_json"]
+__all__ = ["PATIENT_VISIBLE", "WorklistRequest", "worklist", "worklist_json"]
 
 #: Roles that see the patient's name and ID in the worklist.
 PATIENT_VISIBLE = frozenset({Role.ADMIN, Role.RADIOLOGIST, Role.REFERRER})
 
 #: What the API calls a job that has not started: the worklist says "pending".
 _STATUS_NAMES = {JobStatus.QUEUED: "pending"}
-
-#: Why a finished classification is flagged ``uncertain``, by code.
-UNCERTAIN_REASONS = {
-    "prediction_set": "its conformal prediction set does not hold exactly one class",
-    "members_split": "its ensemble's members fall on both sides of the threshold",
-}
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class WorklistRequest:
     modality: str | None = None
     status: str | None = None
     text: str | None = None
+    flag: str | None = None
     sort: str = "date"
     order: str = "desc"
     limit: int = 50
@@ -72,6 +76,10 @@ def _query(request: WorklistRequest, principal: Principal) -> WorklistQuery:
         raise UsageError(f"sort must be one of {', '.join(s.value for s in WorklistSort)}") from None
     if request.order not in ("asc", "desc"):
         raise UsageError("order must be asc or desc")
+    try:
+        flag = WorklistFlag(request.flag) if request.flag else None
+    except ValueError:
+        raise UsageError(f"flag must be one of {', '.join(f.value for f in WorklistFlag)}") from None
     return WorklistQuery(
         date_from=_date(request.date_from),
         date_to=_date(request.date_to),
@@ -79,6 +87,7 @@ def _query(request: WorklistRequest, principal: Principal) -> WorklistQuery:
         status=_status(request.status),
         text=request.text or None,
         submitted_by=principal.actor if principal.own_studies_only else None,
+        flag=flag,
         sort=sort,
         descending=request.order == "desc",
         limit=request.limit,
@@ -116,30 +125,13 @@ def _analysis_json(job: JobRecord) -> dict[str, Any]:
 
 
 def _flagged_json(job: JobRecord) -> dict[str, Any]:
-    """A task's latest analysis with its triage flags: ``positive`` (None where it does not
-    apply: a refusal, a job not done, a segmentation) and ``uncertain`` with its reasons."""
-    out = _analysis_json(job)
-    result: Mapping[str, Any] = job.result or {}
-    probability, threshold = result.get("probability"), result.get("threshold")
-    if job.status is JobStatus.DONE and isinstance(probability, float | int) and isinstance(threshold, float | int):
-        reasons = _uncertain_reasons(result)
-        out.update(positive=probability >= threshold, uncertain=bool(reasons), uncertain_reasons=reasons)
-    else:
-        out.update(positive=None, uncertain=False, uncertain_reasons=[])
-    return out
-
-
-def _uncertain_reasons(result: Mapping[str, Any]) -> list[str]:
-    uncertainty = result.get("uncertainty")
-    if not isinstance(uncertainty, Mapping):
-        return []
-    reasons = []
-    if uncertainty.get("ambiguous"):
-        reasons.append("prediction_set")
-    members = uncertainty.get("members")
-    if isinstance(members, Mapping) and members.get("unanimous") is False:
-        reasons.append("members_split")
-    return reasons
+    """A task's latest analysis with its triage flags (:mod:`medsight.services.triage`)."""
+    flags = triage(job.status, job.result)
+    return _analysis_json(job) | {
+        "positive": flags.positive,
+        "uncertain": flags.uncertain,
+        "uncertain_reasons": list(flags.uncertain_reasons),
+    }
 
 
 def _volumes(result: Mapping[str, Any]) -> str | None:

@@ -103,7 +103,12 @@ class NewJob:
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """How a run ended: a final status and what goes with it."""
+    """How a run ended: a final status and what goes with it.
+
+    ``positive`` and ``uncertain`` are the result's triage flags (the services compute
+    them, :mod:`medsight.services.triage`), stored in their own columns so that the
+    worklist filters and sorts on them in SQL.
+    """
 
     status: JobStatus
     result: dict[str, Any] | None = None
@@ -112,6 +117,8 @@ class JobOutcome:
     heatmap_sha256: str | None = None
     sr_series_instance_uid: str | None = field(default=None, repr=False)
     sr_sop_instance_uid: str | None = field(default=None, repr=False)
+    positive: bool | None = None
+    uncertain: bool = False
 
 
 @dataclass(frozen=True)
@@ -292,6 +299,8 @@ class Jobs(Tables):
             "heatmap_sha256": outcome.heatmap_sha256,
             "sr_series_instance_uid": outcome.sr_series_instance_uid,
             "sr_sop_instance_uid": outcome.sr_sop_instance_uid,
+            "positive": outcome.positive,
+            "uncertain": outcome.uncertain,
             "finished_at": now,
             "lease_owner": None,
             "lease_expires_at": None,

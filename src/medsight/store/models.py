@@ -33,6 +33,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -233,6 +234,9 @@ class Job(Base):
     heatmap_sha256: Mapped[str | None] = mapped_column(String(64))
     sr_series_instance_uid: Mapped[str | None] = mapped_column(UID)
     sr_sop_instance_uid: Mapped[str | None] = mapped_column(UID)
+    # The result's triage flags (medsight.services.triage), for the worklist's filter and sort.
+    positive: Mapped[bool | None] = mapped_column(Boolean)
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Feedback(Base):

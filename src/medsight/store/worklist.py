@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from medsight.errors import UsageError
@@ -27,7 +27,15 @@ from medsight.store.jobs import JobRecord, JobStatus, job_record
 from medsight.store.models import Job, Patient, PendingRoute, Series, Study, StudySubmitter
 from medsight.store.query import _study_modalities as study_modalities  # shared with QIDO
 
-__all__ = ["NO_ANALYSIS", "WorklistPage", "WorklistQuery", "WorklistRow", "WorklistSort", "search_worklist"]
+__all__ = [
+    "NO_ANALYSIS",
+    "WorklistFlag",
+    "WorklistPage",
+    "WorklistQuery",
+    "WorklistRow",
+    "WorklistSort",
+    "search_worklist",
+]
 
 #: The status filter value of studies no analysis was ever asked for.
 NO_ANALYSIS = "none"
@@ -36,7 +44,8 @@ _MAX_LIMIT = 500
 
 
 class WorklistSort(StrEnum):
-    """Columns the worklist sorts on."""
+    """Columns the worklist sorts on (``priority``: studies with a positive finding, then
+    those with an uncertain one, then the rest, each newest first when descending)."""
 
     DATE = "date"
     PATIENT = "patient"
@@ -44,6 +53,16 @@ class WorklistSort(StrEnum):
     ACCESSION = "accession"
     STATUS = "status"
     RECEIVED = "received"
+    PRIORITY = "priority"
+
+
+class WorklistFlag(StrEnum):
+    """Triage filters: a study matches when the newest analysis of one of its tasks is
+    positive, uncertain, or either (``flagged``)."""
+
+    POSITIVE = "positive"
+    UNCERTAIN = "uncertain"
+    FLAGGED = "flagged"
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,7 @@ class WorklistQuery:
         text: part of the patient's name or ID, the accession number or the description
             (case-insensitive).
         submitted_by: only studies this actor sent (referrers).
+        flag: only studies with such a finding (:class:`WorklistFlag`).
         sort: the column to sort on; ``descending`` reverses it.
         limit: rows per page (1-500).
         offset: rows to skip.
@@ -69,6 +89,7 @@ class WorklistQuery:
     status: str | None = None
     text: str | None = field(default=None, repr=False)
     submitted_by: str | None = None
+    flag: WorklistFlag | None = None
     sort: WorklistSort = WorklistSort.DATE
     descending: bool = True
     limit: int = 50
@@ -122,10 +143,14 @@ def search_worklist(session: Session, query: WorklistQuery) -> WorklistPage:
         .outerjoin(latest_jobs, latest_jobs.c.study_instance_uid == Study.study_instance_uid)
         .outerjoin(Job, Job.pk == latest_jobs.c.job_pk)
     )
-    for condition in _conditions(query):
+    flags = None
+    if query.flag is not None or query.sort is WorklistSort.PRIORITY:  # only then: it reads every study's jobs
+        flags = _flags()
+        base = base.outerjoin(flags, flags.c.study_instance_uid == Study.study_instance_uid)
+    for condition in _conditions(query, flags):
         base = base.where(condition)
     total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
-    rows = session.execute(base.order_by(*_order(query)).offset(query.offset).limit(query.limit)).all()
+    rows = session.execute(base.order_by(*_order(query, flags)).offset(query.offset).limit(query.limit)).all()
     modalities = study_modalities(session, [study.pk for study, _, _ in rows])
     uids = [study.study_instance_uid for study, _, _ in rows]
     waiting = set(
@@ -164,8 +189,27 @@ def _latest_per_task(session: Session, uids: list[str]) -> dict[str, tuple[JobRe
     return {uid: tuple(jobs) for uid, jobs in found.items()}
 
 
-def _conditions(query: WorklistQuery) -> list[ColumnElement[bool]]:
+def _flags() -> Subquery:
+    """Per study, whether the newest job of any of its tasks is positive, or uncertain (1 or 0)."""
+    newest = select(func.max(Job.pk)).group_by(Job.study_instance_uid, Job.task)
+    return (
+        select(
+            Job.study_instance_uid,
+            func.max(case((Job.positive.is_(True), 1), else_=0)).label("positive"),
+            func.max(case((Job.uncertain.is_(True), 1), else_=0)).label("uncertain"),
+        )
+        .where(Job.pk.in_(newest))
+        .group_by(Job.study_instance_uid)
+        .subquery()
+    )
+
+
+def _conditions(query: WorklistQuery, flags: Subquery | None) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
+    if query.flag is not None and flags is not None:
+        positive, uncertain = flags.c.positive == 1, flags.c.uncertain == 1
+        by_flag = {WorklistFlag.POSITIVE: positive, WorklistFlag.UNCERTAIN: uncertain}
+        found.append(by_flag.get(query.flag, or_(positive, uncertain)))
     if query.date_from is not None:
         found.append(Study.study_date >= query.date_from)
     if query.date_to is not None:
@@ -201,8 +245,12 @@ def _text_condition(text: str) -> ColumnElement[bool]:
     )
 
 
-def _order(query: WorklistQuery) -> Sequence[Any]:
+def _order(query: WorklistQuery, flags: Subquery | None) -> Sequence[Any]:
+    priority: Sequence[Any] = ()
+    if flags is not None:
+        priority = (func.coalesce(flags.c.positive, 0), func.coalesce(flags.c.uncertain, 0))
     columns: dict[WorklistSort, Sequence[Any]] = {
+        WorklistSort.PRIORITY: (*priority, Study.study_date, Study.study_time),
         WorklistSort.DATE: (Study.study_date, Study.study_time),
         WorklistSort.PATIENT: (Patient.patient_name_search,),
         WorklistSort.DESCRIPTION: (Study.study_description,),

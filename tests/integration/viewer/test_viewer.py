@@ -124,6 +124,24 @@ def _both_findings_listed(page: Page, server: tuple[str, str]) -> None:
         expect(flag).to_have_count(1 if analysis["uncertain"] else 0)
         if analysis["uncertain"]:
             expect(flag).to_have_attribute("title", re.compile(r"prediction set|members"))
+    _triage_filter_and_sort(page, any(a["positive"] for a in analyses), any(a["uncertain"] for a in analyses))
+
+
+def _triage_filter_and_sort(page: Page, positive: bool, uncertain: bool) -> None:
+    """The AI flags filter keeps the studies the API flags; the Findings sort puts them first."""
+    chest, ct = _row(page, "VIEWER CHEST"), _row(page, "VIEWER CT")
+    for flag, flagged in (("positive", positive), ("uncertain", uncertain), ("flagged", positive or uncertain)):
+        page.get_by_label("AI flags").select_option(flag)
+        expect(ct).to_have_count(0)  # not analysed: never flagged
+        expect(chest).to_have_count(1 if flagged else 0)
+    page.get_by_label("AI flags").select_option("")
+    page.get_by_role("button", name="Findings", exact=True).click()
+    expect(page.locator("th[data-sort=priority]")).to_have_attribute("aria-sort", "descending")
+    first = "VIEWER CHEST" if positive or uncertain else "VIEWER CT"  # else by date, the CT is newer
+    names = page.locator("#worklist-table tbody tr", has_text=re.compile("VIEWER (CHEST|CT)"))
+    expect(names.first).to_contain_text(first)
+    page.get_by_role("button", name="Date", exact=True).click()
+    expect(page.locator("th[data-sort=date]")).to_have_attribute("aria-sort", "descending")
 
 
 def _both_chest_tasks(page: Page) -> None:

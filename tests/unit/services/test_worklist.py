@@ -16,7 +16,8 @@ from medsight.services.accounts import AccessService
 from medsight.services.context import ServiceContext
 from medsight.services.feedback import give_feedback, job_feedback
 from medsight.services.jobs import AnalysisRequest, JobService
-from medsight.services.worklist import UNCERTAIN_REASONS, WorklistRequest, worklist, worklist_json
+from medsight.services.triage import UNCERTAIN_REASONS
+from medsight.services.worklist import WorklistRequest, worklist, worklist_json
 from medsight.settings import ServiceSettings
 from medsight.store import Store
 from medsight.store.accounts import Accounts
@@ -54,7 +55,7 @@ def _finish(context: ServiceContext, study: str, outcome: JobOutcome, task: str 
     claimed = context.jobs.jobs.claim("worker", NOW, 60.0)
     assert claimed is not None
     assert claimed.job_id == job.job_id
-    assert context.jobs.jobs.finish(job.job_id, "worker", outcome, NOW)
+    assert context.jobs.finish(job.job_id, "worker", outcome, NOW)  # the service adds the triage flags
     return job.job_id
 
 
@@ -168,7 +169,15 @@ def test_a_referrer_sees_only_the_studies_it_sent(context: ServiceContext, three
 
 @pytest.mark.parametrize(
     "query",
-    [{"status": "lost"}, {"sort": "size"}, {"order": "up"}, {"date_from": "2026-13"}, {"limit": 0}, {"offset": -1}],
+    [
+        {"status": "lost"},
+        {"sort": "size"},
+        {"order": "up"},
+        {"date_from": "2026-13"},
+        {"limit": 0},
+        {"offset": -1},
+        {"flag": "red"},
+    ],
 )
 def test_a_malformed_query_is_a_usage_error(context: ServiceContext, query: dict[str, object]) -> None:
     with pytest.raises(UsageError):
@@ -236,3 +245,32 @@ def test_each_task_shows_its_latest_analysis_with_triage_flags(context: ServiceC
         ("cxr-pneumonia", "normal", False, False, []),
     ]
     assert set(UNCERTAIN_REASONS) == {"prediction_set", "members_split"}
+
+
+def test_the_worklist_filters_and_sorts_on_triage_flags(
+    context: ServiceContext, ct: bytes, three: dict[str, str]
+) -> None:
+    """Flags come from the newest job of each task: a positive result superseded by a
+    normal one no longer flags its study; a study with a positive and uncertain finding
+    comes first when sorted by priority."""
+    superseded = _study(context, ct, PatientName="EPSILON^EVE", PatientID="P5", StudyDate="20260501", Modality="DX")
+    was = {"task": "cxr-pneumonia", "probability": 0.9, "threshold": 0.5, "label": "pneumonia"}
+    _finish(context, superseded, JobOutcome(JobStatus.DONE, result=was))
+    context.store.ingest(
+        _variant(ct, StudyInstanceUID=superseded, SeriesInstanceUID=generate_uid(), SOPInstanceUID=generate_uid())
+    )
+    now = {"task": "cxr-pneumonia", "probability": 0.1, "threshold": 0.5, "label": "normal"}
+    _finish(context, superseded, JobOutcome(JobStatus.DONE, result=now))
+    doubtful = _study(context, ct, PatientName="ZETA^ZOE", PatientID="P6", StudyDate="20250101", Modality="DX")
+    members = {"n": 3, "positive": 1, "unanimous": False}
+    split = {"task": "cxr-tuberculosis", "probability": 0.3, "threshold": 0.55, "label": "normal"}
+    _finish(context, doubtful, JobOutcome(JobStatus.DONE, result=split | {"uncertainty": {"members": members}}))
+
+    assert set(_uids(context, flag="positive")) == {three["scored"]}
+    assert set(_uids(context, flag="uncertain")) == {doubtful}
+    assert set(_uids(context, flag="flagged")) == {three["scored"], doubtful}
+    assert _uids(context, flag="flagged", status="refused") == []
+    by_priority = _uids(context, sort="priority")
+    assert by_priority[:2] == [three["scored"], doubtful]  # positive, then uncertain
+    assert by_priority[2:] == [superseded, three["refused"], three["plain"]]  # the rest, newest first
+    assert _uids(context, sort="priority", order="asc")[-2:] == [doubtful, three["scored"]]

@@ -59,3 +59,49 @@ def test_env_refuses_to_run_without_a_connection() -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with pytest.raises(RuntimeError, match=r"medsight\.store\.migrate\.upgrade"):
         command.upgrade(config, "head")
+
+
+def test_jobs_finished_before_the_triage_flags_get_them_from_their_result(tmp_path: Path) -> None:
+    """Revision 0011 adds jobs.positive and jobs.uncertain and fills them for finished jobs."""
+    import json
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0010")
+    results = {
+        "tb": {"probability": 0.7, "threshold": 0.55, "uncertainty": {"members": {"unanimous": False}}},
+        "clear": {"probability": 0.1, "threshold": 0.5, "uncertainty": {"ambiguous": False}},
+        "unsure": {"probability": 0.4, "threshold": 0.5, "uncertainty": {"ambiguous": True}},
+        "volume": {"volumes_ml": {"tumour": 3.6}},
+        "refused": {"refused": {"reason": "not a chest radiograph"}},
+    }
+    with engine.begin() as connection:
+        for number, (name, result) in enumerate(results.items()):
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (job_id, key, task, model_name, model_version, model_sha256, study_instance_uid,"
+                    " inputs, requested_by, status, attempts, created_at, result) VALUES (:id, :key, 't', 'm', '1',"
+                    " 's', '1.2.3', '[]', 'a', :status, 1, :now, :result)"
+                ),
+                {
+                    "id": name,
+                    "key": str(number),
+                    "status": "refused" if name == "refused" else "done",
+                    "now": datetime(2026, 11, 27, tzinfo=UTC),
+                    "result": json.dumps(result),
+                },
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        found = connection.execute(text("SELECT job_id, positive, uncertain FROM jobs")).all()
+    rows = {job_id: (positive, uncertain) for job_id, positive, uncertain in found}
+    assert rows == {
+        "tb": (1, 1),
+        "clear": (0, 0),
+        "unsure": (0, 1),
+        "volume": (None, 0),
+        "refused": (None, 0),
+    }
+    engine.dispose()

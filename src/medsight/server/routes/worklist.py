@@ -36,13 +36,30 @@ def get_worklist(
     modality: Annotated[str | None, Query(max_length=16)] = None,
     status: Annotated[str | None, Query(description="pending, running, done, refused, failed or none")] = None,
     q: Annotated[str | None, Query(max_length=64, description="patient, ID, accession or description")] = None,
-    sort: Annotated[str, Query(description="date, patient, description, accession, status, received")] = "date",
+    flag: Annotated[
+        str | None,
+        Query(description="positive, uncertain or flagged (either): the newest analysis of one of its tasks is"),
+    ] = None,
+    sort: Annotated[
+        str, Query(description="date, patient, description, accession, status, received or priority")
+    ] = "date",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """One page of the worklist; a referrer sees only the studies it sent."""
-    request = WorklistRequest(date_from, date_to, modality, status, q, sort, order, limit, offset)
+    request = WorklistRequest(
+        date_from=date_from,
+        date_to=date_to,
+        modality=modality,
+        status=status,
+        text=q,
+        flag=flag,
+        sort=sort,
+        order=order,
+        limit=limit,
+        offset=offset,
+    )
     return worklist_json(worklist(context, principal, request), request, principal)
 
 
