@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
-        [--only io|service|viewer|streams|deid|encryption|ledger|mri|segoutputs|protocols|ensembles]
+        [--only io|service|viewer|streams|deid|encryption|ledger|mri|segoutputs|protocols|ensembles|worklist]
         [--service-memory-seconds S]
         [--service-instances N] [--note TEXT]
 
@@ -37,7 +37,9 @@ Every figure is measured by this run; nothing is carried over. Targets:
   recommendations/s over 10,000 generated profiles on 2 processes (``--only protocols``).
 
 Without a target: deep ensembles (:mod:`benchmarks.ensembles`, issue 11), the shipped
-ensemble's inference cost against one of its members (``--only ensembles``).
+ensemble's inference cost against one of its members (``--only ensembles``); the reading
+worklist's page time at 20,000 studies by sort and triage filter, SQLite and PostgreSQL
+(:mod:`benchmarks.worklist`, ``--only worklist``).
 
 When a target is missed, the run profiles ``medsight.io.read_image`` on the case that
 missed it (cProfile, one worker) and adds the top entries to the report; it also profiles
@@ -94,6 +96,7 @@ from benchmarks.service.measure import FULL_SERVICE, QUICK_SERVICE, ServiceOptio
 from benchmarks.service.report import SERVICE_TARGET_PREFIX, service_section, service_targets
 from benchmarks.streams import FULL_STREAMS, QUICK_STREAMS, measure_streams, streams_section
 from benchmarks.viewer import measure_viewer, viewer_section
+from benchmarks.worklist import measure_worklist, worklist_section
 from medsight.models.bundle import load_bundle, shipped_bundles
 
 __all__ = ["main"]
@@ -132,6 +135,7 @@ ONLY_SECTIONS = (
     "segoutputs",
     "protocols",
     "ensembles",
+    "worklist",
 )
 
 
@@ -199,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.only == "ensembles":
         _update_section(args.out, "deep ensembles", lambda w: _ensembles(args, command, mode, w), None)
         return
+    if args.only == "worklist":
+        _update_section(args.out, "worklist", lambda w: _worklist(command, mode, w), None)
+        return
     started = time.perf_counter()
     sections: list[str] = [_header(command, mode)]
     with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
@@ -239,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sections.append(protocols_text)
         _progress("deep ensembles")
         sections.append(_ensembles(args, command, mode, workdir / "ensembles")[0])
+        _progress("worklist at scale")
+        sections.append(_worklist(command, mode, workdir / "worklist")[0])
         targets = [
             *service_targets(service),
             *deid_lines,
@@ -378,6 +387,12 @@ def _ensembles(args: argparse.Namespace, command: str, mode: Mode, workdir: Path
     shared = args.shared if args.shared.is_dir() else None
     bench = measure_ensembles(workdir, shared, calls=40 if mode is QUICK else 300)
     return ensembles_section(bench, command), []
+
+
+def _worklist(command: str, mode: Mode, workdir: Path) -> tuple[str, list[str]]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    bench = measure_worklist(workdir, studies=2_000 if mode is QUICK else 20_000)
+    return worklist_section(bench, command), []
 
 
 def _protocols(command: str, mode: Mode) -> tuple[str, list[str]]:

@@ -207,8 +207,12 @@ class Job(Base):
     """
 
     __tablename__ = "jobs"
-    # Workers claim the oldest queued job; the janitor looks for expired running ones.
-    __table_args__ = (Index("ix_jobs_status_pk", "status", "pk"),)
+    # Workers claim the oldest queued job; the janitor looks for expired running ones; the
+    # worklist's flags read each study's newest job per task.
+    __table_args__ = (
+        Index("ix_jobs_status_pk", "status", "pk"),
+        Index("ix_jobs_study_task_pk", "study_instance_uid", "task", "pk"),
+    )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[str] = mapped_column(String(32), unique=True)

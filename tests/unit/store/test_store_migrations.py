@@ -35,12 +35,13 @@ def test_the_indexes_queries_filter_on_exist(store: Store) -> None:
     indexed = {
         table: {column for index in inspector.get_indexes(table) for column in index["column_names"]}
         | {column for unique in inspector.get_unique_constraints(table) for column in unique["column_names"]}
-        for table in ("patients", "studies", "series", "instances")
+        for table in ("patients", "studies", "series", "instances", "jobs")
     }
     assert {"patient_id", "patient_name_search"} <= indexed["patients"]
     assert {"study_instance_uid", "study_date", "accession_number", "patient_pk"} <= indexed["studies"]
     assert {"series_instance_uid", "modality", "study_pk"} <= indexed["series"]
     assert {"sop_instance_uid", "series_pk", "sha256"} <= indexed["instances"]
+    assert {"study_instance_uid", "task", "pk", "status"} <= indexed["jobs"]
 
 
 def test_migrations_ship_with_the_package() -> None:

@@ -1,4 +1,5 @@
-"""Jobs' triage flags, positive and uncertain, for the worklist's filter and sort.
+"""Jobs' triage flags, positive and uncertain, for the worklist's filter and sort, and an
+index for its newest job per study and task.
 
 Revision ID: 0011
 Revises: 0010
@@ -27,6 +28,7 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("positive", sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column("uncertain", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.create_index("ix_jobs_study_task_pk", ["study_instance_uid", "task", "pk"], unique=False)
     jobs = sa.table(
         "jobs",
         sa.column("pk", sa.Integer()),
@@ -45,6 +47,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_jobs_study_task_pk")
         batch_op.drop_column("uncertain")
         batch_op.drop_column("positive")
 
