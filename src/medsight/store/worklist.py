@@ -4,8 +4,9 @@ One row per study: its patient, date, description and modalities, the newest job
 it (its status, which the status filter and sort read), and the newest job of each task
 run on it (a chest film gets a tuberculosis and a pneumonia job: a reader must see both
 findings, not only the one queued last), so a reader sees at a glance what the AI made
-of each study. Filters (date range, modality, analysis status, free text) and the sort run in
-the database, so a page costs the same with ten studies or a hundred thousand.
+of each study. Filters (date range, modality, analysis status, triage flags, free text)
+and the sort run in the database, so a page costs about the same with ten studies or a
+hundred thousand.
 
 A study with no job has status None (``none`` in the filter). A study with a series
 whose analyses wait for it to be complete (:mod:`medsight.store.pending_routes`) is
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -185,7 +186,7 @@ def _latest_per_task(session: Session, uids: list[str]) -> dict[str, tuple[JobRe
     return {uid: tuple(jobs) for uid, jobs in found.items()}
 
 
-def _has_flag(name: str) -> ColumnElement[bool]:
+def _has_flag(name: Literal["positive", "uncertain"]) -> ColumnElement[bool]:
     """Whether the study has a job with the flag ``name`` that is the newest of its task.
 
     Correlated EXISTS / NOT EXISTS probes on ``ix_jobs_study_task_pk``: an aggregate of
