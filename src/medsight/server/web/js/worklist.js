@@ -22,9 +22,11 @@ const UNCERTAIN_TEXT = {
   members_split: "the ensemble's members fall on both sides of the threshold",
 };
 
-function findingText(analysis) {
+function findingText(analysis, several) {
   if (analysis.status === "done") return analysis.finding ?? "";
-  return analysis.status === "refused" ? "refused" : analysis.status;
+  if (analysis.status === "refused") return "refused";
+  // One analysis: the status column says it already; several: say which task is still running.
+  return several ? analysis.status : "";
 }
 
 /** The findings and probabilities cells: one line per task's latest analysis. */
@@ -44,7 +46,7 @@ function analysisCells(item) {
       line.append(task, " ");
     }
     const finding = document.createElement("span");
-    finding.textContent = findingText(analysis);
+    finding.textContent = findingText(analysis, analyses.length > 1);
     if (analysis.positive) finding.className = "finding-positive";
     line.append(finding);
     if (analysis.uncertain) {
