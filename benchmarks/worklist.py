@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from typing import Any
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.exc import OperationalError
 
+from benchmarks.timing import Latency
 from medsight.settings import StoreSettings
 from medsight.store import Store
 from medsight.store.database import make_engine
@@ -45,11 +45,11 @@ QUERIES = {
 
 @dataclass
 class WorklistBench:
-    """p50 / p95 page times (ms) and totals per backend and query."""
+    """Page times and the studies matched, per backend and query."""
 
     studies: int
     repeats: int
-    rows: dict[str, dict[str, tuple[float, float, int]]] = field(default_factory=dict)
+    rows: dict[str, dict[str, tuple[Latency, int]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -83,17 +83,17 @@ def measure_worklist(workdir: Path, *, studies: int = 20_000, repeats: int = 15)
     return bench
 
 
-def _measure(store: Store, studies: int, repeats: int) -> dict[str, tuple[float, float, int]]:
+def _measure(store: Store, studies: int, repeats: int) -> dict[str, tuple[Latency, int]]:
     _fill(store, studies)
-    found: dict[str, tuple[float, float, int]] = {}
+    found: dict[str, tuple[Latency, int]] = {}
     for name, query in QUERIES.items():
-        times, total = [], 0
+        seconds, total = [], 0
         for _ in range(repeats):
             started = time.perf_counter()
             with store.sessions() as session:
                 total = search_worklist(session, query).total
-            times.append((time.perf_counter() - started) * 1000)
-        found[name] = (statistics.median(times), sorted(times)[int(0.95 * (len(times) - 1))], total)
+            seconds.append(time.perf_counter() - started)
+        found[name] = (Latency.of(seconds), total)
     return found
 
 
@@ -156,8 +156,8 @@ def worklist_section(bench: WorklistBench, command: str) -> str:
         "|---|" + "---|" * len(bench.rows) + "---|",
     ]
     for name in QUERIES:
-        cells = [f"{rows[name][0]:.1f} / {rows[name][1]:.1f}" for rows in bench.rows.values()]
-        total = next(iter(bench.rows.values()))[name][2] if bench.rows else 0
+        cells = [f"{rows[name][0].p50 * 1e3:.1f} / {rows[name][0].p95 * 1e3:.1f}" for rows in bench.rows.values()]
+        total = next(iter(bench.rows.values()))[name][1] if bench.rows else 0
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {total:,} |")
     lines += [f"\nNote: {note}" for note in bench.notes]
     return "\n".join(lines) + "\n"
