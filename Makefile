@@ -68,8 +68,8 @@ models: $(STAMP)
 	$(VENV)/bin/medsight train --task cxr-pneumonia --data $(SHARED)/datasets/chest_xray_pneumonia_224 \
 		--out $(SHIPPED)/cxr-pneumonia-224 --resolution 224 --epochs 16 --seed 0 --threads 2 --ood-folds 10
 	$(VENV)/bin/medsight train --task us-breast --data $(SHARED)/datasets/breastmnist \
-		--out $(SHIPPED)/us-breast-28 --resolution 28 --epochs 60 --patience 15 --seed 0 --threads 1 \
-		--ood-quantile 0.98
+		--out $(SHIPPED)/us-breast-28 --resolution 28 --epochs 60 --patience 15 --members 3 --version 2.0.0 \
+		--threshold-rule prevalence --seed 0 --threads 1 --ood-quantile 0.98 --ood-folds 10
 	$(VENV)/bin/medsight train --task us-fetal-head --data $(SHARED)/datasets/hc18 \
 		--out $(SHIPPED)/us-fetal-head-128 --resolution 128 --epochs 60 --patience 15 --batch-size 16 \
 		--seed 0 --threads 1

@@ -17,6 +17,15 @@ Rules:
 - ``"min_sensitivity"``: the highest threshold whose sensitivity is at least
   ``min_sensitivity`` (a screening rule: miss at most that fraction of positives, at the
   best specificity that allows). Also independent of prevalence.
+- ``"prevalence"``: the share of positives in the data. Where a calibrated probability
+  equals the prior, the image's likelihood ratio is 1, and that is where Youden's J is
+  highest in the population the data was drawn from (the ROC curve's slope is 1 there).
+  The ``"youden"`` rule searches the sample's own curve instead, and on a small
+  validation split one case can move its choice a long way (``us-breast``, 78 images:
+  0.06 against 0.45 for nearly the same J; docs/models.md). This rule needs calibrated
+  probabilities, which :mod:`medsight.calibration.temperature` gives, and is as
+  independent of the prevalence of later data as Youden's: its meaning is a likelihood
+  ratio of 1.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from medsight.errors import UsageError
 __all__ = ["THRESHOLD_RULES", "ThresholdChoice", "choose_threshold"]
 
 #: The rules :func:`choose_threshold` knows.
-THRESHOLD_RULES: tuple[str, ...] = ("youden", "min_sensitivity")
+THRESHOLD_RULES: tuple[str, ...] = ("youden", "min_sensitivity", "prevalence")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +102,7 @@ def choose_threshold(
     Args:
         y: 1-D labels in {0, 1}, both classes present.
         prob: 1-D calibrated probabilities of the positive class in [0, 1].
-        rule: ``"youden"`` or ``"min_sensitivity"``.
+        rule: ``"youden"``, ``"min_sensitivity"`` or ``"prevalence"``.
         min_sensitivity: the sensitivity to keep, for ``"min_sensitivity"`` only.
 
     Returns:
@@ -109,6 +118,15 @@ def choose_threshold(
     thresholds, tp, fp = _sweep(labels, p)
     n_pos, n_neg = int(tp[-1]), int(fp[-1])
     sensitivity = tp / n_pos
+    if rule == "prevalence":
+        threshold = n_pos / (n_pos + n_neg)
+        chosen = p >= threshold
+        return ThresholdChoice(
+            threshold=threshold,
+            rule=rule,
+            sensitivity=float(chosen[labels].mean()),
+            specificity=float((~chosen[~labels]).mean()),
+        )
     if rule == "youden":
         # J * n_pos * n_neg in integers, so ties are exact; the last maximum in this
         # highest-first order is the most sensitive one.

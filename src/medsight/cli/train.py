@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = ["train"]
 
+# The threshold rules a training run can apply without more parameters (min_sensitivity
+# needs its sensitivity, which the fit does not take).
+_THRESHOLD_RULES = ("youden", "prevalence")
+
 
 class _Stages:
     """One progress bar per stage (preprocess, train, calibrate) and a line per epoch."""
@@ -71,9 +75,19 @@ def train(
             "--members",
             min=1,
             max=16,
-            help="Networks to train from consecutive seeds and average (a deep ensemble; classification tasks).",
+            help="Networks to train from consecutive seeds and average (a deep ensemble; classification and "
+            "volume segmentation tasks).",
         ),
     ] = 1,
+    threshold_rule: Annotated[
+        str,
+        typer.Option(
+            "--threshold-rule",
+            help="How the operating threshold is chosen on val (classification tasks): youden (the highest "
+            "sensitivity + specificity on val) or prevalence (val's share of positives, where a calibrated "
+            "probability means a likelihood ratio of 1; steadier on a small val split).",
+        ),
+    ] = "youden",
     name: Annotated[str | None, typer.Option("--name", help="Model name (default <task>-<resolution>).")] = None,
     version: Annotated[str, typer.Option("--version", help="Model version.")] = "1.0.0",
     threads: Annotated[int, typer.Option("--threads", min=1, help="torch threads (fixed for reproducibility).")] = 2,
@@ -142,9 +156,16 @@ def train(
         ood_quantile=ood_quantile,
         ood_folds=ood_folds,
         members=members,
+        threshold_rule=threshold_rule,
     )
-    if members > 1 and spec.kind.value != "classification":
-        raise UsageError(f"--members applies to classification tasks; {task} is {spec.kind.value}")
+    if members > 1 and spec.kind.value not in ("classification", "volume-segmentation"):
+        raise UsageError(
+            f"--members applies to classification and volume segmentation tasks; {task} is {spec.kind.value}"
+        )
+    if threshold_rule not in _THRESHOLD_RULES:
+        raise UsageError(f"--threshold-rule is one of {', '.join(_THRESHOLD_RULES)}, not {threshold_rule!r}")
+    if threshold_rule != "youden" and spec.kind.value != "classification":
+        raise UsageError(f"--threshold-rule applies to classification tasks; {task} is {spec.kind.value}")
     command = "medsight " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     console = stderr_console()
     with progress_bar(not as_json) as bar:

@@ -2,7 +2,9 @@
 
 Chosen for radiographs: small rotations, scaling and shifts (patient positioning), gamma
 changes (exposure and processing differ between machines), mild blur and noise. No
-horizontal flip: the heart is on the left, and a mirrored film is not a normal film.
+horizontal flip by default: the heart is on the left, and a mirrored film is not a normal
+film. Left-right mirroring can be asked for (``mirror``) where images carry no side; on
+breast ultrasound it was measured and did not help (docs/models.md, us-breast).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 import torch
 from monai.transforms.compose import Compose
 from monai.transforms.intensity.array import RandAdjustContrast, RandGaussianNoise, RandGaussianSmooth
-from monai.transforms.spatial.array import RandAffine
+from monai.transforms.spatial.array import RandAffine, RandFlip
 from numpy.typing import NDArray
 
 __all__ = ["Augmenter"]
@@ -20,9 +22,13 @@ __all__ = ["Augmenter"]
 class Augmenter:
     """Random augmentation of a batch ``(n, 1, S, S)``, reproducible for a seed."""
 
-    def __init__(self, size: int, seed: int) -> None:
+    def __init__(self, size: int, seed: int, *, mirror: bool = False) -> None:
+        # Without mirroring the list is exactly the one the shipped models were trained with
+        # (Compose seeds each transform in turn, so an added one would move the others' draws).
+        mirroring = [RandFlip(prob=0.5, spatial_axis=1)] if mirror else []
         self.transform = Compose(
             [
+                *mirroring,
                 RandAffine(
                     prob=0.8,
                     rotate_range=(np.deg2rad(10),),

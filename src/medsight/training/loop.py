@@ -39,6 +39,7 @@ class TrainOptions:
         patience: epochs without a better val AUC before stopping early.
         seed: seed of every random choice.
         augment: use :class:`~medsight.training.augment.Augmenter`.
+        mirror: the augmentation mirrors images left-right too (half of them).
     """
 
     epochs: int = 30
@@ -48,6 +49,7 @@ class TrainOptions:
     patience: int = 8
     seed: int = 0
     augment: bool = True
+    mirror: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def train_classifier(
         optimiser, max_lr=options.lr, total_steps=options.epochs * steps, pct_start=0.15
     )
     generator = torch.Generator().manual_seed(options.seed)
-    augment = Augmenter(x_train.shape[-1], options.seed) if options.augment else None
+    augment = Augmenter(x_train.shape[-1], options.seed, mirror=options.mirror) if options.augment else None
     targets = torch.from_numpy(y_train.astype(np.float32))
     best_key: tuple[float, float] = (-1.0, 0.0)
     # The weighted loss moves the optimum logit by log(pos_weight); subtracting it gives

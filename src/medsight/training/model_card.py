@@ -10,6 +10,18 @@ from medsight.tasks import TaskSpec, get_task
 
 __all__ = ["bundle_model_card", "card_check_and_weights", "card_opening", "card_run", "card_table", "render_model_card"]
 
+#: How each threshold rule reads on a model card (medsight.calibration.threshold).
+_THRESHOLD_RULES = {
+    "youden": "youden on validation; Youden's J does not depend on prevalence",
+    "prevalence": "validation's share of positives: a calibrated probability there means a likelihood ratio of 1, "
+    "Youden's optimum in the population; no search over validation cases, so steadier on a small split",
+}
+
+
+def _rule_in_words(rule: str) -> str:
+    return _THRESHOLD_RULES.get(rule, f"{rule} on validation")
+
+
 _METRIC_NAMES = {
     "auc": "AUC (ROC)",
     "accuracy": "Accuracy",
@@ -59,8 +71,7 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         f"crop `{section.preprocessing.get('crop', 'none')}` (see `medsight.tasks.preprocess`).",
         f"- Calibration: the class-weighting offset removed from the logit ({section.logit_offset:+.3f}), "
         f"then temperature scaling on validation, T = {section.temperature:.3f}.",
-        f"- Operating threshold: {section.threshold:.4f} ({section.threshold_rule} on validation; "
-        "Youden's J does not depend on prevalence).",
+        f"- Operating threshold: {section.threshold:.4f} ({_rule_in_words(section.threshold_rule)}).",
         f"- Uncertainty: class-conditional conformal prediction sets at {section.conformal.get('coverage', 0):.0%} "
         "coverage per class; an input whose set holds both classes is flagged as ambiguous.",
         f"- Distribution check: {section.ood.get('method', '')}; thresholds at the "

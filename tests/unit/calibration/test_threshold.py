@@ -1,4 +1,5 @@
-"""Threshold rules: a toy Youden example, a brute-force optimum, prevalence invariance."""
+"""Threshold rules: a toy Youden example, a brute-force optimum, prevalence invariance, and
+the prevalence rule's steadiness where one case moves Youden's choice."""
 
 from __future__ import annotations
 
@@ -70,6 +71,37 @@ def test_min_sensitivity_is_the_highest_threshold_that_keeps_it() -> None:
     strict = choose_threshold(y, p, "min_sensitivity", min_sensitivity=1.0)
     assert strict.threshold == pytest.approx(0.35)
     assert choose_threshold(y, p, "min_sensitivity", min_sensitivity=0.01).threshold == pytest.approx(0.85)
+
+
+def test_prevalence_is_the_share_of_positives_with_its_rates_on_the_data() -> None:
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    p = np.array([0.05, 0.1, 0.2, 0.3, 0.26, 0.5, 0.24, 0.9])
+    choice = choose_threshold(y, p, "prevalence")
+    assert choice.threshold == pytest.approx(0.25)
+    assert choice.rule == "prevalence"
+    # Called: 0.3, 0.26, 0.5 (negatives) and 0.9 (positive); 0.24 is missed.
+    assert (choice.sensitivity, choice.specificity) == (0.5, 0.5)
+
+
+def test_one_low_positive_moves_youden_far_and_the_prevalence_rule_not_at_all() -> None:
+    # A val split of 57 negatives and 21 positives, as BreastMNIST's: most negatives score
+    # below 0.04, eight between 0.1 and 0.25; 18 positives above 0.6, two at 0.08 and 0.09.
+    negatives = np.r_[np.linspace(0.001, 0.039, 49), np.linspace(0.1, 0.25, 8)]
+    positives = np.r_[np.linspace(0.6, 1.0, 18), 0.08, 0.09]
+    y = np.r_[np.zeros(57, dtype=int), np.ones(21, dtype=int)]
+
+    def choices(last_positive: float) -> tuple[float, float]:
+        p = np.r_[negatives, positives, last_positive]
+        return choose_threshold(y, p).threshold, choose_threshold(y, p, "prevalence").threshold
+
+    # The last positive at 0.02, among the low negatives: Youden stays between the classes
+    # (J = 18/21 there). At 0.05, just above them, calling it costs only the 8 middle
+    # negatives (J = 49/57 > 18/21), and Youden drops to 0.045: one case moved it.
+    youden_before, prevalence_before = choices(0.02)
+    youden_after, prevalence_after = choices(0.05)
+    assert youden_before > 0.2
+    assert youden_after < 0.05
+    assert prevalence_before == prevalence_after == pytest.approx(21 / 78)
 
 
 @pytest.mark.parametrize(
