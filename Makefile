@@ -79,7 +79,8 @@ models: $(STAMP)
 	$(VENV)/bin/medsight audit fairness --task cxr-tuberculosis --data $(SHARED)/datasets/tb_cxr --split val \
 		--groups sex,age_band,source --record >/dev/null
 	$(VENV)/bin/medsight train --task mri-hippocampus --data $(SHARED)/datasets/msd_task04_hippocampus \
-		--out $(SHIPPED)/mri-hippocampus-48 --epochs 60 --batch-size 2 --lr 3e-3 --patience 15 --seed 0 --threads 2
+		--out $(SHIPPED)/mri-hippocampus-48 --epochs 60 --batch-size 2 --lr 3e-3 --patience 15 --members 3 \
+		--version 2.0.0 --seed 0 --threads 2
 	$(VENV)/bin/medsight train --task mri-brain-tumour --data $(SHARED)/datasets/lgg_mri_segmentation_subset \
 		--out $(SHIPPED)/mri-brain-tumour-128 --epochs 100 --batch-size 16 --lr 3e-3 --patience 30 --seed 0 --threads 2
 

@@ -8,17 +8,22 @@ Usage, from the repository root::
 
 ``train`` runs the shipped recipe (:func:`medsight.training.segment_volume.
 fit_volume_segmenter`, the options of ``make models``) with only the U-Net's channels
-changed, and writes a bundle whose metadata holds its val figures. ``average`` scores the
-task's shipped model, each bundle given, and the average of their calibrated
-probabilities on the val split, case by case (mean Dice over labels, after the largest
-region is kept, as ``medsight evaluate`` scores them). The results are in docs/models.md
-(mri-hippocampus and mri-brain-tumour, "Wider and averaged").
+changed (``--seed`` for other seeds of the shipped recipe), and writes a bundle whose
+metadata holds its val figures. ``average`` scores the task's shipped model, each bundle
+given, the average of their calibrated probabilities and the average of their logits (as
+a ``--members`` bundle averages) on the val split, case by case (mean Dice over labels,
+after the largest region is kept, as ``medsight evaluate`` scores them), with how each
+one's expected Dice tracks the real Dice, and how far the networks' labels agree with
+each other (mean pairwise Dice) as a per-case quality signal. The results are in
+docs/models.md (mri-hippocampus and mri-brain-tumour, "Wider and averaged", "Seed
+ensemble").
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import time
 from pathlib import Path
@@ -27,8 +32,9 @@ import numpy as np
 
 from medsight.calibration import apply_softmax_temperature
 from medsight.data.volumes import load_volumes
+from medsight.inference.segmentation import expected_dice
 from medsight.inference.volume_segmentation import LoadedVolumeSegmenter, predict_volume
-from medsight.metrics.segmentation import dice
+from medsight.metrics.segmentation import confidence_tracking, dice
 from medsight.models.bundle import load_bundle
 from medsight.services.segment_volumes import load_volume_model
 from medsight.tasks import get_task
@@ -64,26 +70,47 @@ def train(args: argparse.Namespace) -> None:
 def average(args: argparse.Namespace) -> None:
     models = [load_volume_model(args.task, None)]
     models += [LoadedVolumeSegmenter.load(load_bundle(path)) for path in args.bundles]
-    names = ["shipped", *(path.name for path in args.bundles), "average"]
+    # "average": the networks' calibrated probabilities averaged; "mean logits": their raw
+    # logits averaged, then one temperature (here the networks' mean; a bundle would fit its own).
+    names = ["shipped", *(path.name for path in args.bundles), "average", "mean logits"]
+    temperature = float(np.mean([model.temperature for model in models]))
     labels = range(1, len(models[0].names) + 1)
     val = load_volumes(args.data).split("val")
     scores: list[list[float]] = [[] for _ in names]
+    expected: list[list[float]] = [[] for _ in names]
+    agreement: list[float] = []  # mean Dice between the networks' labels, pair by pair
     for case in val:
         image, reference = val.read(case)
         pixels = image.pixels if image.channels == 1 else image.pixels.mean(axis=-1, dtype=np.float32)
-        probabilities = []
+        probabilities, raw = [], []
         for model in models:
             logits, _, _ = predict_volume(model.model, unit_volume(pixels, model.recipe), model.recipe)
+            raw.append(logits)
             probabilities.append(apply_softmax_temperature(logits, model.temperature, axis=0))
-        for index, probability in enumerate([*probabilities, np.mean(probabilities, axis=0)]):
+        mean_logits = apply_softmax_temperature(np.mean(raw, axis=0), temperature, axis=0)
+        chosen_by_network = []
+        for index, probability in enumerate([*probabilities, np.mean(probabilities, axis=0), mean_logits]):
             chosen = np.argmax(probability, axis=0).astype(np.uint8)
             if models[0].recipe.keep_largest:
                 chosen = keep_largest_region(chosen)
+            chosen_by_network.append(chosen)
             scores[index].append(float(np.mean([dice(chosen == k, reference == k) for k in labels])))
-    for name, values in zip(names, scores, strict=True):
-        print(f"{name}: mean Dice {np.mean(values):.4f} over {len(values)} val cases")
-    gain = np.asarray(scores[-1]) - np.asarray(scores[0])
+            expected[index].append(float(np.mean([expected_dice(probability[k], chosen == k) for k in labels])))
+        pairs = itertools.combinations(chosen_by_network[: len(models)], 2)
+        agreement.append(float(np.mean([np.mean([dice(a == k, b == k) for k in labels]) for a, b in pairs])))
+    for name, values, guesses in zip(names, scores, expected, strict=True):
+        tracking = confidence_tracking(np.asarray(guesses), np.asarray(values))
+        print(
+            f"{name}: mean Dice {np.mean(values):.4f} over {len(values)} val cases; expected "
+            f"{tracking['mean_expected_dice']}, Spearman {tracking['spearman']}"
+        )
+    gain = np.asarray(scores[-2]) - np.asarray(scores[0])
     print(f"average - shipped: {gain.mean():+.4f}; {int((gain > 0).sum())} cases better, {int((gain < 0).sum())} worse")
+    tracking = confidence_tracking(np.asarray(agreement), np.asarray(scores[-2]))
+    print(
+        f"agreement between networks: mean {tracking['mean_expected_dice']}, "
+        f"Spearman with the average's Dice {tracking['spearman']}"
+    )
 
 
 def main() -> None:

@@ -98,12 +98,12 @@ class TorchSegmenterPredictor:
 
 
 def load_torch_segmenter(bundle: Bundle) -> Any:
-    """The bundle's U-Net with its weights, in eval mode."""
+    """The bundle's U-Net (or ensemble of U-Nets) with its weights, in eval mode."""
     import torch
 
-    from medsight.models.segmenter import Segmenter, SegmenterConfig
+    from medsight.models.segmenter import SegmenterConfig, build_segmenter
 
-    model = Segmenter(SegmenterConfig.from_dict(bundle.metadata.medsight.network))
+    model = build_segmenter(SegmenterConfig.from_dict(bundle.metadata.medsight.network))
     try:
         model.load_state_dict(torch.load(bundle.weights_file("model.pt"), map_location="cpu", weights_only=True))
     except (RuntimeError, KeyError, OSError) as exc:

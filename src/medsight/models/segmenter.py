@@ -6,19 +6,25 @@ says) and the U-Net's bottleneck pooled to a vector, which feeds the same distri
 classifiers use. The bottleneck is reached by walking MONAI's nested
 ``Sequential(down, SkipConnection(...), up)`` blocks explicitly (:meth:`Segmenter.run`),
 so the graph exports to ONNX without hooks.
+
+A volume segmentation bundle may hold a deep ensemble (:class:`SegmenterEnsemble`, the
+config's ``members`` > 1): U-Nets of one config trained from consecutive seeds, their
+logits averaged, with :meth:`Segmenter.run`'s interface, so that inference, calibration
+and the distribution check take it as they take one network.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, cast
 
 import torch
 from monai.networks.layers.simplelayers import SkipConnection
 from monai.networks.nets.unet import UNet
 from torch import nn
 
-__all__ = ["Segmenter", "SegmenterConfig", "SegmenterWithFeatures"]
+__all__ = ["Segmenter", "SegmenterConfig", "SegmenterEnsemble", "SegmenterWithFeatures", "build_segmenter"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class SegmenterConfig:
         spatial_dims: 2 or 3.
         in_channels: input channels (neighbouring slices of a 2.5-D model).
         out_channels: logit channels: 1 (sigmoid foreground) or one per label with background.
+        members: U-Nets of this config in the bundle (a deep ensemble, :class:`SegmenterEnsemble`).
     """
 
     arch: str = "unet"
@@ -48,6 +55,7 @@ class SegmenterConfig:
     spatial_dims: int = 2
     in_channels: int = 1
     out_channels: int = 1
+    members: int = 1
 
     def __post_init__(self) -> None:
         if self.arch != "unet":
@@ -56,11 +64,16 @@ class SegmenterConfig:
             raise ValueError("a U-Net needs one more channel count than strides")
         if self.spatial_dims not in (2, 3):
             raise ValueError(f"spatial_dims must be 2 or 3, got {self.spatial_dims}")
+        if self.members < 1:
+            raise ValueError(f"an ensemble needs at least one member, got {self.members}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form for a bundle."""
+        """JSON form for a bundle (``members`` only for an ensemble: one network's metadata
+        stays as it was before ensembles)."""
         data = asdict(self)
         data["channels"], data["strides"] = list(self.channels), list(self.strides)
+        if self.members == 1:
+            del data["members"]
         return data
 
     @classmethod
@@ -100,6 +113,38 @@ class Segmenter(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(n, out_channels, *spatial)``."""
         return self.run(x)[0]
+
+
+class SegmenterEnsemble(nn.Module):
+    """U-Nets trained independently on the same data, their logits averaged.
+
+    ``features`` are the members' pooled bottlenecks side by side ``(n, members * d)``,
+    as :class:`medsight.models.networks.Ensemble` gives the classifiers' distribution check.
+    """
+
+    def __init__(self, members: Sequence[Segmenter]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean logits ``(n, out_channels, *spatial)`` and every member's features."""
+        outputs = [cast(Segmenter, member).run(x) for member in self.members]
+        logits = torch.stack([out[0] for out in outputs]).mean(dim=0)
+        return logits, torch.cat([out[1] for out in outputs], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean logits ``(n, out_channels, *spatial)``."""
+        return self.run(x)[0]
+
+
+def build_segmenter(config: SegmenterConfig) -> Segmenter | SegmenterEnsemble:
+    """One U-Net, or an ensemble of ``config.members`` of them (fresh weights)."""
+    if config.members == 1:
+        return Segmenter(config)
+    one = replace(config, members=1)
+    return SegmenterEnsemble([Segmenter(one) for _ in range(config.members)])
 
 
 class SegmenterWithFeatures(nn.Module):

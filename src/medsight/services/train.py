@@ -113,6 +113,7 @@ def _train_volume_segmenter(
         name=fit.name,
         version=fit.version,
         threads=fit.threads,
+        members=fit.members,
     )
     data = load_volumes(request.data, limits)
     result = fit_volume_segmenter(task, data, options, progress)

@@ -69,6 +69,8 @@ def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
     size = next(iter(task.preprocessing))
     recipe = fit.recipe
     training = training_record(source.command, options.train, fit, source.data, versions, inputs=fit.extra)
+    if fit.members:  # an ensemble: each member's seed and chosen epoch (the history is the first's)
+        training["members"] = fit.members
     spatial = [recipe.size, recipe.size] if recipe.dims == 2 else list(recipe.patch)
     section = MedsightSection(
         task=task.name,
@@ -101,9 +103,8 @@ def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
         name=options.name or f"{task.name}-{size}",
         version=options.version,
         versions=versions,
-        description=f"{task.title}: MONAI U-Net ({'2.5-D slice-wise' if recipe.dims == 2 else '3-D'}), "
-        + ", ".join(task.classes[1:])
-        + ", volumes in mL.",
+        description=f"{task.title}: MONAI U-Net{_ensemble_of(fit.network.members)} "
+        f"({'2.5-D slice-wise' if recipe.dims == 2 else '3-D'}), " + ", ".join(task.classes[1:]) + ", volumes in mL.",
         data=source.data,
         data_type=f"greyscale volume: {task.acceptance.description}",
         network_data_format={
@@ -126,6 +127,21 @@ def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
         },
         section=section,
     )
+
+
+def _ensemble_of(members: int) -> str:
+    return "" if members == 1 else f" ensemble of {members}"
+
+
+def _members_line(training: dict[str, Any]) -> list[str]:
+    members = training.get("members") or []
+    if not members:
+        return []
+    each = "; ".join(f"seed {m['seed']}: best epoch {m['best_epoch']}, val Dice {m['val_dice']:.4f}" for m in members)
+    return [
+        f"- Ensemble: {len(members)} U-Nets of this config trained from consecutive seeds, their logits averaged "
+        f"before calibration ({each}; the ensemble's validation figures are below)."
+    ]
 
 
 def volume_model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
@@ -159,6 +175,7 @@ def volume_model_card(metadata: BundleMetadata, task: TaskSpec) -> str:
             f"strides {net.get('strides')}, "
             f"{net.get('res_units')} residual unit(s); outputs {', '.join(task.classes)} (softmax); "
             "Dice + cross-entropy.",
+            *_members_line(training),
             f"- Input: {shape}; intensities mapped per volume from the {recipe.get('low')}th..{recipe.get('high')}th "
             "percentile to [0, 1].",
             f"- Confidence: voxel probabilities calibrated by one softmax temperature on validation voxels "

@@ -8,7 +8,9 @@
    ``DiceCELoss``), and the fetal-head trainer's loop
    (:func:`~medsight.training.segment.fit_epochs`: AdamW with a one-cycle schedule,
    joint augmentation of image and labels); the best epoch by validation Dice (mean over
-   labels) at the model's resolution, early stopping;
+   labels) at the model's resolution, early stopping; with ``members`` > 1, as many
+   U-Nets from consecutive seeds (the first exactly the single run), their logits
+   averaged (:class:`~medsight.models.segmenter.SegmenterEnsemble`);
 3. on validation voxels only: one softmax temperature (every ``_VOXEL_STRIDE``-th voxel);
 4. on training inputs only: the distribution check (pixel statistics, pooled bottleneck);
 5. validation scored exactly as ``evaluate`` scores (:mod:`medsight.inference.volume_eval`),
@@ -18,18 +20,19 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
+from monai.utils.misc import set_determinism
 from numpy.typing import NDArray
 
 from medsight.calibration import fit_softmax_temperature
 from medsight.data.volumes import VolumeSet
 from medsight.inference.ood import OodDetector
 from medsight.inference.volume_segmentation import predict_volume
-from medsight.models.segmenter import Segmenter, SegmenterConfig
+from medsight.models.segmenter import Segmenter, SegmenterConfig, SegmenterEnsemble
 from medsight.tasks import TaskSpec
 from medsight.tasks.preprocess import resize_area_batch
 from medsight.tasks.volume import VolumeRecipe, slice_stack, unit_volume
@@ -46,7 +49,8 @@ _VOXEL_STRIDE = 7
 @dataclass(frozen=True)
 class VolumeOptions:
     """What decides a volume segmentation run (``network`` None: :func:`default_volume_network`;
-    ``ood_folds``: folds the distribution check's thresholds are cross-fitted over)."""
+    ``ood_folds``: folds the distribution check's thresholds are cross-fitted over;
+    ``members``: U-Nets trained from seeds ``seed``, ``seed + 1``... and averaged)."""
 
     train: TrainOptions = field(default_factory=lambda: TrainOptions(batch_size=16, epochs=60, patience=15))
     network: SegmenterConfig | None = None
@@ -56,13 +60,14 @@ class VolumeOptions:
     name: str | None = None
     version: str = "1.0.0"
     threads: int = 2
+    members: int = 1
 
 
 @dataclass
 class VolumeFit:
     """A fitted volume segmenter before it is written as a bundle."""
 
-    model: Segmenter
+    model: Segmenter | SegmenterEnsemble
     network: SegmenterConfig
     recipe: VolumeRecipe
     temperature: float
@@ -74,6 +79,7 @@ class VolumeFit:
     split_sizes: dict[str, int]
     ood_val_false_refusal: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    members: list[dict[str, Any]] = field(default_factory=list)
 
 
 def default_volume_network(recipe: VolumeRecipe, labels: int) -> SegmenterConfig:
@@ -145,7 +151,7 @@ def _centre(x: NDArray[Any], patch: tuple[int, int, int]) -> NDArray[Any]:
     return x[..., starts[0] : starts[0] + patch[0], starts[1] : starts[1] + patch[1], starts[2] : starts[2] + patch[2]]
 
 
-def _val_dice(model: Segmenter, val: _Arrays, labels: int) -> tuple[float, NDArray[np.float32]]:
+def _val_dice(model: Segmenter | SegmenterEnsemble, val: _Arrays, labels: int) -> tuple[float, NDArray[np.float32]]:
     """Mean over labels of the Dice over all validation voxels, and the logits."""
     model.eval()
     with torch.inference_mode():
@@ -186,7 +192,14 @@ def fit_volume_segmenter(task: TaskSpec, data: VolumeSet, options: VolumeOptions
     splits, arrays = prepared_splits(data, lambda part, on_case: prepare_cases(part, recipe, on_case), progress)
     train, val = arrays["train"], arrays["val"]
     network = standardised(options.network or default_volume_network(recipe, labels), train.x)
-    model, best_epoch, stopped, history = _train(Segmenter(network), train, val, labels, options.train, progress)
+    runs = []
+    for index in range(options.members):
+        if index:  # the first member is trained exactly as a single network is (seeded above)
+            set_determinism(seed=options.train.seed + index)
+        member_options = replace(options.train, seed=options.train.seed + index)
+        runs.append(_train(Segmenter(network), train, val, labels, member_options, progress))
+    model: Segmenter | SegmenterEnsemble = runs[0][0] if len(runs) == 1 else SegmenterEnsemble([r[0] for r in runs])
+    _, best_epoch, stopped, history = runs[0]
     progress.on_stage("calibrate", 2)
     _, val_logits = _val_dice(model, val, labels)
     flat = np.moveaxis(val_logits, 1, -1).reshape(-1, labels + 1)[::_VOXEL_STRIDE]
@@ -196,7 +209,7 @@ def fit_volume_segmenter(task: TaskSpec, data: VolumeSet, options: VolumeOptions
     progress.on_step()
     return VolumeFit(
         model=model,
-        network=network,
+        network=replace(network, members=options.members),
         recipe=recipe,
         temperature=temperature,
         ood=ood,
@@ -207,11 +220,22 @@ def fit_volume_segmenter(task: TaskSpec, data: VolumeSet, options: VolumeOptions
         split_sizes={name: len(part) for name, part in splits.items()},
         ood_val_false_refusal=false_refusal,
         extra={"train_inputs": len(train.x), "val_inputs": len(val.x)},
+        members=[
+            {"seed": options.train.seed + i, "best_epoch": r[1], "val_dice": max(h["val_dice"] for h in r[3])}
+            for i, r in enumerate(runs)
+        ]
+        if len(runs) > 1
+        else [],
     )
 
 
 def _fit_ood(
-    model: Segmenter, task: TaskSpec, data: VolumeSet, recipe: VolumeRecipe, quantile: float, folds: int = 2
+    model: Segmenter | SegmenterEnsemble,
+    task: TaskSpec,
+    data: VolumeSet,
+    recipe: VolumeRecipe,
+    quantile: float,
+    folds: int = 2,
 ) -> tuple[OodDetector, float]:
     """The distribution check on training inputs exactly as inference computes them; its
     false-refusal rate on validation volumes (median slice or the one window decides)."""

@@ -130,7 +130,8 @@ def test_members_is_refused_for_a_segmentation_task(tmp_path: Path) -> None:
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == (
-        "error[usage.invalid]: --members applies to classification tasks; us-fetal-head is segmentation"
+        "error[usage.invalid]: --members applies to classification and volume segmentation tasks; "
+        "us-fetal-head is segmentation"
     )
     assert not (tmp_path / "m").exists()
 
