@@ -121,15 +121,20 @@ def _pooled_ci(y: np.ndarray, logits: np.ndarray, n_boot: int = 2000) -> tuple[f
     return float(low), float(high)
 
 
-def _summary(path: Path) -> None:
+def _results(path: Path) -> tuple[str, dict[int, dict[int, dict]], list[int]]:
+    """The task, the records by fold then seed, and the seeds every fold has (in order)."""
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     by_fold: dict[int, dict[int, dict]] = {}
     for row in rows:
         by_fold.setdefault(row["fold"], {})[row["seed"]] = row
-    seeds = sorted(set.intersection(*(set(runs) for runs in by_fold.values())))
+    return rows[0]["task"], by_fold, sorted(set.intersection(*(set(runs) for runs in by_fold.values())))
+
+
+def _summary(path: Path) -> None:
+    task, by_fold, seeds = _results(path)
     folds = sorted(by_fold)
     held = sum(len(by_fold[f][seeds[0]]["y"]) for f in folds)
-    print(f"{rows[0]['task']}: folds {folds}; seeds {seeds}; {held} held cases")
+    print(f"{task}: folds {folds}; seeds {seeds}; {held} held cases")
     print(
         "| members | AUC per held fold | mean over folds | pooled AUC [95% CI] | gain over 1 member: mean (min, max) |"
     )
@@ -158,14 +163,9 @@ def _summary(path: Path) -> None:
 
 def _thresholds(path: Path, members: int) -> None:
     """Each threshold rule chosen on val for each fold's ensemble, scored on the held fold."""
-    rows = [json.loads(line) for line in path.read_text().splitlines()]
-    by_fold: dict[int, dict[int, dict]] = {}
-    for row in rows:
-        by_fold.setdefault(row["fold"], {})[row["seed"]] = row
-    seeds = sorted(set.intersection(*(set(runs) for runs in by_fold.values())))[:members]
-    print(
-        f"{rows[0]['task']}: {len(seeds)}-member ensembles (seeds {seeds}); threshold chosen on val, held fold scored"
-    )
+    task, by_fold, seeds = _results(path)
+    seeds = seeds[:members]
+    print(f"{task}: {len(seeds)}-member ensembles (seeds {seeds}); threshold chosen on val, held fold scored")
     print("| rule | fold | threshold | val sens / spec | held accuracy | held sensitivity | held specificity |")
     print("|---|---|---|---|---|---|---|")
     totals: dict[str, list[dict[str, float]]] = {}
@@ -179,7 +179,7 @@ def _thresholds(path: Path, members: int) -> None:
         temperature = fit_temperature(val_logits, val_y)
         p_val, p_held = apply_temperature(val_logits, temperature), apply_temperature(held_logits, temperature)
         for rule in THRESHOLD_RULES_COMPARED:
-            threshold = _threshold(rule, val_y, p_val)
+            threshold = choose_threshold(val_y, p_val, rule).threshold
             val = binary_metrics(val_y, p_val, threshold)
             held = binary_metrics(held_y, p_held, threshold)
             totals.setdefault(rule, []).append(held)
@@ -194,16 +194,9 @@ def _thresholds(path: Path, members: int) -> None:
         )
 
 
-#: ``youden`` is what ``medsight train`` does; ``prior`` puts the threshold at the val
-#: prevalence, where a calibrated model's likelihood ratio is 1 (Youden's optimum in the
-#: population, not in the sample).
-THRESHOLD_RULES_COMPARED = ("youden", "prior")
-
-
-def _threshold(rule: str, y: np.ndarray, p: np.ndarray) -> float:
-    if rule == "prior":
-        return float(np.mean(y))
-    return choose_threshold(y, p, rule).threshold
+#: ``youden`` is ``medsight train``'s default; ``prevalence`` puts the threshold at val's
+#: share of positives (medsight.calibration.threshold).
+THRESHOLD_RULES_COMPARED = ("youden", "prevalence")
 
 
 def main() -> None:
