@@ -64,8 +64,11 @@ export class Results {
     });
   }
 
-  /** Show the latest analysis of a study, polling until it finishes; resolves to the analysed SOP UID. */
-  async open(studyUid) {
+  /**
+   * Show the latest analysis of a study, polling until it finishes; resolves to the analysed SOP UID.
+   * `recheck`: when neither an analysis nor a waiting series is found, look once more (see renderWaiting).
+   */
+  async open(studyUid, recheck = true) {
     this.close();
     const generation = this.generation;
     let jobs;
@@ -79,8 +82,7 @@ export class Results {
     const latest = latestPerTask(jobs);
     const job = latest.find((j) => j.status === "done") || latest[0];
     if (!job) {
-      await this.renderWaiting(studyUid, generation);
-      return null;
+      return this.renderWaiting(studyUid, generation, recheck);
     }
     this.latest = latest;
     await this.show(job, generation);
@@ -126,17 +128,20 @@ export class Results {
    * No analysis yet. A series still arriving is analysed once it is complete (no new image
    * for the server's quiet time): say so, and look again when that time is up.
    */
-  async renderWaiting(studyUid, generation) {
+  async renderWaiting(studyUid, generation, recheck) {
     let waiting = [];
     try {
       waiting = await getJson(`/api/v1/analyses/waiting?study_uid=${encodeURIComponent(studyUid)}`);
     } catch {
       waiting = []; // an older server, or no access: nothing to promise
     }
-    if (generation !== this.generation) return;
+    if (generation !== this.generation) return null;
     if (!waiting.length) {
+      // The server queues a stable series' job, then drops its wait: between the two
+      // requests above the series may have gone from one to the other. Look once more.
+      if (recheck) return this.open(studyUid, false);
       this.renderMessage("No analysis of this study.");
-      return;
+      return null;
     }
     const seconds = Math.max(...waiting.map((w) => w.seconds_left));
     this.renderMessage(
@@ -147,6 +152,7 @@ export class Results {
     this.timer = setTimeout(() => {
       if (generation === this.generation) this.open(studyUid);
     }, Math.max(POLL_MS, (seconds + 1) * 1000));
+    return null;
   }
 
   renderMessage(text, id = null) {
