@@ -198,7 +198,8 @@ def fit_volume_segmenter(task: TaskSpec, data: VolumeSet, options: VolumeOptions
             set_determinism(seed=options.train.seed + index)
         member_options = replace(options.train, seed=options.train.seed + index)
         runs.append(_train(Segmenter(network), train, val, labels, member_options, progress))
-    model: Segmenter | SegmenterEnsemble = runs[0][0] if len(runs) == 1 else SegmenterEnsemble([r[0] for r in runs])
+    networks = [unet for unet, _, _, _ in runs]
+    model: Segmenter | SegmenterEnsemble = networks[0] if len(runs) == 1 else SegmenterEnsemble(networks)
     _, best_epoch, stopped, history = runs[0]
     progress.on_stage("calibrate", 2)
     _, val_logits = _val_dice(model, val, labels)
@@ -221,8 +222,8 @@ def fit_volume_segmenter(task: TaskSpec, data: VolumeSet, options: VolumeOptions
         ood_val_false_refusal=false_refusal,
         extra={"train_inputs": len(train.x), "val_inputs": len(val.x)},
         members=[
-            {"seed": options.train.seed + i, "best_epoch": r[1], "val_dice": max(h["val_dice"] for h in r[3])}
-            for i, r in enumerate(runs)
+            {"seed": options.train.seed + i, "best_epoch": best, "val_dice": max(h["val_dice"] for h in log)}
+            for i, (_, best, _, log) in enumerate(runs)
         ]
         if len(runs) > 1
         else [],
