@@ -154,7 +154,12 @@ def refit_ood_cmd(
     for label, check in (("before", result.before), ("after", result.after)):
         typer.echo(
             f"{label}: {check['folds']} folds, thresholds pixel {check['pixel_threshold']:.2f}"
-            f" / features {check['feature_threshold']:.2f}; validation refused"
+            f" / features {_thresholds(check['feature_threshold'])}; validation refused"
             f" {check['val_false_refusals']}/{check['val_n']}"
         )
     typer.echo(f"rewrote {result.bundle.path} (weights sha256 {result.bundle.sha256[:12]}, unchanged)")
+
+
+def _thresholds(value: float | list[float]) -> str:
+    """One threshold, or an ensemble's per member."""
+    return f"{value:.2f}" if isinstance(value, float | int) else ", ".join(f"{v:.2f}" for v in value)

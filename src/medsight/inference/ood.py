@@ -10,7 +10,11 @@ Two Mahalanobis distances, each against a Gaussian fitted on the training set:
   images estimate their covariance well;
 - **features**: the model's own pooled features (Lee et al., NeurIPS 2018, "A Simple
   Unified Framework for Detecting Out-of-Distribution Samples"), which catch inputs that
-  look plausible at 16 px but that the network represents unlike any chest X-ray.
+  look plausible at 16 px but that the network represents unlike any chest X-ray. A deep
+  ensemble gets one Gaussian per member (:class:`MemberDistances`): one Gaussian over
+  every member's features side by side has three times the dimensions for the same
+  training images, and its shrunk covariance let through what one member alone refuses
+  (brain MR slices through ``us-breast-28`` 2.0.0, docs/models.md).
 
 The covariance is shrunk towards a scaled identity by the Ledoit-Wolf weight, so that it
 is invertible and well conditioned with few samples per dimension. Each threshold is a
@@ -30,7 +34,7 @@ from numpy.typing import NDArray
 from medsight.tasks.acceptance import Refusal
 from medsight.tasks.preprocess import resize_area_batch
 
-__all__ = ["GaussianDistance", "OodDetector", "pixel_statistics"]
+__all__ = ["GaussianDistance", "MemberDistances", "OodDetector", "pixel_statistics"]
 
 THUMBNAIL = 8
 _PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
@@ -81,22 +85,32 @@ class GaussianDistance:
         ultrasound through a chest X-ray model (measured for ``cxr-tuberculosis``,
         docs/models.md). More folds fit on nearly all samples and remove most of that gap.
         """
+        return cls.fit_with_held_out(samples, quantile, folds)[0]
+
+    @classmethod
+    def fit_with_held_out(
+        cls, samples: NDArray[np.float64], quantile: float, folds: int = 2
+    ) -> tuple[GaussianDistance, list[NDArray[np.float64]]]:
+        """:meth:`fit`, and the held-out distances its threshold was taken from (one array per fold)."""
         samples = np.asarray(samples, dtype=np.float64)
+        held_out = cls._held_out_distances(samples, folds)
+        whole = cls._fit_moments(samples)
+        threshold = cross_fitted_quantile(held_out, quantile, folds)
+        return cls(mean=whole.mean, precision=whole.precision, threshold=threshold), held_out
+
+    @classmethod
+    def _held_out_distances(cls, samples: NDArray[np.float64], folds: int) -> list[NDArray[np.float64]]:
+        """Each fold's distances to a Gaussian fitted on the other folds (two folds: the halves)."""
         if folds < 2:
             raise ValueError(f"folds must be at least 2, got {folds}")
-        whole = cls._fit_moments(samples)
         if folds == 2:
             half = len(samples) // 2
             first, second = samples[:half], samples[half:]
-            pairs = ((first, second), (second, first))
-            threshold = float(np.mean([np.quantile(cls._fit_moments(a).distance(b), quantile) for a, b in pairs]))
-            return cls(mean=whole.mean, precision=whole.precision, threshold=threshold)
+            return [cls._fit_moments(first).distance(second), cls._fit_moments(second).distance(first)]
         parts = np.array_split(np.arange(len(samples)), folds)
-        held_out = [
+        return [
             cls._fit_moments(np.delete(samples, part, axis=0)).distance(samples[part]) for part in parts if part.size
         ]
-        threshold = float(np.quantile(np.concatenate(held_out), quantile))
-        return cls(mean=whole.mean, precision=whole.precision, threshold=threshold)
 
     @classmethod
     def _fit_moments(cls, samples: NDArray[np.float64]) -> GaussianDistance:
@@ -121,19 +135,76 @@ class GaussianDistance:
         return np.asarray(np.sqrt(np.maximum(squared, 0.0)), dtype=np.float64)
 
 
+def cross_fitted_quantile(held_out: list[NDArray[np.float64]], quantile: float, folds: int) -> float:
+    """A threshold from held-out distances (:meth:`GaussianDistance.fit_with_held_out`): with two folds the mean
+    of the halves' quantiles, with more the quantile of every held-out distance pooled."""
+    if folds == 2:
+        return float(np.mean([np.quantile(part, quantile) for part in held_out]))
+    return float(np.quantile(np.concatenate(held_out), quantile))
+
+
+@dataclass(frozen=True)
+class MemberDistances:
+    """One Gaussian per block of features (an ensemble's members'); an input's score is its
+    largest distance-to-threshold ratio, so any member that does not recognise it refuses it.
+
+    Each member's threshold is first its own cross-fitted quantile; all are then scaled by
+    one factor, the same quantile of the held-out samples' largest ratio, so that the
+    union refuses the share of unseen training inputs that one threshold would
+    (``1 - quantile``), not up to ``members`` times that. One block is exactly
+    :class:`GaussianDistance`.
+
+    Attributes:
+        members: the Gaussians, in the order of the feature blocks.
+    """
+
+    members: tuple[GaussianDistance, ...]
+
+    @classmethod
+    def fit(cls, features: NDArray[np.float64], quantile: float, folds: int = 2, blocks: int = 1) -> MemberDistances:
+        """Fit on ``features`` ``(n, blocks * d)``, split into ``blocks`` equal blocks."""
+        features = np.asarray(features, dtype=np.float64)
+        if blocks < 1 or features.shape[1] % blocks:
+            raise ValueError(f"{features.shape[1]} features do not split into {blocks} equal blocks")
+        if blocks == 1:
+            return cls((GaussianDistance.fit(features, quantile, folds),))
+        fitted, held_out = [], []
+        for block in np.split(features, blocks, axis=1):
+            gauss, distances = GaussianDistance.fit_with_held_out(block, quantile, folds)
+            fitted.append(gauss)
+            held_out.append(distances)
+        ratios = [
+            np.max([parts[fold] / gauss.threshold for parts, gauss in zip(held_out, fitted, strict=True)], axis=0)
+            for fold in range(len(held_out[0]))
+        ]
+        scale = cross_fitted_quantile(ratios, quantile, folds)
+        return cls(tuple(GaussianDistance(g.mean, g.precision, g.threshold * scale) for g in fitted))
+
+    def ratio(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Each row's largest distance-to-threshold ratio over the members (> 1 refuses)."""
+        blocks = np.split(np.asarray(features, dtype=np.float64), len(self.members), axis=1)
+        ratios = [gauss.distance(block) / gauss.threshold for gauss, block in zip(self.members, blocks, strict=True)]
+        return np.asarray(np.max(ratios, axis=0), dtype=np.float64)
+
+    @property
+    def thresholds(self) -> list[float]:
+        """Each member's threshold."""
+        return [gauss.threshold for gauss in self.members]
+
+
 @dataclass(frozen=True)
 class OodDetector:
     """The two distances of the module docstring, and what to tell a user.
 
     Attributes:
         pixels: distance on :func:`pixel_statistics`.
-        features: distance on the model's features.
+        features: distances on the model's features, one per ensemble member.
         quantile: training quantile the thresholds were set at.
         description: what the model is for ("a frontal chest X-ray"), for reasons.
     """
 
     pixels: GaussianDistance
-    features: GaussianDistance
+    features: MemberDistances
     quantile: float
     description: str
 
@@ -146,11 +217,13 @@ class OodDetector:
         quantile: float,
         description: str,
         folds: int = 2,
+        members: int = 1,
     ) -> OodDetector:
-        """Fit both distances on training inputs and their features (``folds``: see :meth:`GaussianDistance.fit`)."""
+        """Fit both distances on training inputs and their features (``folds``: see
+        :meth:`GaussianDistance.fit`; ``members``: the ensemble's, whose features lie side by side)."""
         return cls(
             pixels=GaussianDistance.fit(pixel_statistics(inputs), quantile, folds),
-            features=GaussianDistance.fit(np.asarray(features, dtype=np.float64), quantile, folds),
+            features=MemberDistances.fit(np.asarray(features, dtype=np.float64), quantile, folds, members),
             quantile=quantile,
             description=description,
         )
@@ -158,7 +231,7 @@ class OodDetector:
     def scores(self, inputs: NDArray[np.float32], features: NDArray[np.float32]) -> NDArray[np.float64]:
         """``(n, 2)``: each input's pixel and feature distance divided by its threshold (> 1 refuses)."""
         pixel = self.pixels.distance(pixel_statistics(inputs)) / self.pixels.threshold
-        feature = self.features.distance(np.asarray(features, dtype=np.float64)) / self.features.threshold
+        feature = self.features.ratio(np.asarray(features, dtype=np.float64))
         return np.stack([pixel, feature], axis=1)
 
     def refusals(self, inputs: NDArray[np.float32], features: NDArray[np.float32]) -> list[Refusal | None]:
@@ -182,14 +255,29 @@ class OodDetector:
         return out
 
     def save(self, path: Path) -> None:
-        """Write the statistics to an ``.npz`` (deterministic bytes for the same values)."""
+        """Write the statistics to an ``.npz`` (deterministic bytes for the same values).
+
+        One network's feature Gaussian is stored as it always was (1-D mean, scalar
+        threshold); an ensemble's are stacked along a first axis, one row per member.
+        """
+        members = self.features.members
+        if len(members) == 1:
+            feature_arrays = {
+                "features_mean": members[0].mean,
+                "features_precision": members[0].precision,
+                "features_threshold": np.float64(members[0].threshold),
+            }
+        else:
+            feature_arrays = {
+                "features_mean": np.stack([g.mean for g in members]),
+                "features_precision": np.stack([g.precision for g in members]),
+                "features_threshold": np.array([g.threshold for g in members], dtype=np.float64),
+            }
         arrays = {
             "pixels_mean": self.pixels.mean,
             "pixels_precision": self.pixels.precision,
             "pixels_threshold": np.float64(self.pixels.threshold),
-            "features_mean": self.features.mean,
-            "features_precision": self.features.precision,
-            "features_threshold": np.float64(self.features.threshold),
+            **feature_arrays,
             "quantile": np.float64(self.quantile),
         }
         with path.open("wb") as stream:
@@ -199,10 +287,17 @@ class OodDetector:
     def load(cls, path: Path, description: str) -> OodDetector:
         """Read what :meth:`save` wrote."""
         with np.load(path, allow_pickle=False) as data:
+            means, precisions = data["features_mean"], data["features_precision"]
+            thresholds = np.atleast_1d(data["features_threshold"])
+            if means.ndim == 1:
+                means, precisions = means[None], precisions[None]
             return cls(
                 pixels=GaussianDistance(data["pixels_mean"], data["pixels_precision"], float(data["pixels_threshold"])),
-                features=GaussianDistance(
-                    data["features_mean"], data["features_precision"], float(data["features_threshold"])
+                features=MemberDistances(
+                    tuple(
+                        GaussianDistance(mean, precision, float(threshold))
+                        for mean, precision, threshold in zip(means, precisions, thresholds, strict=True)
+                    )
                 ),
                 quantile=float(data["quantile"]),
                 description=description,

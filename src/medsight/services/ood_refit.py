@@ -36,10 +36,11 @@ from medsight.errors import InvalidDatasetError, UsageError
 from medsight.inference import LoadedModel
 from medsight.inference.ood import OodDetector
 from medsight.models.bundle import Bundle, BundleMetadata, file_sha256, load_bundle, resolve_bundle, write_metadata
+from medsight.models.networks import NetworkConfig
 from medsight.settings import ReadLimits
 from medsight.tasks import get_task
 from medsight.training import FitOptions
-from medsight.training.export import publish_bundle
+from medsight.training.export import ood_method, publish_bundle
 from medsight.training.model_card import bundle_model_card
 from medsight.training.prepare_data import prepare_split
 
@@ -122,7 +123,12 @@ def refit_ood(
     stage("fitting")
     quantile = request.quantile if request.quantile is not None else model.ood.quantile
     ood = OodDetector.fit(
-        x_train, train_features, quantile=quantile, description=model.ood.description, folds=request.folds
+        x_train,
+        train_features,
+        quantile=quantile,
+        description=model.ood.description,
+        folds=request.folds,
+        members=NetworkConfig.from_dict(section.network).members,
     )
     before = _summary(model.ood, section.ood.get("folds", 2), x_val, val_features)
     after = _summary(ood, request.folds, x_val, val_features)
@@ -154,11 +160,17 @@ def _summary(
         "folds": folds,
         "quantile": ood.quantile,
         "pixel_threshold": round(ood.pixels.threshold, 4),
-        "feature_threshold": round(ood.features.threshold, 4),
+        "feature_threshold": _rounded(ood.features.thresholds),
         "val_false_refusals": int(refused.sum()),
         "val_n": len(refused),
         "val_false_refusal_rate": round(float(refused.mean()), 4),
     }
+
+
+def _rounded(thresholds: list[float]) -> float | list[float]:
+    """One network's threshold, or an ensemble's one per member."""
+    out = [round(threshold, 4) for threshold in thresholds]
+    return out[0] if len(out) == 1 else out
 
 
 def _rewrite(bundle: Bundle, ood: OodDetector, request: OodRefitRequest, after: dict[str, Any]) -> Bundle:
@@ -189,6 +201,7 @@ def _metadata(
     }
     ood = {
         **section.ood,
+        "method": ood_method(NetworkConfig.from_dict(section.network).members),
         "quantile": after["quantile"],
         "folds": request.folds,
         "val_false_refusal_rate": after["val_false_refusal_rate"],

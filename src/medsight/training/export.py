@@ -30,10 +30,18 @@ from medsight.tasks import Preprocessing, TaskSpec
 from medsight.training.fit import FitOptions, FitResult, platform_summary
 from medsight.training.model_card import render_model_card
 
-__all__ = ["ONNX_TOLERANCE", "BundleSource", "export_onnx", "write_bundle"]
+__all__ = ["ONNX_TOLERANCE", "BundleSource", "export_onnx", "ood_method", "write_bundle"]
 
 #: Largest absolute difference of logits and features between ONNX Runtime and torch.
 ONNX_TOLERANCE = 1e-4
+
+
+def ood_method(members: int) -> str:
+    """The bundle's words for its distribution check (an ensemble's has one Gaussian per member)."""
+    features = "pooled features (Lee et al. 2018)"
+    if members > 1:
+        features += f", one Gaussian per member of the {members}"
+    return f"Mahalanobis distance on pixel statistics (8x8 thumbnail, percentiles, detail) and on {features}"
 
 
 def export_onnx(model: Network, size: int, path: Path, graph: torch.nn.Module | None = None) -> None:
@@ -208,10 +216,7 @@ def _metadata(source: BundleSource, weights: dict[str, str]) -> BundleMetadata:
             "quantile": result.ood.quantile,
             "folds": options.ood_folds,
             "val_false_refusal_rate": round(result.ood_val_false_refusal, 4),
-            "method": (
-                "Mahalanobis distance on pixel statistics (8x8 thumbnail, percentiles, detail) "
-                "and on pooled features (Lee et al. 2018)"
-            ),
+            "method": ood_method(result.network.members),
         },
         weights=weights,
         metrics={"val": result.val_metrics},

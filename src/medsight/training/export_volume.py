@@ -86,7 +86,8 @@ def _metadata(source: VolumeSource, weights: dict[str, str]) -> BundleMetadata:
             fit.ood,
             fit,
             "Mahalanobis distance on pixel statistics and on the U-Net's pooled bottleneck "
-            + ("(per slice; the median slice decides)" if recipe.dims == 2 else "(the central window)"),
+            + ("(per slice; the median slice decides)" if recipe.dims == 2 else "(the central window)")
+            + (f", one Gaussian per member of the {options.members}" if options.members > 1 else ""),
             folds=options.ood_folds,
         ),
         weights=weights,

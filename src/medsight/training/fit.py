@@ -153,6 +153,7 @@ def fit_classifier(task: TaskSpec, data: LabelledSet, options: FitOptions, progr
         quantile=options.ood_quantile,
         description=task.acceptance.description,
         folds=options.ood_folds,
+        members=options.members,
     )
     false_refusal = float(np.mean(ood.scores(x_val, val_features).max(axis=1) > 1.0))
     progress.on_step()

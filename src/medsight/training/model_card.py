@@ -188,18 +188,24 @@ def _network(network: dict[str, Any]) -> str:
     )
 
 
+def _threads(training: dict[str, Any]) -> str:
+    """'1 CPU thread', '2 CPU threads'."""
+    threads = training.get("platform", {}).get("threads", "?")
+    return f"{threads} CPU thread" + ("" if str(threads) == "1" else "s")
+
+
 def _training_line(training: dict[str, Any]) -> str:
     """Seed, chosen epoch(s), time: one member's or every ensemble member's."""
     where = (
         f"at most {training.get('epochs_max')} epochs each, {training.get('seconds', 0) / 60:.1f} min in all on "
-        f"{training.get('platform', {}).get('threads', '?')} CPU threads"
+        f"{_threads(training)}"
     )
     members = training.get("members") or []
     if not members:
         return (
             f"- Training: seed {training.get('seed')}, best epoch {training.get('best_epoch')} of at most "
             f"{training.get('epochs_max')}, {training.get('seconds', 0) / 60:.1f} min on "
-            f"{training.get('platform', {}).get('threads', '?')} CPU threads."
+            f"{_threads(training)}."
         )
     each = "; ".join(f"seed {m['seed']}: best epoch {m['best_epoch']}, val AUC {m['val_auc']:.4f}" for m in members)
     return f"- Training: {len(members)} members, {where} ({each}; the ensemble's validation figures are below)."
@@ -262,7 +268,7 @@ def card_run(training: dict[str, Any]) -> list[str]:
     return [
         f"- Seed {training.get('seed')}, best epoch {training.get('best_epoch')} of at most "
         f"{training.get('epochs_max')}, {training.get('seconds', 0) / 60:.1f} min on "
-        f"{training.get('platform', {}).get('threads', '?')} CPU threads.",
+        f"{_threads(training)}.",
         f"- Command: `{training.get('command', '')}`",
     ]
 

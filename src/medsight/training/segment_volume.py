@@ -206,7 +206,7 @@ def fit_volume_segmenter(task: TaskSpec, data: VolumeSet, options: VolumeOptions
     flat = np.moveaxis(val_logits, 1, -1).reshape(-1, labels + 1)[::_VOXEL_STRIDE]
     temperature = fit_softmax_temperature(flat, val.y[:, 0].ravel()[::_VOXEL_STRIDE])
     progress.on_step()
-    ood, false_refusal = _fit_ood(model, task, data, recipe, options.ood_quantile, options.ood_folds)
+    ood, false_refusal = _fit_ood(model, task, data, recipe, options.ood_quantile, options.ood_folds, options.members)
     progress.on_step()
     return VolumeFit(
         model=model,
@@ -237,6 +237,7 @@ def _fit_ood(
     recipe: VolumeRecipe,
     quantile: float,
     folds: int = 2,
+    members: int = 1,
 ) -> tuple[OodDetector, float]:
     """The distribution check on training inputs exactly as inference computes them; its
     false-refusal rate on validation volumes (median slice or the one window decides)."""
@@ -257,6 +258,7 @@ def _fit_ood(
         quantile=quantile,
         description=task.acceptance.description,
         folds=folds,
+        members=members,
     )
     refused = [float(np.median(ood.scores(x, f), axis=0).max() > 1.0) for x, f in zip(*collected["val"], strict=True)]
     return ood, float(np.mean(refused)) if refused else 0.0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,23 @@ def test_the_command_prints_before_and_after_and_refuses_other_data_in_one_line(
     assert refused.returncode == 3, refused.stderr
     assert refused.stderr.startswith("error[input.invalid_dataset]: this is not the data")
     assert refused.stderr.strip().count("\n") == 0
+
+
+def test_an_ensemble_is_refitted_with_one_gaussian_per_member_as_its_retrain_would(
+    tmp_path: Path, synthetic_npz: Path
+) -> None:
+    ensemble = replace(_options(2), members=2)
+    trained = train(TrainRequest("cxr-pneumonia", synthetic_npz, tmp_path / "ensemble", ensemble))
+    done = medsight("models", "refit-ood", trained.path, "--data", synthetic_npz, "--folds", "3")
+    assert done.returncode == 0, done.stderr
+    after = done.stdout.splitlines()[1]
+    assert after.startswith("after: 3 folds")
+    assert re.search(r"features \d+\.\d\d, \d+\.\d\d;", after), after  # one threshold per member
+
+    retrained = train(
+        TrainRequest("cxr-pneumonia", synthetic_npz, tmp_path / "retrained", replace(ensemble, ood_folds=3))
+    )
+    assert file_sha256(trained.weights_file("ood.npz")) == file_sha256(retrained.weights_file("ood.npz"))
+    refit = load_bundle(trained.path)
+    assert refit.metadata.medsight.ood == retrained.metadata.medsight.ood
+    assert "one Gaussian per member of the 2" in refit.metadata.medsight.ood["method"]
