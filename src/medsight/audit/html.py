@@ -9,25 +9,19 @@ Text is escaped: group values come from a user's CSV.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from medsight.audit._page import STYLE as _STYLE
+from medsight.audit._page import data_uri as _data_uri
+from medsight.audit._page import value_with_ci as _value
 from medsight.audit.fairness import GAP_METRICS, GROUP_METRICS, AttributeAudit
 from medsight.audit.report import FairnessReport
 from medsight.plots import group_calibration_plot_png, group_roc_plot_png
 
 __all__ = ["render_html"]
 
-_STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
-h1{font-size:1.5em}h2{margin-top:2em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
-.ci{color:#777;font-size:.85em}.fail{color:#b00020;font-weight:bold}.pass{color:#0a7d32;font-weight:bold}
-.muted{color:#999}.plots img{width:48%;min-width:360px}
-"""
 
 _GAP_NAMES = {
     "tpr_difference": "TPR difference",
@@ -130,14 +124,3 @@ def _plots(audit: AttributeAudit, report: FairnessReport) -> str:
         f"<img alt='Calibration curves by {escape(audit.attribute)}' src='{_data_uri(calibration)}'>"
         "</div>"
     )
-
-
-def _data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def _value(value: float | None, ci: Sequence[float | None]) -> str:
-    if value is None:
-        return "<span class='muted'>n/a</span>"
-    interval = "" if None in ci else f" <span class='ci'>[{ci[0]:.3f}, {ci[1]:.3f}]</span>"
-    return f"{value:.3f}{interval}"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from medsight.cli._progress import stdout_console
 
@@ -38,8 +39,9 @@ def demo(
         typer.echo(json.dumps(out, indent=2))
         return
     console = stdout_console()
-    console.print(f"[bold]medsight demo[/]: inputs in {inputs.folder}; chest X-rays from {inputs.chest_source}")
+    where = escape(f"inputs in {inputs.folder}; chest X-rays from {inputs.chest_source}")
+    console.print(f"[bold]medsight demo[/]: {where}")
     for model, report in reports.items():
         console.print(f"\n[bold]{model}[/]: {report.counts}")
         _render(report.records, inputs.folder)
-    console.print(f"\nheatmaps in {work / 'heatmaps'}")
+    console.print(escape(f"\nheatmaps in {work / 'heatmaps'}"), highlight=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from medsight.cli._options import TtaOption
 from medsight.cli._progress import stdout_console
@@ -114,7 +115,7 @@ def _render(report: dict[str, Any]) -> None:
     refused = report["refused"]
     console.print(f"would be refused by analyze: {refused['n']} ({refused['rate']:.1%}) {refused['by_check']}")
     for name, file in report.get("plots", {}).items():
-        console.print(f"{name}: {file}")
+        console.print(escape(f"{name}: {file}"), highlight=False)
     for column, records in report.get("by", {}).items():
         _render_by(column, records)
 

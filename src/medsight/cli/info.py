@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from medsight.services.inspect import InspectReport, inspect
 from medsight.settings import get_settings
@@ -58,10 +59,11 @@ def _render(report: InspectReport) -> None:
     err = Console(stderr=True)
     for summary in report.images:
         for warning in summary.warnings:
-            err.print(f"[yellow]warning[/] {_relative(summary.label, root)}: {warning}", highlight=False)
+            err.print(f"[yellow]warning[/] {escape(f'{_relative(summary.label, root)}: {warning}')}", highlight=False)
     for failure in report.failures:
         message = _relative(failure.message, root)
-        err.print(f"[red]failed[/] [{failure.code}] {message}", highlight=False, markup=True)
+        # Codes, file names and messages are text, not markup: "[input.unreadable]" is a valid rich tag.
+        err.print(f"[red]failed[/] {escape(f'[{failure.code}] {message}')}", highlight=False, markup=True)
     if report.skipped:
         err.print(
             f"skipped {len(report.skipped)} file(s) that hold no image (not DICOM, or no pixel data)", highlight=False

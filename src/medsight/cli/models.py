@@ -13,7 +13,7 @@ from medsight.audit import DEFAULT_GATE
 from medsight.cli._progress import stdout_console
 from medsight.cli._service import DataDirOption, service_settings
 from medsight.cli.audit import DEFAULT_GATE_ATTRIBUTES, GateAttributesOption, MaxEodOption, MinGroupOption, make_gate
-from medsight.models.bundle import load_bundle, shipped_bundles
+from medsight.models.bundle import Bundle, load_bundle, shipped_bundles
 from medsight.services.release import PromoteRequest, gate_problems, promote, releases
 
 __all__ = ["models_app"]
@@ -66,7 +66,7 @@ def list_cmd(
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
-    """The shipped models, their fairness audit verdict, and what is released."""
+    """The shipped models, their fairness and saliency audit verdicts, and what is released."""
     released = {r["name"]: r for r in releases(service_settings(data_dir).data_dir)}
     rows: list[dict[str, Any]] = []
     for name, path in shipped_bundles().items():
@@ -80,6 +80,7 @@ def list_cmd(
                     "task": record.get("task"),
                     "networks": None,
                     "audit": None,
+                    "saliency_audit": None,
                     "released": record,
                 }
             )
@@ -89,13 +90,14 @@ def list_cmd(
     from rich.table import Table
 
     table = Table(title_justify="left")
-    for heading in ("model", "version", "task", "networks", "fairness audit", "released"):
+    for heading in ("model", "version", "task", "networks", "fairness audit", "saliency audit", "released"):
         table.add_column(heading)
     for row in rows:
         release = row["released"]
         shown = f"{release['version']} ({'override' if release.get('override') else 'gate passed'})" if release else ""
         networks = "" if row["networks"] is None else str(row["networks"])
-        table.add_row(row["name"], row["version"] or "", row["task"] or "", networks, row["audit"] or "", shown)
+        cells = (row["name"], row["version"] or "", row["task"] or "", networks, row["audit"] or "")
+        table.add_row(*cells, row["saliency_audit"] or "", shown)
     stdout_console().print(table)
 
 
@@ -114,8 +116,21 @@ def _row(name: str, path: Path, release: dict[str, Any] | None) -> dict[str, Any
         # An ensemble runs that many networks per image: its cost, and its member agreement.
         "networks": int(bundle.metadata.medsight.network.get("members", 1)),
         "audit": verdict,
+        "saliency_audit": _saliency_verdict(bundle),
         "released": release,
     }
+
+
+def _saliency_verdict(bundle: Bundle) -> str | None:
+    """Whether the heatmaps of these weights were shown to follow the model's evidence (classifiers only)."""
+    if bundle.metadata.medsight.kind != "classification":
+        return None
+    audit = bundle.metadata.medsight.saliency_audit
+    if not audit:
+        return "none recorded"
+    if audit.get("model_sha256") != bundle.sha256:
+        return "of other weights"
+    return "passed" if audit.get("passed") else "failed"
 
 
 @models_app.command("refit-ood")

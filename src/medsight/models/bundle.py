@@ -9,13 +9,15 @@
       models/ood.npz          the out-of-distribution detector's statistics
       docs/model_card.md      for people: intended use, data, metrics with CIs, limits
       docs/fairness_audit.*   the latest fairness audit (JSON and HTML), when one was recorded
+      docs/saliency_audit.*   the latest saliency audit (JSON and HTML), when one was recorded
 
 Every file under ``models/`` is listed in ``medsight.weights`` with its sha256 and
 checked before use: a bundle whose weights differ from what its metadata records is
 refused with ``model.weights_mismatch`` (exit 5), never run.
 
-A fairness audit is recorded in ``medsight.audit`` (:func:`record_audit`): it names the
-sha256 of the weights it was computed on, so an audit can never vouch for other weights.
+A fairness audit is recorded in ``medsight.audit`` and a saliency audit in
+``medsight.saliency_audit`` (:func:`record_audit`): each names the sha256 of the weights
+it was computed on, so an audit can never vouch for other weights.
 Recording rewrites ``configs/metadata.json`` only; the weights and their hashes stay.
 """
 
@@ -35,6 +37,8 @@ from medsight.errors import InvalidBundleError, ModelNotFoundError, OutputError,
 __all__ = [
     "AUDIT_HTML",
     "AUDIT_JSON",
+    "SALIENCY_AUDIT_HTML",
+    "SALIENCY_AUDIT_JSON",
     "SHIPPED_DIR",
     "Bundle",
     "BundleMetadata",
@@ -54,6 +58,8 @@ MODEL_CARD = Path("docs/model_card.md")
 WEIGHTS_DIR = Path("models")
 AUDIT_JSON = Path("docs/fairness_audit.json")
 AUDIT_HTML = Path("docs/fairness_audit.html")
+SALIENCY_AUDIT_JSON = Path("docs/saliency_audit.json")
+SALIENCY_AUDIT_HTML = Path("docs/saliency_audit.html")
 
 
 class MedsightSection(BaseModel):
@@ -80,6 +86,10 @@ class MedsightSection(BaseModel):
     )
     audit: dict[str, Any] = Field(
         default_factory=dict, description="the latest fairness audit's summary (medsight.services.audit); empty: none"
+    )
+    saliency_audit: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the latest saliency audit's summary (medsight.services.saliency_audit); empty: none",
     )
 
 
@@ -222,8 +232,9 @@ def write_metadata(path: Path, metadata: BundleMetadata) -> None:
     target.write_text(_metadata_text(metadata), encoding="utf-8")
 
 
-def record_audit(bundle: Bundle, summary: dict[str, Any]) -> Bundle:
-    """Record a fairness audit's ``summary`` in the bundle's metadata; return the bundle re-read.
+def record_audit(bundle: Bundle, summary: dict[str, Any], field: str = "audit") -> Bundle:
+    """Record an audit's ``summary`` in the bundle's metadata (``field``: ``audit`` for the
+    fairness audit, ``saliency_audit``); return the bundle re-read.
 
     The file is replaced whole (temporary file, then rename), so a crash leaves the old
     metadata, never half of it.
@@ -231,7 +242,9 @@ def record_audit(bundle: Bundle, summary: dict[str, Any]) -> Bundle:
     Raises:
         OutputError: the metadata cannot be written.
     """
-    section = bundle.metadata.medsight.model_copy(update={"audit": summary})
+    if field not in ("audit", "saliency_audit"):
+        raise ValueError(f"no audit field {field!r} in a bundle's metadata")
+    section = bundle.metadata.medsight.model_copy(update={field: summary})
     metadata = bundle.metadata.model_copy(update={"medsight": section})
     target = bundle.path / METADATA
     staging = target.with_name(f".{target.name}.tmp")

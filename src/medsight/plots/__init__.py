@@ -9,5 +9,12 @@ curves so the plots show exactly the numbers the reports give.
 from medsight.plots.groups import group_calibration_plot_png, group_roc_plot_png
 from medsight.plots.reliability import reliability_plot_png
 from medsight.plots.roc import roc_plot_png
+from medsight.plots.saliency import perturbation_plot_png
 
-__all__ = ["group_calibration_plot_png", "group_roc_plot_png", "reliability_plot_png", "roc_plot_png"]
+__all__ = [
+    "group_calibration_plot_png",
+    "group_roc_plot_png",
+    "perturbation_plot_png",
+    "reliability_plot_png",
+    "roc_plot_png",
+]

@@ -40,7 +40,14 @@ from medsight.settings import ReadLimits
 from medsight.tasks import get_task
 from medsight.tasks.registry import TaskKind
 
-__all__ = ["FairnessAuditOptions", "FairnessAuditResult", "audit_fairness", "record_in_bundle", "write_html"]
+__all__ = [
+    "FairnessAuditOptions",
+    "FairnessAuditResult",
+    "audit_fairness",
+    "record_in_bundle",
+    "rewrite_model_card",
+    "write_html",
+]
 
 # Added to the attributes when both halves are audited: the issue's intersection.
 _DEFAULT_INTERSECTIONS = (("sex", "age_band"),)
@@ -171,11 +178,11 @@ def record_in_bundle(result: FairnessAuditResult, *, command: str = "") -> dict[
     for name in (AUDIT_JSON, AUDIT_HTML):
         (bundle.path / name).chmod(0o644)  # a bundle is shared; the report holds no patient data
     recorded = record_audit(bundle, summary)
-    _rewrite_model_card(recorded)
+    rewrite_model_card(recorded)
     return summary
 
 
-def _rewrite_model_card(bundle: Bundle) -> None:
+def rewrite_model_card(bundle: Bundle) -> None:
     """The model card again, now with its fairness audit section."""
     from medsight.training.model_card import bundle_model_card
 

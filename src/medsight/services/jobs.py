@@ -27,6 +27,7 @@ from typing import Any
 from medsight.access import Principal
 from medsight.errors import (
     IntegrityError,
+    MedsightError,
     NoImagesFoundError,
     ResourceLimitError,
     StoredInstanceNotFoundError,
@@ -139,6 +140,24 @@ class JobService:
                 self._released = frozenset((str(r.get("name")), str(r.get("sha256"))) for r in records)
                 self._releases_stamp = stamp
             return (model.name, model.sha256) in self._released
+
+    def heatmap_audit(self, record: JobRecord) -> dict[str, Any] | None:
+        """The saliency audit recorded for the weights that ran ``record`` (``passed``, the
+        ``failed`` checks, ``audited_at``), or None: none recorded, or the installed bundle's weights are others
+        (an audit of other weights says nothing about these heatmaps)."""
+        try:
+            bundle = self.bundle(get_task(record.task))
+        except MedsightError:  # the task's model is gone or broken: nothing to vouch with
+            return None
+        audit = bundle.metadata.medsight.saliency_audit
+        if bundle.sha256 != record.model.sha256 or audit.get("model_sha256") != record.model.sha256:
+            return None
+        failed = [name for name, check in audit.get("checks", {}).items() if not check.get("passed")]
+        return {"passed": bool(audit.get("passed")), "failed": failed, "audited_at": audit.get("audited_at")}
+
+    def model_facts(self, record: JobRecord) -> dict[str, Any]:
+        """What the API says about a job's model beside its identity (:func:`job_json`)."""
+        return {"released": self.released(record.model), "saliency_audit": self.heatmap_audit(record)}
 
     def bundle(self, task: TaskSpec) -> Bundle:
         """The (verified) bundle that runs ``task``, resolved once per process."""
@@ -277,16 +296,20 @@ def _recorded_sha256(record: JobRecord, kind: HeatmapKind) -> str | None:
     return sha if isinstance(sha, str) else None
 
 
-def job_json(record: JobRecord, *, released: bool | None = None) -> dict[str, Any]:
+def job_json(record: JobRecord, *, model_facts: dict[str, Any] | None = None) -> dict[str, Any]:
     """The API's JSON form of a job: its state, its model, its result or error, and links.
 
-    ``released``: whether its model was released through the gate (:meth:`JobService.released`).
+    ``model_facts`` (:meth:`JobService.model_facts`) join the model's identity: whether it
+    was released through the gate, and its heatmaps' recorded saliency audit (None: none).
     """
     link = f"{ANALYSES_PATH}/{record.job_id}"
     finished = record.status in FINISHED
-    model: dict[str, Any] = {"name": record.model.name, "version": record.model.version, "sha256": record.model.sha256}
-    if released is not None:
-        model["released"] = released
+    model: dict[str, Any] = {
+        "name": record.model.name,
+        "version": record.model.version,
+        "sha256": record.model.sha256,
+        **(model_facts or {}),
+    }
     return {
         "id": record.job_id,
         "status": record.status.value,

@@ -48,6 +48,9 @@ CXR_PNEUMONIA = TaskSpec(
         "Lateral views, CT, MR, ultrasound and photographs of films are out of scope and are refused.",
         "The decision threshold was chosen on validation data with the training prevalence; "
         "calibrated probabilities assume a similar case mix.",
+        "A soft, out-of-focus or smoothed film tends to read as pneumonia (blur looks like haze): Gaussian blur "
+        "of 2 px at the 224 px input makes the 224 px model call 11% of normal validation films pneumonia "
+        "(4 px: 80%), and 1 px at 28 px makes the 28 px model call 7% (1.5 px: 36%).",
     ),
     own_inputs="chest X-rays",
     # Adult chest X-rays from other sites: frontal chest films, but not of the children it learnt from.

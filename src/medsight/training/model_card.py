@@ -106,6 +106,7 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         *_by_site(val.get("by_source", [])),
     ]
     lines += _audit(section.audit)
+    lines += _saliency_audit(section.saliency_audit)
     if plots:
         lines += ["## Plots", "", *[f"![{p}]({p})" for p in plots], ""]
     return "\n".join(lines)
@@ -141,6 +142,54 @@ def _audit(audit: dict[str, Any]) -> list[str]:
         ]
         compared = ", ".join(gap.get("compared", [])) or "fewer than two large groups"
         lines.append(f"| {attribute} | {compared} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+_SALIENCY_CHECKS = {
+    "deletion": "deletion gain (random area - map area)",
+    "insertion": "insertion gain (map area - random area)",
+    "randomization_head": "rank correlation with the output layer re-initialised",
+    "randomization_all": "rank correlation with every weight re-initialised",
+}
+
+
+def _saliency_audit(audit: dict[str, Any]) -> list[str]:
+    """The recorded saliency audit (``medsight audit saliency --record``), or that there is none."""
+    heading = ["## Saliency audit", ""]
+    if not audit:
+        return [*heading, "None recorded: whether the heatmaps follow the model's evidence is unmeasured.", ""]
+    explained = audit.get("explained", {})
+    lines = [
+        *heading,
+        f"{'passed' if audit.get('passed') else 'FAILED'}: Grad-CAM heatmaps of the "
+        f"{explained.get('explained', '?')} {explained.get('class', '')} calls on the `{audit.get('split')}` split, "
+        f"{audit.get('audited_at', '')}; pixels moved to and from {audit.get('baseline', '')}. "
+        "Full report: `docs/saliency_audit.html`.",
+        "",
+        "| check | mean | 95% CI | verdict |",
+        "|---|---:|---|---|",
+    ]
+    for name, check in audit.get("checks", {}).items():
+        mean = check.get("mean")
+        shown = "-" if mean is None else f"{mean:.3f}"
+        verdict = "passed" if check.get("passed") else "failed"
+        ci = check.get("ci") or [None, None]
+        interval = "-" if None in ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+        lines.append(f"| {_SALIENCY_CHECKS.get(name, name)} | {shown} | {interval} | {verdict} |")
+    failed = [name for name, check in audit.get("checks", {}).items() if not check.get("passed")]
+    if any(not name.startswith("randomization") for name in failed):
+        lines += [
+            "",
+            "The heatmaps of this model are not shown to follow its evidence: read them as a rough guide to what "
+            "it looked at, never as where a finding is.",
+        ]
+    elif failed:
+        lines += [
+            "",
+            "The heatmaps mark regions that move the score, but change little when the model's "
+            f"{'weights are' if 'randomization_all' in failed else 'output layer is'} re-initialised: they show "
+            "where the network responds more than evidence specific to the finding.",
+        ]
     return [*lines, ""]
 
 
@@ -215,8 +264,8 @@ def _counts(counts: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items())
 
 
-def _ci(ci: list[float] | None) -> str:
-    return f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "-"
+def _ci(ci: list[float | None] | None) -> str:
+    return f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci and None not in ci else "-"
 
 
 def _consent_lines(consent: Any) -> list[str]:

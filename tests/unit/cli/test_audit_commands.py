@@ -46,3 +46,79 @@ def test_audit_then_promote_through_the_gate(synthetic_tb: Path, tiny_bundle: Pa
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert rows["cxr-tuberculosis-96"]["networks"] == 3  # the shipped ensemble
     assert rows["cxr-pneumonia-224"]["networks"] == 1
+    # The shipped saliency audits (make models records them): TB's heatmaps fail it (docs/models.md).
+    assert rows["cxr-tuberculosis-96"]["saliency_audit"] == "failed"
+    assert rows["us-breast-28"]["saliency_audit"] == "passed"
+    assert rows["mri-hippocampus-48"]["saliency_audit"] is None  # not a classifier
+
+
+def test_audit_saliency_explains_the_positive_calls_and_writes_a_self_contained_report(
+    synthetic_npz: Path, tiny_bundle: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "saliency.html"
+    done = medsight(
+        "audit", "saliency", "--task", "cxr-pneumonia", "--data", synthetic_npz, "--model", tiny_bundle,
+        "--cases", "6", "--steps", "4", "--bootstrap", "100", "--report", report, "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert set(document["checks"]) == {"deletion", "insertion", "randomization_head", "randomization_all"}
+    assert document["passed"] == all(check["passed"] for check in document["checks"].values())
+    explained = document["explained"]
+    assert 2 <= explained["explained"] == document["n"] <= min(6, explained["positive_calls"])
+    assert len(document["curves"]["fractions"]) == 5
+    # Deletion ends at the blurred image whatever the order: both curves meet there.
+    assert document["curves"]["deletion"][-1] == document["curves"]["deletion_random"][-1]
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>")
+    assert "data:image/png;base64," in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "<script" not in page
+
+    text = medsight(
+        "audit", "saliency", "--task", "cxr-pneumonia", "--data", synthetic_npz, "--model", tiny_bundle,
+        "--cases", "4", "--steps", "4", "--bootstrap", "100",
+    )  # fmt: skip
+    assert text.returncode == 0, text.stderr
+    assert "[val]" in text.stdout
+    assert "saliency audit: " in text.stdout
+
+
+def test_audit_saliency_recorded_in_a_bundle_names_its_weights_and_enters_its_card(
+    synthetic_npz: Path, tiny_bundle: Path, tmp_path: Path
+) -> None:
+    bundle = shutil.copytree(tiny_bundle, tmp_path / "bundle")
+    assert "## Saliency audit\n\nNone recorded" in (bundle / "docs" / "model_card.md").read_text(encoding="utf-8")
+    done = medsight(
+        "audit", "saliency", "--task", "cxr-pneumonia", "--data", synthetic_npz, "--model", bundle,
+        "--cases", "4", "--steps", "4", "--bootstrap", "100", "--baseline", "blur", "--record", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["method"]["baseline"].startswith("the image blurred")
+    recorded = load_bundle(bundle)  # every weight still matches its sha256
+    summary = recorded.metadata.medsight.saliency_audit
+    assert summary["model_sha256"] == recorded.sha256
+    assert summary["passed"] == document["passed"]
+    assert summary["checks"] == document["checks"]
+    assert (bundle / "docs" / "saliency_audit.html").read_text(encoding="utf-8").startswith("<!doctype html>")
+    assert json.loads((bundle / "docs" / "saliency_audit.json").read_text(encoding="utf-8"))["n"] == document["n"]
+    card = (bundle / "docs" / "model_card.md").read_text(encoding="utf-8")
+    verdict = "passed" if document["passed"] else "FAILED"
+    assert f"## Saliency audit\n\n{verdict}: Grad-CAM heatmaps of the {document['n']} pneumonia calls" in card
+
+
+def test_audit_saliency_refuses_a_segmentation_task_and_an_unknown_baseline_in_one_line(
+    synthetic_npz: Path, tiny_bundle: Path
+) -> None:
+    refused = medsight("audit", "saliency", "--task", "us-fetal-head", "--data", synthetic_npz)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.startswith("error[usage.invalid]: us-fetal-head is a segmentation task")
+    assert refused.stderr.strip().count("\n") == 0
+    unknown = medsight(
+        "audit", "saliency", "--task", "cxr-pneumonia", "--data", synthetic_npz, "--model", tiny_bundle,
+        "--baseline", "zeros",
+    )  # fmt: skip
+    assert unknown.returncode == 2, unknown.stderr
+    assert unknown.stderr.startswith("error[usage.invalid]: --baseline must be one of negative, blur")

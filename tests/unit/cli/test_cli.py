@@ -161,3 +161,10 @@ def test_command_help_flows_as_paragraphs() -> None:
     assert walk(typer.main.get_command(app), "medsight") == []
     assert _reflowed("First.\n\n    Second line\n    goes on.\n") == "First.\n\nSecond line goes on."
     assert _reflowed("First.\n\n- one\n- two") == "First.\n\n- one\n- two"
+
+
+def test_a_folders_unreadable_file_is_listed_with_its_code_and_name(tmp_path: Path) -> None:
+    # Codes and names are printed as text: "[input.invalid_dicom]" is also a valid rich tag.
+    (tmp_path / "broken [1].dcm").write_bytes(b"not an image")
+    done = medsight("info", tmp_path)
+    assert "[input.invalid_dicom] broken [1].dcm:" in done.stderr, done.stderr

@@ -77,3 +77,18 @@ def test_stats_layers_import_no_model_stack_and_no_pyplot() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_saliency_audit_curves_plot_is_a_png() -> None:
+    from medsight.plots import perturbation_plot_png
+
+    fractions = [0.0, 0.5, 1.0]
+    curves = {
+        "deletion": [0.9, 0.4, 0.1],
+        "deletion_random": [0.9, 0.7, 0.1],
+        "insertion": [0.1, 0.8, 0.9],
+        "insertion_random": [0.1, 0.5, 0.9],
+    }
+    png = perturbation_plot_png(fractions, curves, title="tiny on val")
+    assert png.startswith(b"\x89PNG")
+    assert len(png) > 10_000

@@ -47,6 +47,7 @@ def test_submit_poll_and_fetch_every_result_form(
     done = client.get(f"/api/v1/analyses/{job['id']}", headers=radiologist).json()
     assert done["status"] == "done", done
     assert {"probability", "label", "uncertainty", "threshold", "model", "heatmap"} <= set(done["result"])
+    assert done["model"]["saliency_audit"] is None  # the tiny model's heatmaps were never audited
     assert done["report"]["sop_instance_uid"]
     listed = client.get("/api/v1/analyses", params={"study_uid": study}, headers=radiologist).json()
     assert [j["id"] for j in listed] == [job["id"]]
@@ -153,6 +154,33 @@ def test_each_analysis_says_whether_its_model_was_released_and_a_strict_service_
     assert accepted.json()["model"]["released"] is True
     earlier = client.get(f"/api/v1/analyses/{recorded.json()['id']}", headers=radiologist).json()
     assert earlier["model"]["released"] is True  # the same weights, released since
+
+
+def test_an_analysis_carries_the_saliency_audit_recorded_for_its_weights(
+    client: TestClient, context: ServiceContext, tokens: dict[Role, str], tmp_path: Path, tiny_bundle: Path
+) -> None:
+    import shutil
+
+    from medsight.models.bundle import load_bundle, record_audit
+
+    bundle = load_bundle(shutil.copytree(tiny_bundle, tmp_path / "audited"))
+    summary = {
+        "passed": False,
+        "model_sha256": bundle.sha256,
+        "audited_at": "2026-11-27T09:00:00+00:00",
+        "checks": {"deletion": {"passed": False}, "randomization_all": {"passed": True}},
+    }
+    record_audit(bundle, summary, field="saliency_audit")
+    context.jobs.model_for = lambda task: bundle.path
+    study = context.store.ingest(synthetic_chest_series(tmp_path, 1)[0]).study_instance_uid
+    job = client.post(
+        "/api/v1/analyses", json={"study_uid": study, "task": "cxr-pneumonia"}, headers=auth(tokens[Role.RADIOLOGIST])
+    ).json()
+    assert job["model"]["saliency_audit"] == {
+        "passed": False,
+        "failed": ["deletion"],
+        "audited_at": "2026-11-27T09:00:00+00:00",
+    }
 
 
 def test_series_that_wait_to_be_stable_are_listed_for_those_who_may_read_the_study(

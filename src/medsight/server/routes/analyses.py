@@ -34,7 +34,7 @@ def submit(body: AnalysisCreate, response: Response, context: ContextDep, princi
     """The job (``id``, ``status``, ...); poll ``links.self`` until it is done, refused or failed."""
     record, _queued = context.jobs.submit(AnalysisRequest(body.study_uid, body.series_uid, body.task), principal)
     response.headers["Location"] = f"{ANALYSES_PATH}/{record.job_id}"
-    return job_json(record, released=context.jobs.released(record.model))
+    return job_json(record, model_facts=context.jobs.model_facts(record))
 
 
 @router.get("", summary="List analyses, newest first (of one study, or all the caller may read)")
@@ -47,7 +47,7 @@ def search(
 ) -> list[dict[str, Any]]:
     """Jobs as JSON."""
     records = context.jobs.search(principal, study_uid, limit=limit, offset=offset)
-    return [job_json(record, released=context.jobs.released(record.model)) for record in records]
+    return [job_json(record, model_facts=context.jobs.model_facts(record)) for record in records]
 
 
 @router.get("/waiting", summary="Series of a study whose analyses wait for the series to be complete")
@@ -69,7 +69,7 @@ def waiting(
 def get(job_id: str, context: ContextDep, principal: Reader) -> dict[str, Any]:
     """The job as JSON; ``result`` holds the ``analyze`` keys once it is done."""
     record = context.jobs.get(job_id, principal)
-    return job_json(record, released=context.jobs.released(record.model))
+    return job_json(record, model_facts=context.jobs.model_facts(record))
 
 
 @router.get(

@@ -18,6 +18,19 @@ function row(list, term, text) {
   return dd;
 }
 
+/** What the model's recorded saliency audit says of its heatmaps (medsight audit saliency). */
+function heatmapTrust(audit) {
+  if (!audit) return "faithfulness not measured (no saliency audit on record)";
+  if (audit.passed) return "follows the model's evidence (saliency audit passed)";
+  const failed = audit.failed || [];
+  const because = `saliency audit failed: ${failed.join(", ").replaceAll("_", " ")}`;
+  // Deletion or insertion failed: the map does not mark what moves the score.
+  if (failed.some((name) => !name.startsWith("randomization"))) {
+    return `not shown to follow the model's evidence (${because}): a rough guide, not where a finding is`;
+  }
+  return `marks regions that move the score, but changes little with random weights (${because}): where the network responds, not the finding itself`;
+}
+
 function percent(p) {
   return `${(100 * p).toFixed(1)}%`;
 }
@@ -209,6 +222,7 @@ export class Results {
         row(list, "Ensemble", `${m.positive} of ${m.n} members at or above the threshold${m.unanimous ? "" : ": they disagree"}`).id = "ai-members";
       }
       row(list, "Threshold", percent(result.threshold ?? 0));
+      row(list, "Heatmap", heatmapTrust(job.model.saliency_audit)).id = "ai-heatmap-audit";
     } else if (job.status === "refused" && result.refused) {
       row(list, "Refused", result.refused.reason);
       row(list, "Check", `${result.refused.check} (${result.refused.code})`);
