@@ -68,7 +68,8 @@ models: $(STAMP)
 	$(VENV)/bin/medsight audit saliency --task cxr-pneumonia --model cxr-pneumonia-28 \
 		--data $(SHARED)/datasets/pneumoniamnist --record >/dev/null
 	$(VENV)/bin/medsight train --task cxr-pneumonia --data $(SHARED)/datasets/chest_xray_pneumonia_224 \
-		--out $(SHIPPED)/cxr-pneumonia-224 --resolution 224 --epochs 16 --seed 0 --threads 2 --ood-folds 10
+		--out $(SHIPPED)/cxr-pneumonia-224 --resolution 224 --epochs 14 --seed 0 --threads 2 --ood-folds 10 \
+		--blur-max 4 --blur-prob 0.3 --version 2.0.0
 	$(VENV)/bin/medsight audit saliency --task cxr-pneumonia --model cxr-pneumonia-224 \
 		--data $(SHARED)/datasets/chest_xray_pneumonia_224 --record >/dev/null
 	$(VENV)/bin/medsight train --task us-breast --data $(SHARED)/datasets/breastmnist \

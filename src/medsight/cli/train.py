@@ -88,6 +88,19 @@ def train(
             "probability means a likelihood ratio of 1; steadier on a small val split).",
         ),
     ] = "youden",
+    blur_max: Annotated[
+        float,
+        typer.Option(
+            "--blur-max",
+            min=0.0,
+            max=64.0,
+            help="Classification tasks: also blur --blur-prob of the training images by a Gaussian of sigma up to "
+            "this many px at the model input (0: none, the shipped recipes).",
+        ),
+    ] = 0.0,
+    blur_prob: Annotated[
+        float, typer.Option("--blur-prob", min=0.0, max=1.0, help="Share of training images --blur-max blurs.")
+    ] = 0.3,
     name: Annotated[str | None, typer.Option("--name", help="Model name (default <task>-<resolution>).")] = None,
     version: Annotated[str, typer.Option("--version", help="Model version.")] = "1.0.0",
     threads: Annotated[int, typer.Option("--threads", min=1, help="torch threads (fixed for reproducibility).")] = 2,
@@ -148,7 +161,15 @@ def train(
         network = NetworkConfig.from_dict({**base.to_dict(), "widths": list(parts)})
     options = FitOptions(
         resolution=resolution,
-        train=TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed),
+        train=TrainOptions(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            patience=patience,
+            seed=seed,
+            blur_max=blur_max,
+            blur_prob=blur_prob,
+        ),
         network=network,
         name=name,
         version=version,
@@ -162,6 +183,8 @@ def train(
         raise UsageError(
             f"--members applies to classification and volume segmentation tasks; {task} is {spec.kind.value}"
         )
+    if blur_max and spec.kind.value != "classification":
+        raise UsageError(f"--blur-max applies to classification tasks; {task} is {spec.kind.value}")
     if threshold_rule not in _THRESHOLD_RULES:
         raise UsageError(f"--threshold-rule is one of {', '.join(_THRESHOLD_RULES)}, not {threshold_rule!r}")
     if threshold_rule != "youden" and spec.kind.value != "classification":

@@ -49,8 +49,9 @@ CXR_PNEUMONIA = TaskSpec(
         "The decision threshold was chosen on validation data with the training prevalence; "
         "calibrated probabilities assume a similar case mix.",
         "A soft, out-of-focus or smoothed film tends to read as pneumonia (blur looks like haze): Gaussian blur "
-        "of 2 px at the 224 px input makes the 224 px model call 11% of normal validation films pneumonia "
-        "(4 px: 80%), and 1 px at 28 px makes the 28 px model call 7% (1.5 px: 36%).",
+        "of 1 px at the 28 px input makes the 28 px model call 7% of normal validation films pneumonia (1.5 px: "
+        "36%); the 224 px model, trained with blur scaled to its input since 2.0.0, 2% at 2 px, 4% at 4 px and "
+        "25% at 8 px (1.0.0: 11%, 80%, 99%).",
     ),
     own_inputs="chest X-rays",
     # Adult chest X-rays from other sites: frontal chest films, but not of the children it learnt from.

@@ -185,6 +185,7 @@ def _metadata(source: BundleSource, weights: dict[str, str]) -> BundleMetadata:
         "batch_size": options.train.batch_size,
         "lr": options.train.lr,
         "augment": options.train.augment,
+        **_blur_record(options),
         "seconds": round(result.seconds, 1),
         "data": provenance,
         "split_sizes": result.split_sizes,
@@ -261,6 +262,12 @@ def _metadata(source: BundleSource, weights: dict[str, str]) -> BundleMetadata:
         },
         medsight=section,
     )
+
+
+def _blur_record(options: FitOptions) -> dict[str, Any]:
+    """The extra training blur, when one was asked for (``--blur-max``)."""
+    train = options.train
+    return {"blur": {"max": train.blur_max, "prob": train.blur_prob}} if train.blur_max else {}
 
 
 def _architecture(members: int) -> str:

@@ -40,6 +40,9 @@ class TrainOptions:
         seed: seed of every random choice.
         augment: use :class:`~medsight.training.augment.Augmenter`.
         mirror: the augmentation mirrors images left-right too (half of them).
+        blur_max: extra Gaussian blur of up to this sigma (px, at the model input) on
+            ``blur_prob`` of the training images; 0 (the shipped recipes): none.
+        blur_prob: share of the training images ``blur_max`` blurs.
     """
 
     epochs: int = 30
@@ -50,6 +53,8 @@ class TrainOptions:
     seed: int = 0
     augment: bool = True
     mirror: bool = False
+    blur_max: float = 0.0
+    blur_prob: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,8 @@ def train_classifier(
         optimiser, max_lr=options.lr, total_steps=options.epochs * steps, pct_start=0.15
     )
     generator = torch.Generator().manual_seed(options.seed)
-    augment = Augmenter(x_train.shape[-1], options.seed, mirror=options.mirror) if options.augment else None
+    blur = {"blur_max": options.blur_max, "blur_prob": options.blur_prob}
+    augment = Augmenter(x_train.shape[-1], options.seed, mirror=options.mirror, **blur) if options.augment else None
     targets = torch.from_numpy(y_train.astype(np.float32))
     best_key: tuple[float, float] = (-1.0, 0.0)
     # The weighted loss moves the optimum logit by log(pos_weight); subtracting it gives

@@ -156,8 +156,8 @@ def _both_chest_tasks(page: Page) -> None:
     page.get_by_role("button", name=re.compile(r"^cxr-pneumonia: ")).click()
     expect(page.locator("#ai-result")).to_contain_text("cxr-pneumonia")
     expect(page.locator("#ai-probability")).to_have_text(re.compile(r"^\d{1,3}\.\d%$"))
-    # The 224 px model's maps pass deletion and insertion but not output-layer randomization.
-    expect(page.locator("#ai-heatmap-audit")).to_contain_text("saliency audit failed: randomization head")
+    # The 224 px model (2.0.0) passed its recorded saliency audit.
+    expect(page.locator("#ai-heatmap-audit")).to_have_text("follows the model's evidence (saliency audit passed)")
 
 
 def _heat_over_the_window(page: Page) -> None:

@@ -76,3 +76,49 @@ def test_mirroring_flips_about_half_the_images_and_is_off_by_default() -> None:
     assert 16 <= int((~_sides(mirrored)).sum()) <= 48
     again = Augmenter(28, seed=0, mirror=True)(image).numpy()
     np.testing.assert_array_equal(mirrored, again)  # reproducible for a seed
+
+
+def test_the_extra_blur_smooths_its_share_of_the_batch_and_leaves_the_other_draws_as_they_were() -> None:
+    rng = np.random.default_rng(0)
+    batch = rng.random((64, 1, 56, 56)).astype(np.float32)
+    plain = Augmenter(56, seed=3)(batch).numpy()
+    blurred = Augmenter(56, seed=3, blur_max=4.0, blur_prob=0.3)(batch).numpy()
+    changed = ~np.all(np.isclose(plain, blurred), axis=(1, 2, 3))
+    assert 8 <= int(changed.sum()) <= 30  # about 30% (sigmas under 0.3 px are skipped)
+    np.testing.assert_array_equal(plain[~changed], blurred[~changed])  # MONAI's draws are untouched
+
+    def detail(x: np.ndarray) -> np.ndarray:
+        return np.asarray(np.abs(np.diff(x, axis=-1)).mean(axis=(1, 2, 3)))
+
+    assert (detail(blurred[changed]) < detail(plain[changed])).all()
+    again = Augmenter(56, seed=3, blur_max=4.0, blur_prob=0.3)(batch).numpy()
+    np.testing.assert_array_equal(blurred, again)
+
+
+def test_the_batch_blur_is_scipys_gaussian_filter() -> None:
+    import torch
+    from scipy.ndimage import gaussian_filter
+
+    from medsight.training.augment import gaussian_blur
+
+    image = np.random.default_rng(1).random((40, 40)).astype(np.float32)
+    ours = gaussian_blur(torch.from_numpy(image)[None, None], 2.0)[0, 0].numpy()
+    np.testing.assert_allclose(ours, gaussian_filter(image, 2.0, mode="mirror", truncate=3.0), atol=1e-5)
+
+
+def test_the_extra_blur_is_recorded_and_refused_where_it_cannot_apply(tmp_path: Path, synthetic_npz: Path) -> None:
+    options = FitOptions(
+        resolution=28,
+        train=TrainOptions(epochs=1, batch_size=16, blur_max=1.5, blur_prob=0.5),
+        network=TINY,
+        bootstrap=50,
+        name="tiny-blur",
+    )
+    bundle = train(TrainRequest("cxr-pneumonia", synthetic_npz, tmp_path / "m", options, command="pytest"))
+    assert load_bundle(bundle.path).metadata.medsight.training["blur"] == {"max": 1.5, "prob": 0.5}
+    args = ["train", "--task", "us-fetal-head", "--data", tmp_path, "--out", tmp_path / "f", "--blur-max", "2"]
+    done = subprocess.run(
+        [sys.executable, "-m", "medsight", *map(str, args)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().startswith("error[usage.invalid]: --blur-max applies to classification tasks")
