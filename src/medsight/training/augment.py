@@ -71,7 +71,7 @@ class Augmenter:
 # The blur's generator is seeded apart from MONAI's, so that turning it on leaves the
 # other transforms' draws as they were.
 _BLUR_SEED_OFFSET = 7919
-# Below this a blur changes a pixel by less than rounding; skipped.
+# Below this a blur moves a pixel by well under 1% of its neighbours' difference; skipped.
 _SMALLEST_SIGMA = 0.3
 
 

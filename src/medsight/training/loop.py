@@ -41,7 +41,7 @@ class TrainOptions:
         augment: use :class:`~medsight.training.augment.Augmenter`.
         mirror: the augmentation mirrors images left-right too (half of them).
         blur_max: extra Gaussian blur of up to this sigma (px, at the model input) on
-            ``blur_prob`` of the training images; 0 (the shipped recipes): none.
+            ``blur_prob`` of the training images; 0: none (``cxr-pneumonia-224`` 2.0.0 uses 4).
         blur_prob: share of the training images ``blur_max`` blurs.
     """
 
