@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-__all__ = ["STYLE", "data_uri", "facts_table", "value_with_ci"]
+__all__ = ["STYLE", "data_uri", "facts_table", "value_with_ci", "verdict"]
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -41,3 +41,8 @@ def facts_table(rows: Mapping[str, Any]) -> str:
     """A two-column table of facts (escaped: some come from a user's data)."""
     items = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in rows.items())
     return f"<table>{items}</table>"
+
+
+def verdict(passed: bool) -> str:
+    """PASSED in green or FAILED in red."""
+    return '<span class="pass">PASSED</span>' if passed else '<span class="fail">FAILED</span>'

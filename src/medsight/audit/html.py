@@ -16,6 +16,7 @@ from typing import Any
 from medsight.audit._page import STYLE as _STYLE
 from medsight.audit._page import data_uri as _data_uri
 from medsight.audit._page import value_with_ci as _value
+from medsight.audit._page import verdict
 from medsight.audit.fairness import GAP_METRICS, GROUP_METRICS, AttributeAudit
 from medsight.audit.report import FairnessReport
 from medsight.plots import group_calibration_plot_png, group_roc_plot_png
@@ -41,14 +42,13 @@ def render_html(report: FairnessReport, *, title: str, context: Mapping[str, Any
         context: extra facts listed under the heading (task, split, model sha256, data file).
     """
     data = report.to_dict()
-    verdict = '<span class="pass">PASSED</span>' if report.passed else '<span class="fail">FAILED</span>'
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         _facts(context or {}, report),
-        f"<h2>Release gate: {verdict}</h2>",
+        f"<h2>Release gate: {verdict(report.passed)}</h2>",
         _gate_table(data["gate"]),
         "<h2>Gaps between groups</h2>",
         "<p>Largest minus smallest group value, over the groups large enough to judge "

@@ -54,6 +54,7 @@ __all__ = [
     "SaliencyReport",
     "blurred",
     "donor_baselines",
+    "failed_checks",
     "perturbation_curves",
     "rank_correlations",
     "saliency_report",
@@ -289,6 +290,11 @@ def saliency_report(
 
 
 _RANDOMIZED = {"head": "output layer is", "all": "weights are all"}
+
+
+def failed_checks(audit: Mapping[str, Any]) -> list[str]:
+    """The checks an audit (its JSON, or the summary recorded in a bundle) failed, in order."""
+    return [name for name, check in audit.get("checks", {}).items() if not check.get("passed")]
 
 
 def _check(

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from medsight.audit._page import STYLE, data_uri, facts_table, value_with_ci
+from medsight.audit._page import STYLE, data_uri, facts_table, value_with_ci, verdict
 from medsight.audit.saliency import SaliencyReport
 from medsight.plots import perturbation_plot_png
 
@@ -28,7 +28,6 @@ _NAMES = {
 def render_saliency_html(report: SaliencyReport, *, title: str, context: Mapping[str, Any] | None = None) -> str:
     """The report page (``context``: facts listed under the heading)."""
     data = report.to_dict()
-    verdict = _verdict(report.passed)
     curves = data["curves"]
     plot = perturbation_plot_png(curves["fractions"], curves, title=title)
     parts = [
@@ -37,7 +36,7 @@ def render_saliency_html(report: SaliencyReport, *, title: str, context: Mapping
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         facts_table({**(context or {}), "images explained": data["n"]}),
-        f"<h2>Checks: {verdict}</h2>",
+        f"<h2>Checks: {verdict(report.passed)}</h2>",
         "<p>Means over images with 95% bootstrap CIs (images resampled). Deletion and insertion "
         "(Petsiuk et al., BMVC 2018) move pixels between the image and a blurred copy in the map's "
         "order and in a random smooth map's; model randomization (Adebayo et al., NeurIPS 2018) "
@@ -51,15 +50,11 @@ def render_saliency_html(report: SaliencyReport, *, title: str, context: Mapping
     return "\n".join(parts)
 
 
-def _verdict(passed: bool) -> str:
-    return '<span class="pass">PASSED</span>' if passed else '<span class="fail">FAILED</span>'
-
-
 def _checks(checks: Mapping[str, Mapping[str, Any]]) -> str:
     head = "<tr><th>check</th><th>mean [95% CI]</th><th>verdict</th><th>rule</th></tr>"
     rows = [
         f"<tr><td>{escape(_NAMES.get(name, name))}</td><td>{value_with_ci(c['mean'], c['ci'])}</td>"
-        f"<td>{_verdict(c['passed'])}</td><td>{escape(c['rule'])}</td></tr>"
+        f"<td>{verdict(c['passed'])}</td><td>{escape(c['rule'])}</td></tr>"
         for name, c in checks.items()
     ]
     return f"<table>{head}{''.join(rows)}</table>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,20 +108,36 @@ def fairness(
     with progress_bar(not as_json) as bar:
         job = bar.add_task("score", total=None)
         result = audit_fairness(options, on_start=lambda n: bar.update(job, total=n), on_case=lambda: bar.advance(job))
-    document = result.document
-    if report is not None:
-        document["report"] = str(write_html(result, report))
+    report_path = None if report is None else write_html(result, report)
     if record:
-        command = "medsight " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        record_in_bundle(result, command=command)
-        document["recorded_in"] = str(result.model.bundle.path)
-    if as_json:
-        typer.echo(json.dumps(document, indent=2))
-    else:
-        _render(document)
+        record_in_bundle(result, command=_command_line())
+    _emit(result.document, report_path, result.model.bundle.path if record else None, as_json, _render)
 
 
 audit_app.command("fairness")(fairness)
+
+
+def _command_line() -> str:
+    """The command as typed, recorded with an audit in the bundle."""
+    return "medsight " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _emit(
+    document: dict[str, Any],
+    report: Path | None,
+    recorded_in: Path | None,
+    as_json: bool,
+    render: Callable[[dict[str, Any]], None],
+) -> None:
+    """An audit's document, with where its report went and where it was recorded, as JSON or rendered."""
+    if report is not None:
+        document["report"] = str(report)
+    if recorded_in is not None:
+        document["recorded_in"] = str(recorded_in)
+    if as_json:
+        typer.echo(json.dumps(document, indent=2))
+    else:
+        render(document)
 
 
 def saliency(
@@ -184,17 +201,10 @@ def saliency(
     with progress_bar(not as_json) as bar:
         job = bar.add_task("loading", total=None)
         result = audit_saliency(options, on_stage=lambda stage: bar.update(job, description=stage))
-    document = result.document
-    if report is not None:
-        document["report"] = str(write_saliency_html(result, report))
+    report_path = None if report is None else write_saliency_html(result, report)
     if record:
-        command = "medsight " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        record_saliency_in_bundle(result, command=command)
-        document["recorded_in"] = str(result.model.bundle.path)
-    if as_json:
-        typer.echo(json.dumps(document, indent=2))
-    else:
-        _render_saliency(document)
+        record_saliency_in_bundle(result, command=_command_line())
+    _emit(result.document, report_path, result.model.bundle.path if record else None, as_json, _render_saliency)
 
 
 audit_app.command("saliency")(saliency)

@@ -45,7 +45,7 @@ __all__ = [
     "FairnessAuditResult",
     "audit_fairness",
     "record_in_bundle",
-    "rewrite_model_card",
+    "record_with_reports",
     "write_html",
 ]
 
@@ -173,21 +173,29 @@ def record_in_bundle(result: FairnessAuditResult, *, command: str = "") -> dict[
         "command": command,
         "report": str(AUDIT_HTML),
     }
-    write_text(bundle.path / AUDIT_JSON, json.dumps(document, indent=2) + "\n")
-    write_text(bundle.path / AUDIT_HTML, render_html(result.report, title=_title(result), context=_context(result)))
-    for name in (AUDIT_JSON, AUDIT_HTML):
-        (bundle.path / name).chmod(0o644)  # a bundle is shared; the report holds no patient data
-    recorded = record_audit(bundle, summary)
-    rewrite_model_card(recorded)
+    html = render_html(result.report, title=_title(result), context=_context(result))
+    record_with_reports(bundle, summary, field="audit", reports={AUDIT_JSON: _json(document), AUDIT_HTML: html})
     return summary
 
 
-def rewrite_model_card(bundle: Bundle) -> None:
-    """The model card again, now with its fairness audit section."""
+def record_with_reports(bundle: Bundle, summary: dict[str, Any], *, field: str, reports: dict[Path, str]) -> None:
+    """Write an audit's reports into the bundle (paths relative to it), record its
+    ``summary`` in the metadata's ``field``, and render the model card again with it.
+
+    Raises:
+        OutputError: the bundle cannot be written.
+    """
     from medsight.training.model_card import bundle_model_card
 
-    card = bundle_model_card(bundle.path, bundle.metadata)
-    (write_text(bundle.path / "docs" / "model_card.md", card)).chmod(0o644)
+    for name, text in reports.items():
+        write_text(bundle.path / name, text).chmod(0o644)  # a bundle is shared; the reports hold no patient data
+    recorded = record_audit(bundle, summary, field=field)
+    card = bundle_model_card(recorded.path, recorded.metadata)
+    write_text(recorded.path / "docs" / "model_card.md", card).chmod(0o644)
+
+
+def _json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2) + "\n"
 
 
 def _with_intersections(attributes: tuple[str, ...]) -> tuple[str, ...]:

@@ -149,11 +149,16 @@ class JobService:
             bundle = self.bundle(get_task(record.task))
         except MedsightError:  # the task's model is gone or broken: nothing to vouch with
             return None
+        from medsight.audit.saliency import failed_checks  # scipy: only when asked
+
         audit = bundle.metadata.medsight.saliency_audit
         if bundle.sha256 != record.model.sha256 or audit.get("model_sha256") != record.model.sha256:
             return None
-        failed = [name for name, check in audit.get("checks", {}).items() if not check.get("passed")]
-        return {"passed": bool(audit.get("passed")), "failed": failed, "audited_at": audit.get("audited_at")}
+        return {
+            "passed": bool(audit.get("passed")),
+            "failed": failed_checks(audit),
+            "audited_at": audit.get("audited_at"),
+        }
 
     def model_facts(self, record: JobRecord) -> dict[str, Any]:
         """What the API says about a job's model beside its identity (:func:`job_json`)."""

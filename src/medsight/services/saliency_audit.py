@@ -34,7 +34,7 @@ from medsight.data import load_dataset
 from medsight.errors import UsageError
 from medsight.inference import LoadedModel
 from medsight.io.files import write_text
-from medsight.models.bundle import SALIENCY_AUDIT_HTML, SALIENCY_AUDIT_JSON, record_audit
+from medsight.models.bundle import SALIENCY_AUDIT_HTML, SALIENCY_AUDIT_JSON
 from medsight.services.models import load_model
 from medsight.settings import ReadLimits
 from medsight.tasks import get_task
@@ -228,7 +228,7 @@ def record_saliency_in_bundle(result: SaliencyAuditResult, *, command: str = "")
     Raises:
         OutputError: the bundle cannot be written.
     """
-    from medsight.services.audit import rewrite_model_card
+    from medsight.services.audit import record_with_reports
 
     bundle = result.model.bundle
     document = result.document
@@ -247,11 +247,8 @@ def record_saliency_in_bundle(result: SaliencyAuditResult, *, command: str = "")
         "command": command,
         "report": str(SALIENCY_AUDIT_HTML),
     }
-    write_text(bundle.path / SALIENCY_AUDIT_JSON, json.dumps(document, indent=2) + "\n")
-    write_text(bundle.path / SALIENCY_AUDIT_HTML, _html(result))
-    for name in (SALIENCY_AUDIT_JSON, SALIENCY_AUDIT_HTML):
-        (bundle.path / name).chmod(0o644)  # a bundle is shared; the report holds no image
-    rewrite_model_card(record_audit(bundle, summary, field="saliency_audit"))
+    reports = {SALIENCY_AUDIT_JSON: json.dumps(document, indent=2) + "\n", SALIENCY_AUDIT_HTML: _html(result)}
+    record_with_reports(bundle, summary, field="saliency_audit", reports=reports)
     return summary
 
 

@@ -176,7 +176,9 @@ def _saliency_audit(audit: dict[str, Any]) -> list[str]:
         ci = check.get("ci") or [None, None]
         interval = "-" if None in ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
         lines.append(f"| {_SALIENCY_CHECKS.get(name, name)} | {shown} | {interval} | {verdict} |")
-    failed = [name for name, check in audit.get("checks", {}).items() if not check.get("passed")]
+    from medsight.audit.saliency import failed_checks  # scipy: only when asked
+
+    failed = failed_checks(audit)
     if any(not name.startswith("randomization") for name in failed):
         lines += [
             "",
