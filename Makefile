@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 
 SHARED ?= ../shared
 SHIPPED := src/medsight/models/shipped
+GATES := src/medsight/models/gates
 
 .PHONY: run test lint typecheck contracts unit bench bench-service models reference-model clean help
 
@@ -63,23 +64,28 @@ bench-service: $(STAMP)
 # The shipped models, retrained from the shared data with the commands their model cards
 # record. Same seed, same thread count: same weights on the same platform.
 models: $(STAMP)
+	$(VENV)/bin/medsight models train-gate --data $(SHARED)/datasets --out $(GATES)/image-kind-32 --seed 0 --threads 2
 	$(VENV)/bin/medsight train --task cxr-pneumonia --data $(SHARED)/datasets/pneumoniamnist \
 		--out $(SHIPPED)/cxr-pneumonia-28 --resolution 28 --epochs 30 --seed 0 --threads 2
 	$(VENV)/bin/medsight audit saliency --task cxr-pneumonia --model cxr-pneumonia-28 \
 		--data $(SHARED)/datasets/pneumoniamnist --record >/dev/null
+	$(VENV)/bin/medsight models attach-gate cxr-pneumonia-28
 	$(VENV)/bin/medsight train --task cxr-pneumonia --data $(SHARED)/datasets/chest_xray_pneumonia_224 \
 		--out $(SHIPPED)/cxr-pneumonia-224 --resolution 224 --epochs 14 --seed 0 --threads 2 --ood-folds 10 \
 		--blur-max 4 --blur-prob 0.3 --version 2.0.0
 	$(VENV)/bin/medsight audit saliency --task cxr-pneumonia --model cxr-pneumonia-224 \
 		--data $(SHARED)/datasets/chest_xray_pneumonia_224 --record >/dev/null
+	$(VENV)/bin/medsight models attach-gate cxr-pneumonia-224
 	$(VENV)/bin/medsight train --task us-breast --data $(SHARED)/datasets/breastmnist \
 		--out $(SHIPPED)/us-breast-28 --resolution 28 --epochs 60 --patience 15 --members 3 --version 2.0.0 \
 		--threshold-rule prevalence --seed 0 --threads 1 --ood-quantile 0.98 --ood-folds 10
 	$(VENV)/bin/medsight audit saliency --task us-breast --model us-breast-28 \
 		--data $(SHARED)/datasets/breastmnist --record >/dev/null
+	$(VENV)/bin/medsight models attach-gate us-breast-28
 	$(VENV)/bin/medsight train --task us-fetal-head --data $(SHARED)/datasets/hc18 \
 		--out $(SHIPPED)/us-fetal-head-128 --resolution 128 --epochs 60 --patience 15 --batch-size 16 \
 		--seed 0 --threads 1
+	$(VENV)/bin/medsight models attach-gate us-fetal-head-128
 	$(VENV)/bin/medsight train --task cxr-tuberculosis --data $(SHARED)/datasets/tb_cxr \
 		--out $(SHIPPED)/cxr-tuberculosis-96 --resolution 96 --epochs 40 --patience 40 --lr 1e-3 --ood-folds 10 \
 		--members 3 --version 2.0.0 --seed 0 --threads 2
@@ -87,6 +93,7 @@ models: $(STAMP)
 		--groups sex,age_band,source --record >/dev/null
 	$(VENV)/bin/medsight audit saliency --task cxr-tuberculosis --model cxr-tuberculosis-96 \
 		--data $(SHARED)/datasets/tb_cxr --record >/dev/null
+	$(VENV)/bin/medsight models attach-gate cxr-tuberculosis-96
 	$(VENV)/bin/medsight train --task mri-hippocampus --data $(SHARED)/datasets/msd_task04_hippocampus \
 		--out $(SHIPPED)/mri-hippocampus-48 --epochs 60 --batch-size 2 --lr 3e-3 --patience 15 --members 3 \
 		--version 2.0.0 --seed 0 --threads 2

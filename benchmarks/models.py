@@ -7,7 +7,7 @@ For every model bundle measured (the shipped ones by default), in one run:
 * **end to end**: ``analyze_path`` on a 28 px PNG, a 224 px JPEG and a 2048 x 2048
   16-bit DICOM, heatmap included (Grad-CAM, overlay, PNG write), in process after a
   warm-up, with the model loaded once beforehand as a service keeps it loaded;
-* **stages** of the DICOM case: read, checks + prepare, model + distribution check,
+* **stages** of the DICOM case: read, checks + prepare, model + input gate + distribution check,
   Grad-CAM, overlay + PNG write (``write_heatmap``), timed one after the other per call;
 * **batched throughput** (28 px models): batches of 256 through each predictor on
   prepared inputs, and through ``Analyzer.analyze_many`` without saliency on in-memory
@@ -53,7 +53,7 @@ TASK = "cxr-pneumonia"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _BLOCK = 10  # batch-1 calls of one backend in a row (see timing.latencies)
 GRADCAM_ALONE = "Grad-CAM alone (no ONNX Runtime run just before)"
-STAGES = ("read", "checks + prepare", "model + distribution check", "Grad-CAM", "overlay + PNG write")
+STAGES = ("read", "checks + prepare", "model + input gate + distribution check", "Grad-CAM", "overlay + PNG write")
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +260,7 @@ def _stages(model: LoadedModel, path: Path, heatmap: Path, calls: int) -> dict[s
 
     def score(prepared: Any) -> Any:
         inputs = prepared.input[np.newaxis]
-        if model.ood.refusals(inputs, model.score(inputs).features)[0] is not None:
+        if model.refusals(inputs, model.score(inputs), [model.gate_input(prepared)])[0] is not None:
             raise _RefusedError
         return prepared
 

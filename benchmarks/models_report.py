@@ -124,8 +124,9 @@ def _stages(result: ModelsResult) -> str:
         f"### Where the time goes: the {_DICOM}\n",
         "The same steps `analyze` takes, called one after the other per run: read = `read_image`"
         " (scan + decode to float32); checks + prepare = `Analyzer.check` + `prepare` (window to"
-        " [0, 1], crop, resize); model + distribution check = `LoadedModel.score` +"
-        " `ood.refusals`; Grad-CAM = `LoadedModel.saliency` (torch, forward and backward);"
+        " [0, 1], crop, resize); model + input gate + distribution check ="
+        " `LoadedModel.score` + `LoadedModel.refusals` (the input gate where the bundle records one, then"
+        " `ood.refusals`); Grad-CAM = `LoadedModel.saliency` (torch, forward and backward);"
         " overlay + PNG write = `write_heatmap` (a preview of at most 512 px: downsample,"
         " saliency onto it, blend, encode at zlib level 1). The last row"
         " times Grad-CAM again on its own, with nothing run just before it (medsight turns ONNX"

@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python -m benchmarks.run [--quick] [--out BENCHMARKS.md] [--shared ../shared] [--no-profile]
         [--model BUNDLE ...] [--reference BUNDLE]
-        [--only io|service|viewer|streams|deid|encryption|ledger|mri|segoutputs|protocols|ensembles|worklist]
+        [--only io|models|service|viewer|streams|deid|encryption|ledger|mri|segoutputs|protocols|ensembles|worklist]
         [--service-memory-seconds S]
         [--service-instances N] [--note TEXT]
 
@@ -125,6 +125,7 @@ QUICK = Mode(min_seconds=0.05, rounds=3, slices=60, repeats=1)
 #: What ``--only`` can measure alone.
 ONLY_SECTIONS = (
     "io",
+    "models",
     "service",
     "viewer",
     "streams",
@@ -172,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     profile = args.profile or (args.profile is None and not args.quick)
     if args.only == "io":
         _io_only(args, mode, profile)
+        return
+    if args.only == "models":
+        _models_only(args, mode, profile)
         return
     if args.only == "service":
         _service_only(args, command, mode)
@@ -278,6 +282,29 @@ def _measure_models(args: argparse.Namespace, workdir: Path, mode: Mode, profile
         reference_dir=args.reference,
         profile=profile,
     )
+
+
+#: The start of each line `models_targets` writes, so that ``--only models`` replaces its own.
+MODELS_TARGET_PREFIXES = (
+    "- 2048x2048 16-bit DICOM end to end",
+    "- batched throughput at 28 px",
+    "- peak RSS of one `analyze` process",
+    "- MedMNIST reference",
+)
+
+
+def _models_only(args: argparse.Namespace, mode: Mode, profile: bool) -> None:
+    """Section 3 (the classifiers) and its target lines, into the existing report."""
+    with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
+        _progress("models")
+        models = _measure_models(args, Path(tmp), mode, profile)
+    document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
+    document = replace_section(document, models_section(models))
+    lines = models_targets(models)
+    for prefix in MODELS_TARGET_PREFIXES:
+        document = replace_lines(document, "## Targets", prefix, [line for line in lines if line.startswith(prefix)])
+    args.out.write_text(document, encoding="utf-8")
+    _progress(f"updated the models section of {args.out}")
 
 
 def _kind(bundle: Path) -> str:

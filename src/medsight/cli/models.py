@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from medsight.audit import DEFAULT_GATE
-from medsight.cli._progress import stdout_console
+from medsight.cli._progress import progress_bar, stdout_console
 from medsight.cli._service import DataDirOption, service_settings
 from medsight.cli.audit import DEFAULT_GATE_ATTRIBUTES, GateAttributesOption, MaxEodOption, MinGroupOption, make_gate
 from medsight.models.bundle import Bundle, load_bundle, shipped_bundles
@@ -81,6 +81,7 @@ def list_cmd(
                     "networks": None,
                     "audit": None,
                     "saliency_audit": None,
+                    "input_gate": None,
                     "released": record,
                 }
             )
@@ -90,14 +91,15 @@ def list_cmd(
     from rich.table import Table
 
     table = Table(title_justify="left")
-    for heading in ("model", "version", "task", "networks", "fairness audit", "saliency audit", "released"):
+    headings = ("model", "version", "task", "networks", "fairness audit", "saliency audit", "input gate", "released")
+    for heading in headings:
         table.add_column(heading)
     for row in rows:
         release = row["released"]
         shown = f"{release['version']} ({'override' if release.get('override') else 'gate passed'})" if release else ""
         networks = "" if row["networks"] is None else str(row["networks"])
         cells = (row["name"], row["version"] or "", row["task"] or "", networks, row["audit"] or "")
-        table.add_row(*cells, row["saliency_audit"] or "", shown)
+        table.add_row(*cells, row["saliency_audit"] or "", row["input_gate"] or "", shown)
     stdout_console().print(table)
 
 
@@ -117,8 +119,14 @@ def _row(name: str, path: Path, release: dict[str, Any] | None) -> dict[str, Any
         "networks": int(bundle.metadata.medsight.network.get("members", 1)),
         "audit": verdict,
         "saliency_audit": _saliency_verdict(bundle),
+        "input_gate": _gate_name(bundle.metadata.medsight.input_gate),
         "released": release,
     }
+
+
+def _gate_name(record: dict[str, Any]) -> str | None:
+    """The input gate a bundle checks its inputs with (``models attach-gate``), if any."""
+    return f"{record['name']} {record['version']}" if record else None
 
 
 def _saliency_verdict(bundle: Bundle) -> str | None:
@@ -178,3 +186,78 @@ def refit_ood_cmd(
 def _thresholds(value: float | list[float]) -> str:
     """One threshold, or an ensemble's per member."""
     return f"{value:.2f}" if isinstance(value, float | int) else ", ".join(f"{v:.2f}" for v in value)
+
+
+@models_app.command("train-gate")
+def train_gate_cmd(
+    data: Annotated[
+        Path,
+        typer.Option("--data", "-d", help="The folder of datasets (../shared/datasets); a missing one is skipped."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The gate bundle to write (replaced whole).")],
+    epochs: Annotated[int, typer.Option("--epochs", min=1, max=500, help="Epochs of 60 balanced batches.")] = 20,
+    seed: Annotated[int, typer.Option("--seed", help="Seeds weights, sampling and augmentation.")] = 0,
+    threads: Annotated[int, typer.Option("--threads", min=0, help="torch CPU threads (0: torch's choice).")] = 0,
+    version: Annotated[str, typer.Option("--version", help="The gate's version.")] = "1.0.0",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the gate's validation figures as JSON.")] = False,
+) -> None:
+    """Train the input gate, which tells chest X-rays, breast and fetal head ultrasound and brain MRI apart.
+
+    It learns from the training split of every dataset under --data and is measured on
+    their validation splits; the bundle (weights pinned by sha256, model card) is then
+    attached to task models with `medsight models attach-gate`.
+    """
+    import sys
+
+    from medsight.services.kind_gate import GateTrainRequest, train_gate
+    from medsight.training.kind_gate import GateFitOptions
+
+    request = GateTrainRequest(
+        datasets=data,
+        out=out,
+        options=GateFitOptions(epochs=epochs, seed=seed, threads=threads),
+        version=version,
+        command=shlex.join(["medsight", *sys.argv[1:]]),
+    )
+    with progress_bar(enabled=not as_json) as progress:
+        bar = progress.add_task("training the input gate", total=epochs)
+        gate = train_gate(
+            request,
+            on_source=lambda line: progress.console.print(line, markup=False) if not as_json else None,
+            on_epoch=lambda epoch, loss: progress.update(bar, completed=epoch, description=f"loss {loss:.4f}"),
+        )
+    if as_json:
+        typer.echo(json.dumps({**gate.identity(), "validation": gate.metadata.metrics}, indent=2))
+        return
+    refused = gate.metadata.metrics["refused"]
+    for kind, by_source in refused.items():
+        own = [s for s, cell in by_source.items() if gate.metadata.training["sources"][s]["kind"] == kind]
+        false = sum(by_source[s]["refused"] for s in own)
+        n = sum(by_source[s]["n"] for s in own)
+        foreign = {s: cell for s, cell in by_source.items() if s not in own}
+        caught = sum(c["refused"] for c in foreign.values())
+        total = sum(c["n"] for c in foreign.values())
+        typer.echo(f"{kind}: refuses {false}/{n} of its own val images, {caught}/{total} of the other kinds'")
+    typer.echo(f"wrote {gate.path} (sha256 {gate.sha256[:12]})")
+
+
+@models_app.command("attach-gate")
+def attach_gate_cmd(
+    name: Annotated[str, typer.Argument(help="A shipped model's name or a bundle folder (metadata rewritten).")],
+    gate: Annotated[str, typer.Option("--gate", help="A shipped gate's name, or a gate bundle folder.")] = (
+        "image-kind-32"
+    ),
+) -> None:
+    """Make a 2D model refuse inputs of another image kind, with the input gate; its weights are untouched.
+
+    The bundle records the gate's name and weights sha256: it then loads only with that
+    gate, and its model card says so.
+    """
+    from medsight.services.kind_gate import attach_gate
+
+    bundle = attach_gate(name, gate)
+    record = bundle.metadata.medsight.input_gate
+    typer.echo(
+        f"{bundle.name}: input gate {record['name']} {record['version']} (sha256 {record['sha256'][:12]}),"
+        f" refuses inputs it gives {record['kind']} under {record['min_probability']:g}"
+    )

@@ -185,7 +185,7 @@ class Analyzer:
         model = self.model
         inputs = np.stack([prepared.input for _, prepared in chunk])
         scores = model.score(inputs)
-        refusals = model.ood.refusals(inputs, scores.features)
+        refusals = model.refusals(inputs, scores, [model.gate_input(prepared) for _, prepared in chunk])
         accepted = [k for k, refusal in enumerate(refusals) if refusal is None]
         maps = model.saliency(inputs[accepted]) if self.want_saliency and accepted else None
         out: list[Analysis] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -10,10 +11,11 @@ from numpy.typing import NDArray
 
 from medsight.calibration import ConformalCalibrator, apply_temperature
 from medsight.errors import InvalidBundleError
+from medsight.inference.kind_gate import LoadedGate, gate_for
 from medsight.inference.ood import OodDetector
 from medsight.inference.predictor import Predictor, load_predictor, load_torch_classifier
 from medsight.models.bundle import Bundle
-from medsight.tasks import Preprocessing, TaskSpec, get_task
+from medsight.tasks import Prepared, Preprocessing, Refusal, TaskSpec, get_task
 
 if TYPE_CHECKING:
     from medsight.explain import Saliency
@@ -54,6 +56,7 @@ class LoadedModel:
     conformal: ConformalCalibrator
     ood: OodDetector
     predictor: Predictor
+    gate: LoadedGate | None = None
     _saliency: Saliency | None = field(default=None, repr=False)
 
     @classmethod
@@ -81,6 +84,7 @@ class LoadedModel:
             conformal=ConformalCalibrator.from_dict(section.conformal),
             ood=OodDetector.load(bundle.weights_file("ood.npz"), task.acceptance.description),
             predictor=load_predictor(bundle, backend, threads),
+            gate=gate_for(section.input_gate, task.image_kind, task.acceptance.description, bundle.name),
         )
 
     def score(self, inputs: NDArray[np.float32]) -> Scores:
@@ -89,6 +93,20 @@ class LoadedModel:
         probabilities = self._calibrated(logits)
         sets = self.conformal.prediction_sets(probabilities)
         return Scores(logits, probabilities, features, sets, None if members is None else self._calibrated(members))
+
+    def gate_input(self, prepared: Prepared) -> NDArray[np.float32] | None:
+        """The input gate's view of a prepared image (small: keep it, not the plane); None without a gate."""
+        return None if self.gate is None else self.gate.inputs([prepared.unit])[0]
+
+    def refusals(
+        self, inputs: NDArray[np.float32], scores: Scores, gate_inputs: Sequence[NDArray[np.float32] | None]
+    ) -> list[Refusal | None]:
+        """The input gate's refusal, else the distribution check's, for each scored input."""
+        by_ood = self.ood.refusals(inputs, scores.features)
+        if self.gate is None:
+            return by_ood
+        by_kind = self.gate.refusals_of(np.stack([g for g in gate_inputs if g is not None]))
+        return [kind or ood for kind, ood in zip(by_kind, by_ood, strict=True)]
 
     def _calibrated(self, logits: NDArray[np.float32]) -> NDArray[np.float64]:
         return apply_temperature(logits.astype(np.float64) + self.logit_offset, self.temperature)

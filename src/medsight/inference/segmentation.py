@@ -31,6 +31,7 @@ from medsight.errors import InvalidBundleError, ModelError, UsageError
 from medsight.imaging import Image
 from medsight.imaging.ellipse import Ellipse, edge_points, fit_ellipse
 from medsight.imaging.overlay import resize_bilinear_window
+from medsight.inference.kind_gate import LoadedGate, gate_for
 from medsight.inference.ood import OodDetector
 from medsight.models.bundle import Bundle
 from medsight.tasks import Prepared, Preprocessing, Refusal, TaskSpec, get_task, pixel_refusal, prepare
@@ -122,6 +123,7 @@ class LoadedSegmenter:
     ood: OodDetector
     predictor: Any
     flip_average: bool = False
+    gate: LoadedGate | None = None
 
     @classmethod
     def load(cls, bundle: Bundle, backend: str = "auto", threads: int = 0) -> LoadedSegmenter:
@@ -145,6 +147,7 @@ class LoadedSegmenter:
             ood=OodDetector.load(bundle.weights_file("ood.npz"), task.acceptance.description),
             predictor=_predictor(bundle, backend, threads),
             flip_average=bool(section.segmentation.get("flip_average", False)),
+            gate=gate_for(section.input_gate, task.image_kind, task.acceptance.description, bundle.name),
         )
 
     def predict(self, inputs: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -278,6 +281,9 @@ def segment_images(
         inputs = np.stack([p.input for _, p in pending])
         logits, features = model.predict(inputs)
         refusals = model.ood.refusals(inputs, features)
+        if model.gate is not None:
+            by_kind = model.gate.refusals([p.unit for _, p in pending])
+            refusals = [kind or ood for kind, ood in zip(by_kind, refusals, strict=True)]
         for k, (i, prepared) in enumerate(pending):
             results[i] = _one(model, logits[k], refusals[k], prepared, spacings[i], keep, measure_refused)
     return [r for r in results if r is not None]

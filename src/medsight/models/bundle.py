@@ -91,6 +91,11 @@ class MedsightSection(BaseModel):
         default_factory=dict,
         description="the latest saliency audit's summary (medsight.services.saliency_audit); empty: none",
     )
+    input_gate: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the input gate every input is checked with (name, version, sha256; medsight.models.kind_gate); "
+        "empty: none",
+    )
 
 
 class BundleMetadata(BaseModel):
@@ -234,7 +239,8 @@ def write_metadata(path: Path, metadata: BundleMetadata) -> None:
 
 def record_audit(bundle: Bundle, summary: dict[str, Any], field: str = "audit") -> Bundle:
     """Record an audit's ``summary`` in the bundle's metadata (``field``: ``audit`` for the
-    fairness audit, ``saliency_audit``); return the bundle re-read.
+    fairness audit, ``saliency_audit``, or ``input_gate`` for the gate a bundle attaches);
+    return the bundle re-read.
 
     The file is replaced whole (temporary file, then rename), so a crash leaves the old
     metadata, never half of it.
@@ -242,7 +248,7 @@ def record_audit(bundle: Bundle, summary: dict[str, Any], field: str = "audit") 
     Raises:
         OutputError: the metadata cannot be written.
     """
-    if field not in ("audit", "saliency_audit"):
+    if field not in ("audit", "saliency_audit", "input_gate"):
         raise ValueError(f"no audit field {field!r} in a bundle's metadata")
     section = bundle.metadata.medsight.model_copy(update={field: summary})
     metadata = bundle.metadata.model_copy(update={"medsight": section})

@@ -257,7 +257,7 @@ def score_split(data: LabelledSet, model: LoadedModel, on_case: Callable[[], Non
     cases = list(data)
     for start in range(0, len(cases), _BATCH):
         batch = cases[start : start + _BATCH]
-        inputs, checks = [], []
+        inputs, gate_inputs, checks = [], [], []
         for case in batch:
             try:
                 image = data.image(case)
@@ -265,15 +265,17 @@ def score_split(data: LabelledSet, model: LoadedModel, on_case: Callable[[], Non
                 raise InvalidDatasetError(f"case {case.key}: {exc.message}") from exc
             refusal = analyzer.check(image)
             checks.append(refusal.check if refusal else None)
-            inputs.append(prepare(image, model.preprocessing).input)
+            prepared = prepare(image, model.preprocessing)
+            inputs.append(prepared.input)
+            gate_inputs.append(model.gate_input(prepared))
             on_case()
         x = np.stack(inputs)
         scores = model.score(x)
         probabilities[start : start + len(batch)] = scores.probabilities
         if scores.member_probabilities is not None:
             members.append(scores.member_probabilities)
-        ood = model.ood.refusals(x, scores.features)
-        refusals += [check or (o.check if o else None) for check, o in zip(checks, ood, strict=True)]
+        later = model.refusals(x, scores, gate_inputs)
+        refusals += [check or (r.check if r else None) for check, r in zip(checks, later, strict=True)]
     return SplitScores(probabilities, refusals, np.concatenate(members) if members else None)
 
 

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from medsight.data import load_dataset
+from medsight.data.hc18 import load_hc18
+from medsight.data.volumes import load_volumes
 from medsight.errors import MedsightError, UsageError
 from medsight.imaging import Geometry, Image, ImageMeta, Layout
 from medsight.imaging.window import select_plane
@@ -47,6 +49,7 @@ __all__ = [
     "CheckedModel",
     "RefusalGroup",
     "load_checked_model",
+    "pixels_only",
     "refusal_groups",
     "refusal_report",
     "wilson_interval",
@@ -192,16 +195,21 @@ def _dicom_samples(strip: bool) -> _Builder:
 
 
 def _hc18(where: _Where) -> ImageSource | None:
-    folder = where.datasets / "hc18" / "training_set"
-    files = sorted(folder.glob("*_HC.png"))[: where.per_group] if folder.is_dir() else []
-    return _paths(files, where.limits, False) if files else None
+    folder = where.datasets / "hc18"
+    if not (folder / "training_set").is_dir():
+        return None
+    data = load_hc18(folder)
+    # Validation subjects only: the input gate learnt from the others.
+    files = [case.image for case in data.split("val")][: where.per_group]
+    return _paths(files, where.limits, False)
 
 
 def _lgg_slices(where: _Where) -> ImageSource | None:
     folder = where.datasets / "lgg_mri_segmentation_subset"
     if not folder.is_dir():
         return None
-    files = [p for p in sorted(folder.rglob("*.tif")) if "_mask" not in p.name]
+    # Validation patients only (the input gate learnt from the others), every slice.
+    files = [folder / name for case in load_volumes(folder).split("val") for name in case.files[0::2]]
     step = max(1, len(files) // where.per_group)
     return _paths(files[::step][: where.per_group], where.limits, True, channel=1)
 
@@ -215,9 +223,12 @@ def _volumes(folder: str) -> _Builder:
 
 
 def _hippocampus_slices(where: _Where) -> ImageSource | None:
-    folder = where.datasets / "msd_task04_hippocampus" / "imagesTr"
-    files = sorted(folder.glob("*.nii.gz"))[: max(1, where.per_group // 4)] if folder.is_dir() else []
-    return _paths(files, where.limits, True) if files else None
+    folder = where.datasets / "msd_task04_hippocampus"
+    if not (folder / "imagesTr").is_dir():
+        return None
+    # Validation crops only: the input gate learnt from the others.
+    cases = list(load_volumes(folder).split("val"))[: max(1, where.per_group // 4)]
+    return _paths([folder / case.files[0] for case in cases], where.limits, True)
 
 
 #: The foreign inputs a task can be checked against: name -> (row label, where its inputs come from).
@@ -227,11 +238,11 @@ FOREIGN_GROUPS: dict[str, tuple[str, _Builder]] = {
     "dicom-samples": ("DICOM samples (CR, CT, MR, SEG, US), with metadata", _dicom_samples(False)),
     "dicom-samples-pixels": ("the same samples, pixels only (metadata removed)", _dicom_samples(True)),
     "breast-ultrasound": ("breast ultrasound (BreastMNIST val)", _labelled("breastmnist")),
-    "fetal-head-ultrasound": ("fetal head ultrasound (HC18)", _hc18),
-    "brain-mri-slices": ("brain MRI slices (LGG), FLAIR as greyscale, no metadata", _lgg_slices),
+    "fetal-head-ultrasound": ("fetal head ultrasound (HC18 val subjects)", _hc18),
+    "brain-mri-slices": ("brain MRI slices (LGG val patients), FLAIR as greyscale, no metadata", _lgg_slices),
     "brain-mri-volumes": ("brain MRI volumes (LGG), FLAIR", _volumes("lgg_mri_segmentation_subset")),
     "hippocampus-mri-volumes": ("hippocampus MRI volumes (MSD Task04)", _volumes("msd_task04_hippocampus")),
-    "hippocampus-mri-slices": ("hippocampus MRI, middle slice as 2D, no metadata", _hippocampus_slices),
+    "hippocampus-mri-slices": ("hippocampus MRI (val crops), middle slice as 2D, no metadata", _hippocampus_slices),
     "ct-like-volumes": ("CT-like volumes in HU without metadata (synthetic)", lambda where: _ct_like(where.seed)),
     "noise-volumes": ("noise volumes (synthetic)", lambda where: _noise_volumes(where.seed)),
     "synthetic": ("synthetic: noise, blank, gradients, checkerboards, colour", lambda where: _synthetic(where.seed)),
@@ -295,7 +306,7 @@ def _dataset(path: Path, split: str, label_of: Callable[[str], int], limit: int 
     return images
 
 
-def _strip(image: Image, channel: int | None = None) -> Image:
+def pixels_only(image: Image, channel: int | None = None) -> Image:
     """The pixels alone, as a PNG would carry them (one 2D plane, no DICOM metadata)."""
     plane = select_plane(image)
     pixels = plane.pixels
@@ -310,7 +321,7 @@ def _files(folder: Path, limits: ReadLimits, strip: bool) -> ImageSource:
     def images() -> Iterator[Image]:
         found, _ = read(folder, limits)
         for image in found:
-            yield _strip(image) if strip else image
+            yield pixels_only(image) if strip else image
 
     return images
 
@@ -323,7 +334,7 @@ def _paths(paths: list[Path], limits: ReadLimits, strip: bool, channel: int | No
             except MedsightError:
                 continue
             for image in found:
-                yield _strip(image, channel) if strip else image
+                yield pixels_only(image, channel) if strip else image
 
     return images
 
@@ -352,8 +363,6 @@ def _synthetic(seed: int) -> ImageSource:
 
 def _volume_set(path: Path, split: str | None, limit: int | None) -> ImageSource:
     def images() -> Iterator[Image]:
-        from medsight.data.volumes import load_volumes
-
         data = load_volumes(path)
         if split is not None:
             data = data.split(split)

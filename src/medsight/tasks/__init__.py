@@ -5,6 +5,7 @@ acceptance checks; torch lives in ``medsight.models`` and ``medsight.inference``
 """
 
 from medsight.tasks.acceptance import REFUSAL_CODE, AcceptanceRule, Refusal, pixel_refusal
+from medsight.tasks.kinds import ImageKind
 from medsight.tasks.preprocess import Crop, Prepared, Preprocessing, prepare, unit_values
 from medsight.tasks.registry import TaskSpec, get_task, task_names
 
@@ -12,6 +13,7 @@ __all__ = [
     "REFUSAL_CODE",
     "AcceptanceRule",
     "Crop",
+    "ImageKind",
     "Prepared",
     "Preprocessing",
     "Refusal",

@@ -2,13 +2,16 @@
 
 A model scores whatever it is given; a radiologist would not read a knee film for
 pneumonia. Each task therefore refuses inputs outside its remit, with a reason, instead
-of returning a number. Three kinds of check, cheapest first:
+of returning a number. Four kinds of check, cheapest first:
 
 1. **metadata** (:class:`AcceptanceRule`): DICOM modality, Body Part Examined and View
    Position, when the input records them;
 2. **pixel gates** (:func:`pixel_refusal`): one plane only, greyscale only, not blank,
    not noise;
-3. **distribution** (``medsight.inference.ood``): the input's pixel statistics and the
+3. **image kind** (``medsight.inference.kind_gate``, for bundles that record an input
+   gate): a small classifier of the kinds medsight reads (:class:`ImageKind`) must not
+   take the input for another kind;
+4. **distribution** (``medsight.inference.ood``): the input's pixel statistics and the
    model's own features, against what it saw in training.
 
 A refusal is a result (:class:`Refusal`), not an exception: analysing a folder refuses
@@ -51,7 +54,8 @@ class Refusal:
 
     Attributes:
         check: which test failed (``modality``, ``body_part``, ``view``, ``frames``,
-            ``plane``, ``colour``, ``blank``, ``noise``, ``pixel_statistics``, ``features``).
+            ``plane``, ``colour``, ``blank``, ``noise``, ``image_kind``, ``pixel_statistics``,
+            ``features``).
         reason: one sentence for a person; never patient data.
         code: always :data:`REFUSAL_CODE`.
     """

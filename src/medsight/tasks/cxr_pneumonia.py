@@ -8,6 +8,7 @@ is what their model cards and the limitations below must say plainly.
 from __future__ import annotations
 
 from medsight.tasks.acceptance import AcceptanceRule
+from medsight.tasks.kinds import ImageKind
 from medsight.tasks.preprocess import Crop, Preprocessing
 from medsight.tasks.registry import TaskSpec
 from medsight.types import Modality
@@ -54,6 +55,7 @@ CXR_PNEUMONIA = TaskSpec(
         "25% at 8 px (1.0.0: 11%, 80%, 99%).",
     ),
     own_inputs="chest X-rays",
+    image_kind=ImageKind.CHEST_XRAY,
     # Adult chest X-rays from other sites: frontal chest films, but not of the children it learnt from.
     checked_against={
         "tb-chest-xrays": "either",

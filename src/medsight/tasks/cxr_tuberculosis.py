@@ -15,6 +15,7 @@ is never a model input (:mod:`medsight.data.layouts` never keeps it).
 from __future__ import annotations
 
 from medsight.tasks.cxr_pneumonia import FRONTAL_CHEST_XRAY
+from medsight.tasks.kinds import ImageKind
 from medsight.tasks.preprocess import Crop, Preprocessing
 from medsight.tasks.registry import TaskSpec
 
@@ -56,6 +57,7 @@ CXR_TUBERCULOSIS = TaskSpec(
         "prevalences (a few per cent or less).",
     ),
     own_inputs="chest X-rays",
+    image_kind=ImageKind.CHEST_XRAY,
     checked_against={
         "dicom-samples": "refuse",
         "dicom-samples-pixels": "refuse",

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from medsight.errors import UsageError
 from medsight.tasks.acceptance import AcceptanceRule
+from medsight.tasks.kinds import ImageKind
 from medsight.tasks.preprocess import Preprocessing
 from medsight.tasks.volume import VolumeRecipe
 
@@ -62,6 +63,8 @@ class TaskSpec:
         checked_against: the foreign inputs ``medsight refusals`` measures its model on: a
             group name of ``services/refusal.py`` -> ``refuse`` (the model must refuse
             them) or ``either`` (refusing some is defensible: the rate is information).
+        image_kind: the kind of 2D image the task reads (:class:`ImageKind`), which a
+            bundle with an input gate checks every input against; None for volume tasks.
     """
 
     name: str
@@ -78,6 +81,7 @@ class TaskSpec:
     volume: VolumeRecipe | None = None
     own_inputs: str = "images"
     checked_against: Mapping[str, str] = field(default_factory=dict)
+    image_kind: ImageKind | None = None
 
     @property
     def positive_class(self) -> str:

@@ -10,6 +10,7 @@ MedMNIST layout is scored unchanged.
 from __future__ import annotations
 
 from medsight.tasks.acceptance import AcceptanceRule
+from medsight.tasks.kinds import ImageKind
 from medsight.tasks.preprocess import Crop, Preprocessing
 from medsight.tasks.registry import TaskSpec
 from medsight.types import Modality
@@ -56,6 +57,7 @@ US_BREAST = TaskSpec(
         "The threshold was chosen on validation data (27% malignant); PPV and NPV move with prevalence.",
     ),
     own_inputs="breast ultrasound images",
+    image_kind=ImageKind.BREAST_ULTRASOUND,
     checked_against={
         "fetal-head-ultrasound": "refuse",
         "chest-xrays-28": "refuse",

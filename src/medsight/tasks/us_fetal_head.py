@@ -10,6 +10,7 @@ Hadlock's formula. Trained on HC18 (van den Heuvel et al., PLoS ONE 2018).
 from __future__ import annotations
 
 from medsight.tasks.acceptance import AcceptanceRule
+from medsight.tasks.kinds import ImageKind
 from medsight.tasks.preprocess import Crop, Preprocessing
 from medsight.tasks.registry import TaskKind, TaskSpec
 from medsight.types import Modality
@@ -56,6 +57,7 @@ US_FETAL_HEAD = TaskSpec(
         "value given by the caller; without one, no measurement in mm is reported.",
     ),
     own_inputs="fetal head ultrasound images",
+    image_kind=ImageKind.FETAL_ULTRASOUND,
     checked_against={
         "breast-ultrasound": "refuse",
         "chest-xrays-28": "refuse",

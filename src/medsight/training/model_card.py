@@ -8,7 +8,15 @@ from typing import Any
 from medsight.models.bundle import BundleMetadata
 from medsight.tasks import TaskSpec, get_task
 
-__all__ = ["bundle_model_card", "card_check_and_weights", "card_opening", "card_run", "card_table", "render_model_card"]
+__all__ = [
+    "bundle_model_card",
+    "card_check_and_weights",
+    "card_input_gate",
+    "card_opening",
+    "card_run",
+    "card_table",
+    "render_model_card",
+]
 
 #: How each threshold rule reads on a model card (medsight.calibration.threshold).
 _THRESHOLD_RULES = {
@@ -78,6 +86,7 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         f"{section.ood.get('quantile', 0):.1%} training quantile, cross-fitted over "
         f"{section.ood.get('folds', 2)} folds; false-refusal rate on validation "
         f"{section.ood.get('val_false_refusal_rate', 0):.1%}.",
+        *card_input_gate(section.input_gate),
         f"- Weights: `models/model.pt` sha256 `{section.weights.get('model.pt', '')}`.",
         "",
         "## Training data",
@@ -310,7 +319,19 @@ def card_check_and_weights(metadata: BundleMetadata) -> list[str]:
     return [
         f"- Distribution check: {section.ood.get('method')}; false-refusal rate on validation "
         f"{section.ood.get('val_false_refusal_rate', 0):.1%}.",
+        *card_input_gate(section.input_gate),
         f"- Weights: `models/model.pt` sha256 `{section.weights.get('model.pt', '')}`.",
+    ]
+
+
+def card_input_gate(record: dict[str, Any]) -> list[str]:
+    """The input gate a bundle checks every input with, if it records one."""
+    if not record:
+        return []
+    return [
+        f"- Input gate: `{record['name']}` {record['version']} (weights sha256 `{record['sha256'][:16]}...`) "
+        f"refuses an input it gives `{record['kind']}` a probability under {record['min_probability']:g}, "
+        "before the distribution check (its own model card gives its validation figures).",
     ]
 
 

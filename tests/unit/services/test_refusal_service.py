@@ -123,6 +123,6 @@ def test_with_shared_data_the_breast_model_gets_its_own_rows(tiny_breast_bundle:
     groups = refusal_groups(model, shared_datasets / "breastmnist", shared_datasets.parent, per_group=10)
     rows = {name: expected for name, expected, _ in groups}
     assert rows["validation breast ultrasound images (false refusals)"] == "accept"
-    assert rows["fetal head ultrasound (HC18)"] == "refuse"
+    assert rows["fetal head ultrasound (HC18 val subjects)"] == "refuse"
     assert rows["chest X-rays at 28 px (PneumoniaMNIST val), no metadata"] == "refuse"
     assert "breast ultrasound (BreastMNIST val)" not in rows  # its own data is not foreign

@@ -1,0 +1,160 @@
+"""The input gate: its bundle is pinned, a task bundle attaches it, and analyses then
+refuse images of another kind (synthetic kinds here; the shipped gate on real data below)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.data.synthetic_kinds import kind_planes
+from tests.unit.cli.test_cli import medsight
+
+from medsight.errors import ModelNotFoundError, UsageError, WeightsMismatchError
+from medsight.imaging import Image, ImageMeta
+from medsight.inference import Analyzer, LoadedModel
+from medsight.inference.kind_gate import GATE_CHECK
+from medsight.models.bundle import load_bundle, shipped_bundles
+from medsight.models.kind_gate import GateBundle, load_gate, shipped_gates
+from medsight.services.kind_gate import attach_gate, write_gate
+from medsight.tasks import get_task
+from medsight.training.kind_gate import GateFitOptions, fit_gate
+
+SHIPPED_GATE = "image-kind-32"
+
+
+@pytest.fixture(scope="module")
+def synthetic_gate(tmp_path_factory: pytest.TempPathFactory) -> GateBundle:
+    x = np.concatenate([kind_planes(k, 24) for k in range(4)])
+    y = np.repeat(np.arange(4), 24).astype(np.int64)
+    net = fit_gate(x, y, 4, GateFitOptions(epochs=4, steps=12, batch_size=32, lr=5e-3, threads=1))
+    out = tmp_path_factory.mktemp("gates") / "synthetic-gate"
+    return write_gate(out, net, name="synthetic-gate", version="0.1.0", metrics={}, training={"command": "pytest"})
+
+
+@pytest.fixture
+def gated_bundle(tiny_bundle: Path, synthetic_gate: GateBundle, tmp_path: Path) -> Path:
+    bundle = shutil.copytree(tiny_bundle, tmp_path / "tiny-gated")
+    attach_gate(bundle, synthetic_gate.path)
+    return bundle
+
+
+def _image(plane: np.ndarray) -> Image:
+    return Image(pixels=(plane * 255).astype(np.float32), meta=ImageMeta(bits_stored=8))
+
+
+def test_a_gate_bundle_is_verified_by_its_sha256(synthetic_gate: GateBundle, tmp_path: Path) -> None:
+    assert load_gate(synthetic_gate.path).sha256 == synthetic_gate.sha256
+    with pytest.raises(WeightsMismatchError):
+        load_gate(synthetic_gate.path, sha256="0" * 64)
+    copy = shutil.copytree(synthetic_gate.path, tmp_path / "tampered")
+    weights = copy / "models" / "model.pt"
+    data = bytearray(weights.read_bytes())
+    data[-20] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsMismatchError):
+        load_gate(copy)
+    with pytest.raises(ModelNotFoundError, match="no input gate"):
+        load_gate("no-such-gate")
+
+
+def test_attaching_records_the_gate_and_the_card_says_so(gated_bundle: Path, synthetic_gate: GateBundle) -> None:
+    bundle = load_bundle(gated_bundle)
+    record = bundle.metadata.medsight.input_gate
+    assert record["sha256"] == synthetic_gate.sha256
+    assert record["kind"] == "chest_xray"
+    assert "Input gate: `synthetic-gate`" in (gated_bundle / "docs" / "model_card.md").read_text()
+    assert load_bundle(gated_bundle).sha256 == load_bundle(gated_bundle).metadata.medsight.weights["model.pt"]
+
+
+def test_a_gated_model_refuses_another_kind_and_scores_its_own(gated_bundle: Path) -> None:
+    model = LoadedModel.load(load_bundle(gated_bundle), backend="torch")
+    assert model.gate is not None
+    analyzer = Analyzer(model)
+    rings = analyzer.analyze_many([_image(p[0]) for p in kind_planes(2, 6, seed=5)])
+    assert all(a.refused is not None and a.refused.check == GATE_CHECK for a in rings)
+    assert all("fetal head ultrasound" in a.refused.reason for a in rings if a.refused)
+    chests = analyzer.analyze_many([_image(p[0]) for p in kind_planes(0, 6, seed=5)])
+    assert not any(a.refused is not None and a.refused.check == GATE_CHECK for a in chests)
+
+
+def test_an_ungated_model_keeps_its_other_checks_only(tiny_bundle: Path) -> None:
+    model = LoadedModel.load(load_bundle(tiny_bundle), backend="torch")
+    assert model.gate is None
+    rings = Analyzer(model).analyze_many([_image(p[0]) for p in kind_planes(2, 3, seed=5)])
+    assert not any(a.refused is not None and a.refused.check == GATE_CHECK for a in rings)
+
+
+def test_a_bundle_never_runs_with_another_gate_than_it_recorded(gated_bundle: Path) -> None:
+    meta_file = gated_bundle / "configs" / "metadata.json"
+    metadata = json.loads(meta_file.read_text())
+    metadata["medsight"]["input_gate"]["sha256"] = "f" * 64
+    meta_file.write_text(json.dumps(metadata))
+    with pytest.raises(WeightsMismatchError):
+        LoadedModel.load(load_bundle(gated_bundle), backend="torch")
+
+
+def test_a_volume_task_takes_no_gate(synthetic_gate: GateBundle) -> None:
+    with pytest.raises(UsageError, match="reads volumes"):
+        attach_gate("mri-hippocampus-48", synthetic_gate.path)
+
+
+def test_attach_gate_on_the_command_line(tiny_bundle: Path, synthetic_gate: GateBundle, tmp_path: Path) -> None:
+    bundle = shutil.copytree(tiny_bundle, tmp_path / "tiny-cli")
+    done = medsight("models", "attach-gate", bundle, "--gate", synthetic_gate.path)
+    assert done.returncode == 0, done.stderr
+    assert "refuses inputs it gives chest_xray under 0.05" in done.stdout
+    missing = medsight("models", "attach-gate", bundle, "--gate", tmp_path / "nowhere")
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error[model.not_found]")
+    assert "Traceback" not in missing.stderr
+
+
+def test_train_gate_without_data_is_a_one_line_error(tmp_path: Path) -> None:
+    done = medsight("models", "train-gate", "--data", tmp_path / "none", "--out", tmp_path / "gate")
+    assert done.returncode == 3
+    assert done.stderr.count("\n") == 1
+    assert "not a folder of datasets" in done.stderr
+    assert not (tmp_path / "gate").exists()
+
+
+def test_every_shipped_2d_model_runs_with_the_shipped_gate() -> None:
+    gate = load_gate(SHIPPED_GATE)
+    assert SHIPPED_GATE in shipped_gates()
+    assert sum(f.stat().st_size for f in gate.path.rglob("*") if f.is_file()) < 1024 * 1024
+    for name, path in shipped_bundles().items():
+        section = load_bundle(path).metadata.medsight
+        if get_task(section.task).image_kind is None:
+            assert not section.input_gate, name
+            continue
+        assert section.input_gate["sha256"] == gate.sha256, f"{name} records another gate (make models)"
+        assert section.input_gate["kind"] == get_task(section.task).image_kind
+
+
+@pytest.mark.shared
+def test_the_shipped_gate_keeps_each_kind_to_its_own_task(shared_datasets: Path) -> None:
+    """Real images the gate never trained on: fetal head frames sent to the chest model,
+    MR slices sent to the breast model (which its distribution check let through half the
+    time) are refused by the gate; the chest model's own validation films are not."""
+    from medsight.data import load_dataset
+    from medsight.data.hc18 import load_hc18
+    from medsight.io import read_image
+    from medsight.services.refusal import pixels_only
+
+    chest = Analyzer(LoadedModel.load(load_bundle(shipped_bundles()["cxr-pneumonia-28"])))
+    hc18 = load_hc18(shared_datasets / "hc18").split("val")
+    frames = [hc18.image(case) for case in list(hc18)[:20]]
+    assert all(a.refused is not None and a.refused.check == GATE_CHECK for a in chest.analyze_many(frames))
+    films = load_dataset(shared_datasets / "pneumoniamnist", lambda s: int(s)).split("val")
+    own = chest.analyze_many([films.image(case) for case in list(films)[:50]])
+    assert not any(a.refused is not None and a.refused.check == GATE_CHECK for a in own)
+
+    breast = Analyzer(LoadedModel.load(load_bundle(shipped_bundles()["us-breast-28"])))
+    lgg = shared_datasets / "lgg_mri_segmentation_subset"
+    slices = sorted(p for p in lgg.rglob("*.tif") if "_mask" not in p.name)[::25]
+    from medsight.settings import ReadLimits
+
+    mr = [pixels_only(read_image(p, ReadLimits()), 1) for p in slices]
+    assert all(a.refused is not None for a in breast.analyze_many(mr))
