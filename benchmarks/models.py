@@ -7,7 +7,7 @@ For every model bundle measured (the shipped ones by default), in one run:
 * **end to end**: ``analyze_path`` on a 28 px PNG, a 224 px JPEG and a 2048 x 2048
   16-bit DICOM, heatmap included (Grad-CAM, overlay, PNG write), in process after a
   warm-up, with the model loaded once beforehand as a service keeps it loaded;
-* **stages** of the DICOM case: read, checks + prepare, model + input gate + distribution check,
+* **stages** of the DICOM case: read, checks + prepare + input gate, model + distribution check,
   Grad-CAM, overlay + PNG write (``write_heatmap``), timed one after the other per call;
 * **batched throughput** (28 px models): batches of 256 through each predictor on
   prepared inputs, and through ``Analyzer.analyze_many`` without saliency on in-memory
@@ -53,7 +53,7 @@ TASK = "cxr-pneumonia"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _BLOCK = 10  # batch-1 calls of one backend in a row (see timing.latencies)
 GRADCAM_ALONE = "Grad-CAM alone (no ONNX Runtime run just before)"
-STAGES = ("read", "checks + prepare", "model + input gate + distribution check", "Grad-CAM", "overlay + PNG write")
+STAGES = ("read", "checks + prepare + input gate", "model + distribution check", "Grad-CAM", "overlay + PNG write")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +116,7 @@ class ModelReport:
     throughput: Throughput | None = None
     memory: Memory | None = None
     profile: str | None = None  # cProfile of analyze on the DICOM, markdown
+    gate_cost: tuple[Latency, Latency] | None = None  # the DICOM end to end with and without the input gate
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,22 @@ def _measure_one(
     stages = _stages(model, dicom, workdir / f"stages-{model.bundle.name}.png", effort.e2e_calls)
     throughput = _throughput(model, images, effort) if report.resolution == 28 else None
     memory = _memory(path, dicom, workdir, effort.rss_repeats)
-    return replace(report, end_to_end=end_to_end, stages=stages, throughput=throughput, memory=memory)
+    gate_cost = _gate_cost(model, dicom, workdir, effort.e2e_calls)
+    return replace(
+        report, end_to_end=end_to_end, stages=stages, throughput=throughput, memory=memory, gate_cost=gate_cost
+    )
+
+
+def _gate_cost(model: LoadedModel, dicom: Path, workdir: Path, calls: int) -> tuple[Latency, Latency] | None:
+    """The DICOM end to end with the bundle's input gate and without it, taking turns (same run, same drift)."""
+    if model.gate is None:
+        return None
+    ungated = replace(model, gate=None)
+    heatmap = workdir / f"gate-{model.bundle.name}.png"
+    with_gate, without = latencies(
+        [lambda: _analyze(model, dicom, heatmap), lambda: _analyze(ungated, dicom, heatmap)], calls=calls
+    )
+    return with_gate, without
 
 
 def _batch_one(path: Path, model: LoadedModel, effort: Effort) -> ModelReport:
@@ -256,11 +272,14 @@ def _stages(model: LoadedModel, path: Path, heatmap: Path, calls: int) -> dict[s
     def checks_and_prepare(image: Image) -> Any:
         if analyzer.check(image) is not None:
             raise _RefusedError
-        return prepare(image, model.preprocessing)
+        prepared = prepare(image, model.preprocessing)
+        if model.gate is not None and model.gate.refusals([prepared.unit])[0] is not None:
+            raise _RefusedError
+        return prepared
 
     def score(prepared: Any) -> Any:
         inputs = prepared.input[np.newaxis]
-        if model.refusals(inputs, model.score(inputs), [model.gate_input(prepared)])[0] is not None:
+        if model.ood.refusals(inputs, model.score(inputs).features)[0] is not None:
             raise _RefusedError
         return prepared
 

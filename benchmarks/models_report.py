@@ -112,6 +112,21 @@ def _end_to_end(result: ModelsResult) -> str:
                 f"| {model.name} | {case.input} | {case.outcome} | {_ms(case.latency.p50)}"
                 f" | {_ms(case.latency.p95)} | {verdict} |"
             )
+    gated = [model for model in result.models if model.gate_cost is not None]
+    if gated:
+        lines += [
+            "",
+            f"The input gate's share ({_DICOM}, the same `analyze_path` with the bundle's gate and with the"
+            " same loaded model stripped of it, taking turns in this run):\n",
+            "| model | with the gate p50 ms | p95 ms | without p50 ms | p95 ms | difference of p50 ms |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for model in gated:
+            assert model.gate_cost is not None
+            with_gate, without = model.gate_cost
+            lines.append(
+                f"| {model.name} | {_p50_p95(with_gate)} | {_p50_p95(without)} | {_ms(with_gate.p50 - without.p50)} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -123,10 +138,10 @@ def _stages(result: ModelsResult) -> str:
     lines = [
         f"### Where the time goes: the {_DICOM}\n",
         "The same steps `analyze` takes, called one after the other per run: read = `read_image`"
-        " (scan + decode to float32); checks + prepare = `Analyzer.check` + `prepare` (window to"
-        " [0, 1], crop, resize); model + input gate + distribution check ="
-        " `LoadedModel.score` + `LoadedModel.refusals` (the input gate where the bundle records one, then"
-        " `ood.refusals`); Grad-CAM = `LoadedModel.saliency` (torch, forward and backward);"
+        " (scan + decode to float32); checks + prepare + input gate = `Analyzer.check` + `prepare` (window to"
+        " [0, 1], crop, resize) + the input gate where the bundle records one (`LoadedGate.refusals`:"
+        " the whole plane at 32 px, ONNX Runtime); model + distribution check = `LoadedModel.score` +"
+        " `ood.refusals`; Grad-CAM = `LoadedModel.saliency` (torch, forward and backward);"
         " overlay + PNG write = `write_heatmap` (a preview of at most 512 px: downsample,"
         " saliency onto it, blend, encode at zlib level 1). The last row"
         " times Grad-CAM again on its own, with nothing run just before it (medsight turns ONNX"

@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _io_only(args, mode, profile)
         return
     if args.only == "models":
-        _models_only(args, mode, profile)
+        _models_only(args, command, mode, profile)
         return
     if args.only == "service":
         _service_only(args, command, mode)
@@ -293,13 +293,17 @@ MODELS_TARGET_PREFIXES = (
 )
 
 
-def _models_only(args: argparse.Namespace, mode: Mode, profile: bool) -> None:
+def _models_only(args: argparse.Namespace, command: str, mode: Mode, profile: bool) -> None:
     """Section 3 (the classifiers) and its target lines, into the existing report."""
     with tempfile.TemporaryDirectory(prefix="medsight-bench-") as tmp:
         _progress("models")
         models = _measure_models(args, Path(tmp), mode, profile)
     document = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n\n"
-    document = replace_section(document, models_section(models))
+    section = models_section(models)
+    heading, _, rest = section.partition("\n\n")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    section = f"{heading}\n\n`{command}`, {when} UTC (this section alone; the header is the last full run's).\n\n{rest}"
+    document = replace_section(document, section)
     lines = models_targets(models)
     for prefix in MODELS_TARGET_PREFIXES:
         document = replace_lines(document, "## Targets", prefix, [line for line in lines if line.startswith(prefix)])

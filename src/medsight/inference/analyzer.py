@@ -162,6 +162,7 @@ class Analyzer:
                 results[i] = self._refused(refusal)
             else:
                 pending.append((i, prepare(image, self.model.preprocessing)))
+        pending = self._gated(pending, results)
         for start in range(0, len(pending), self.batch_size):
             chunk = pending[start : start + self.batch_size]
             for (i, _prepared), analysis in zip(chunk, self._score(chunk), strict=True):
@@ -172,6 +173,20 @@ class Analyzer:
         """The first metadata or pixel check ``image`` fails, or None (the distribution check needs the model)."""
         task = self.model.task
         return task.acceptance.refusal(image) or pixel_refusal(image, task.acceptance.description)
+
+    def _gated(self, pending: list[tuple[int, Prepared]], results: list[Analysis | None]) -> list[tuple[int, Prepared]]:
+        """Refuse, by the input gate (where the bundle records one), the inputs of another
+        image kind; they are never scored. The rest, in order."""
+        gate = self.model.gate
+        if gate is None or not pending:
+            return pending
+        kept = []
+        for (i, prepared), refusal in zip(pending, gate.refusals([p.unit for _, p in pending]), strict=True):
+            if refusal is None:
+                kept.append((i, prepared))
+            else:
+                results[i] = self._refused(refusal)
+        return kept
 
     def _refused(self, refusal: Refusal) -> Analysis:
         return Analysis(
@@ -185,7 +200,7 @@ class Analyzer:
         model = self.model
         inputs = np.stack([prepared.input for _, prepared in chunk])
         scores = model.score(inputs)
-        refusals = model.refusals(inputs, scores, [model.gate_input(prepared) for _, prepared in chunk])
+        refusals = model.ood.refusals(inputs, scores.features)
         accepted = [k for k, refusal in enumerate(refusals) if refusal is None]
         maps = model.saliency(inputs[accepted]) if self.want_saliency and accepted else None
         out: list[Analysis] = []

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 
 from medsight.errors import InvalidBundleError
-from medsight.models.kind_gate import GateBundle, KindNet, load_gate
+from medsight.inference.predictor import onnx_session
+from medsight.models.kind_gate import GateBundle, load_gate
 from medsight.tasks import ImageKind, Refusal
-from medsight.tasks.preprocess import resize_area
+from medsight.tasks.kinds import gate_planes
 
 __all__ = ["GATE_CHECK", "LoadedGate", "gate_for"]
 
@@ -35,7 +35,7 @@ class LoadedGate:
 
     Attributes:
         bundle: the gate bundle.
-        network: its network (eval mode).
+        session: ONNX Runtime's session on its exported graph (``models/model.onnx``).
         kind: the kind the task reads.
         description: the task's input as a refusal names it ("a frontal chest X-ray").
         min_probability: an input the gate gives ``kind`` less than this is refused (the
@@ -43,7 +43,7 @@ class LoadedGate:
     """
 
     bundle: GateBundle
-    network: KindNet
+    session: Any
     kind: ImageKind
     description: str
     min_probability: float
@@ -55,16 +55,18 @@ class LoadedGate:
 
     def inputs(self, units: Sequence[NDArray[np.float32]]) -> NDArray[np.float32]:
         """Gate inputs ``(n, 1, size, size)`` from whole unit-scaled planes."""
-        size = self.bundle.metadata.size
-        return np.stack([resize_area(unit, (size, size))[np.newaxis] for unit in units]).astype(np.float32)
+        return gate_planes(units, self.bundle.metadata.size)
 
     def probabilities(self, inputs: NDArray[np.float32]) -> NDArray[np.float64]:
         """Softmax over the kinds, ``(n, kinds)``, for gate inputs."""
         if len(inputs) == 0:
             return np.zeros((0, len(self.kinds)))
-        with torch.inference_mode():
-            logits = self.network(torch.from_numpy(np.ascontiguousarray(inputs)))
-        return torch.softmax(logits.double(), dim=1).numpy()
+        (logits,) = self.session.run(None, {"image": np.ascontiguousarray(inputs, dtype=np.float32)})
+        shifted = np.asarray(logits, dtype=np.float64)
+        shifted -= shifted.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        probabilities: NDArray[np.float64] = exp / exp.sum(axis=1, keepdims=True)
+        return probabilities
 
     def refusals(self, units: Sequence[NDArray[np.float32]]) -> list[Refusal | None]:
         """A refusal for each unit-scaled plane the gate does not take for the task's kind."""
@@ -100,8 +102,10 @@ def gate_for(record: dict[str, Any], kind: ImageKind | None, description: str, b
     if kind is None:
         raise InvalidBundleError(f"{bundle_name} records an input gate, but its task reads no 2D image kind")
     # A shipped gate is found by name; another by the folder it was attached from.
-    gate = load_gate(record.get("path") or record["name"], sha256=record["sha256"])
+    expected = {"model.pt": record["sha256"], "model.onnx": record.get("onnx_sha256", "")}
+    gate = load_gate(record.get("path") or record["name"], expected=expected)
     if kind.value not in gate.metadata.kinds:
         raise InvalidBundleError(f"{bundle_name}: input gate {gate.metadata.name} does not know {kind.value}")
     floor = float(record.get("min_probability", gate.metadata.min_probability))
-    return LoadedGate(gate, gate.network(), kind, description, floor)
+    session = onnx_session(gate.path / "models" / "model.onnx", label=f"input gate {gate.metadata.name}")
+    return LoadedGate(gate, session, kind, description, floor)

@@ -21,7 +21,15 @@ from medsight.models.networks import Network, NetworkConfig, build_classifier, l
 if TYPE_CHECKING:
     import onnxruntime
 
-__all__ = ["BACKENDS", "OnnxPredictor", "Predictor", "TorchPredictor", "load_predictor", "load_torch_classifier"]
+__all__ = [
+    "BACKENDS",
+    "OnnxPredictor",
+    "Predictor",
+    "TorchPredictor",
+    "load_predictor",
+    "load_torch_classifier",
+    "onnx_session",
+]
 
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -104,19 +112,7 @@ class OnnxPredictor:
         Raises:
             ModelError: ONNX Runtime cannot open it (``label`` names it in the message).
         """
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3  # errors only: its warnings are not for our users
-        # Idle worker threads otherwise spin after each run and slow the torch Grad-CAM that
-        # follows on the same two cores (measured: 7.5 -> 3.6 ms for the call after).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelError(f"{label or path.name} could not be opened by ONNX Runtime") from exc
-        return cls(session)
+        return cls(onnx_session(path, threads, label=label))
 
     def predict(self, inputs: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         logits, features, _ = self.predict_members(inputs)
@@ -129,6 +125,26 @@ class OnnxPredictor:
         logits, features = np.asarray(outputs[0], dtype=np.float32)[:, 0], np.asarray(outputs[1], dtype=np.float32)
         members = np.asarray(outputs[2], dtype=np.float32) if len(outputs) > 2 else None  # an ensemble's graph
         return logits, features, members
+
+
+def onnx_session(path: Path, threads: int = 0, *, label: str | None = None) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime CPU session for an exported graph, as every medsight model runs.
+
+    Raises:
+        ModelError: ONNX Runtime cannot open it (``label`` names it in the message).
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3  # errors only: its warnings are not for our users
+    # Idle worker threads otherwise spin after each run and slow the torch Grad-CAM that
+    # follows on the same two cores (measured: 7.5 -> 3.6 ms for the call after).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ModelError(f"{label or path.name} could not be opened by ONNX Runtime") from exc
 
 
 def load_predictor(bundle: Bundle, backend: str = "auto", threads: int = 0) -> Predictor:

@@ -5,6 +5,7 @@
     <name>/                      under models/gates/ when shipped
       configs/metadata.json      GateMetadata (this module)
       models/model.pt            state_dict of KindNet (torch.save; loaded with weights_only=True)
+      models/model.onnx          the same network, which every analysis runs (ONNX Runtime)
       docs/model_card.md         for people: what it tells apart, on what data, how well
 
 The gate is pinned like every model: ``models/model.pt`` is checked against the sha256
@@ -31,6 +32,7 @@ __all__ = ["GATES_DIR", "GateBundle", "GateMetadata", "KindNet", "load_gate", "s
 
 #: Where the gates that ship with medsight live (package data), apart from the task models.
 GATES_DIR = Path(__file__).parent / "gates"
+_WEIGHTS = ("model.pt", "model.onnx")
 
 
 class KindNet(nn.Module):
@@ -92,9 +94,19 @@ class GateBundle:
         """sha256 of ``models/model.pt``."""
         return self.metadata.weights["model.pt"]
 
+    @property
+    def onnx_sha256(self) -> str:
+        """sha256 of ``models/model.onnx``, the graph analyses run."""
+        return self.metadata.weights["model.onnx"]
+
     def identity(self) -> dict[str, str]:
-        """Name, version and weights sha256, as a task bundle records its gate."""
-        return {"name": self.metadata.name, "version": self.metadata.version, "sha256": self.sha256}
+        """Name, version and the sha256 of both weights files, as a task bundle records its gate."""
+        return {
+            "name": self.metadata.name,
+            "version": self.metadata.version,
+            "sha256": self.sha256,
+            "onnx_sha256": self.onnx_sha256,
+        }
 
     def network(self) -> KindNet:
         """The network with its weights, in eval mode."""
@@ -111,17 +123,18 @@ def shipped_gates() -> dict[str, Path]:
     return {p.name: p for p in sorted(GATES_DIR.iterdir()) if (p / METADATA).is_file()}
 
 
-def load_gate(gate: str | Path, *, sha256: str | None = None) -> GateBundle:
+def load_gate(gate: str | Path, *, expected: dict[str, str] | None = None) -> GateBundle:
     """Read and verify a gate: a folder, else a shipped gate's name.
 
     Args:
         gate: the bundle folder or a shipped gate's name.
-        sha256: the weights a task bundle expects; None accepts the gate's own record.
+        expected: the sha256 a task bundle recorded, by file (``model.pt``,
+            ``model.onnx``); None accepts the gate's own record.
 
     Raises:
         ModelNotFoundError: no such gate.
-        InvalidBundleError: its metadata does not parse or its weights are missing.
-        WeightsMismatchError: its weights differ from its record, or from ``sha256``.
+        InvalidBundleError: its metadata does not parse or a weights file is missing.
+        WeightsMismatchError: a weights file differs from the gate's record, or from ``expected``.
     """
     path = Path(gate)
     if not (path / METADATA).is_file():
@@ -134,14 +147,15 @@ def load_gate(gate: str | Path, *, sha256: str | None = None) -> GateBundle:
         metadata = GateMetadata.model_validate_json((path / METADATA).read_bytes())
     except (ValidationError, OSError) as exc:
         raise InvalidBundleError(f"{path.name}: {METADATA} is not valid gate metadata") from exc
-    weights = path / WEIGHTS_DIR / "model.pt"
-    if "model.pt" not in metadata.weights or not weights.is_file():
-        raise InvalidBundleError(f"{path.name}: the gate's models/model.pt is missing")
-    actual = file_sha256(weights)
-    if actual != metadata.weights["model.pt"] or (sha256 is not None and actual != sha256):
-        raise WeightsMismatchError(
-            f"input gate {path.name}: models/model.pt does not match the sha256 recorded for it; refusing to load it"
-        )
+    for name in _WEIGHTS:
+        file = path / WEIGHTS_DIR / name
+        if name not in metadata.weights or not file.is_file():
+            raise InvalidBundleError(f"input gate {path.name}: models/{name} is missing")
+        actual = file_sha256(file)
+        if actual != metadata.weights[name] or (expected is not None and actual != expected.get(name)):
+            raise WeightsMismatchError(
+                f"input gate {path.name}: models/{name} does not match the sha256 recorded for it; refusing to load it"
+            )
     return GateBundle(path, metadata)
 
 

@@ -52,8 +52,9 @@ from medsight.models.kind_gate import (
 )
 from medsight.services.audit import record_with_reports
 from medsight.services.refusal import pixels_only
-from medsight.tasks import ImageKind, Preprocessing, get_task, prepare
-from medsight.training.export import publish_bundle
+from medsight.tasks import ImageKind, get_task, unit_values
+from medsight.tasks.kinds import gate_planes
+from medsight.training.export import export_onnx, publish_bundle
 from medsight.training.kind_gate import GateFitOptions, fit_gate
 
 __all__ = [
@@ -171,7 +172,9 @@ _SOURCES = (
 )
 
 
-def collect_gate_data(datasets: Path, size: int = GATE_SIZE, on_source: Callable[[str], None] = print) -> GateData:
+def collect_gate_data(
+    datasets: Path, size: int = GATE_SIZE, on_source: Callable[[str], None] = lambda line: None
+) -> GateData:
     """Read every source under ``datasets`` (``../shared/datasets``) into gate inputs.
 
     A source whose folder is missing is skipped (``on_source`` says so); a kind left
@@ -183,7 +186,6 @@ def collect_gate_data(datasets: Path, size: int = GATE_SIZE, on_source: Callable
     if not datasets.is_dir():
         raise InvalidDatasetError(f"{datasets} is not a folder of datasets")
     data = GateData()
-    preprocessing = Preprocessing(size)
     for source in _SOURCES:
         folder = datasets / source.folder
         if not folder.exists():
@@ -192,7 +194,7 @@ def collect_gate_data(datasets: Path, size: int = GATE_SIZE, on_source: Callable
         planes, provenance = source.planes(folder)
         by_split: dict[str, list[NDArray[np.float32]]] = {}
         for split, image in planes:
-            by_split.setdefault(split, []).append(prepare(image, preprocessing).input)
+            by_split.setdefault(split, []).append(gate_planes([unit_values(image)], size)[0])
         for split, inputs in by_split.items():
             data.inputs[(source.name, split)] = np.stack(inputs).astype(np.float32)
         data.kinds[source.name] = source.kind
@@ -227,7 +229,7 @@ class GateTrainRequest:
 
 def train_gate(
     request: GateTrainRequest,
-    on_source: Callable[[str], None] = print,
+    on_source: Callable[[str], None] = lambda line: None,
     on_epoch: Callable[[int, float], None] = lambda epoch, loss: None,
 ) -> GateBundle:
     """Collect the data, train, measure on the validation splits, write the bundle.
@@ -267,6 +269,7 @@ def write_gate(
     def fill(root: Path) -> None:
         (root / "models").mkdir(parents=True)
         torch.save(net.state_dict(), root / "models" / "model.pt")
+        export_onnx(net, GATE_SIZE, root / "models" / "model.onnx", graph=_LogitsOnly(net))
         metadata = GateMetadata(
             name=name,
             version=version,
@@ -275,7 +278,7 @@ def write_gate(
             size=GATE_SIZE,
             widths=list(net.widths),
             min_probability=MIN_PROBABILITY,
-            weights={"model.pt": file_sha256(root / "models" / "model.pt")},
+            weights={file: file_sha256(root / "models" / file) for file in ("model.pt", "model.onnx")},
             metrics=metrics,
             training=training,
         )
@@ -285,6 +288,17 @@ def write_gate(
 
     publish_bundle(out, fill)
     return load_gate(out)
+
+
+class _LogitsOnly(torch.nn.Module):
+    """The network with its output as a one-tuple, as ``export_onnx`` names outputs (``logits``)."""
+
+    def __init__(self, net: KindNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
+        return (self.net(x),)
 
 
 def gate_validation(net: KindNet, data: GateData) -> dict[str, Any]:

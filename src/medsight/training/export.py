@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ def ood_method(members: int) -> str:
     return f"Mahalanobis distance on pixel statistics (8x8 thumbnail, percentiles, detail) and on {features}"
 
 
-def export_onnx(model: Network, size: int, path: Path, graph: torch.nn.Module | None = None) -> None:
+def export_onnx(model: torch.nn.Module, size: int, path: Path, graph: torch.nn.Module | None = None) -> None:
     """Export ``model`` with outputs ``(logits, features)`` (an ensemble's: and
     ``member_logits``) and a dynamic batch axis.
 
@@ -58,7 +58,7 @@ def export_onnx(model: Network, size: int, path: Path, graph: torch.nn.Module | 
     import onnxruntime
 
     model = model.eval()
-    wrapped = graph.eval() if graph is not None else WithFeatures(model).eval()
+    wrapped = graph.eval() if graph is not None else WithFeatures(cast("Network", model)).eval()
     example = torch.rand(2, 1, size, size, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         outputs = ["logits", "features", "member_logits"][: len(wrapped(example))]

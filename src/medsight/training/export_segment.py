@@ -62,7 +62,7 @@ def _write_weights(root: Path, source: SegmentationSource) -> BundleMetadata:
     models = root / "models"
     models.mkdir(parents=True)
     torch.save(fit.model.state_dict(), models / "model.pt")
-    export_onnx(fit.model, size, models / "model.onnx", graph=SegmenterWithFeatures(fit.model))  # type: ignore[arg-type]
+    export_onnx(fit.model, size, models / "model.onnx", graph=SegmenterWithFeatures(fit.model))
     fit.ood.save(models / "ood.npz")
     weights = {name: file_sha256(models / name) for name in ("model.pt", "model.onnx", "ood.npz")}
     metadata = _metadata(source, weights)

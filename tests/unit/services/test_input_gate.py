@@ -48,14 +48,15 @@ def _image(plane: np.ndarray) -> Image:
 def test_a_gate_bundle_is_verified_by_its_sha256(synthetic_gate: GateBundle, tmp_path: Path) -> None:
     assert load_gate(synthetic_gate.path).sha256 == synthetic_gate.sha256
     with pytest.raises(WeightsMismatchError):
-        load_gate(synthetic_gate.path, sha256="0" * 64)
-    copy = shutil.copytree(synthetic_gate.path, tmp_path / "tampered")
-    weights = copy / "models" / "model.pt"
-    data = bytearray(weights.read_bytes())
-    data[-20] ^= 1
-    weights.write_bytes(bytes(data))
-    with pytest.raises(WeightsMismatchError):
-        load_gate(copy)
+        load_gate(synthetic_gate.path, expected={"model.pt": "0" * 64, "model.onnx": synthetic_gate.onnx_sha256})
+    for name in ("model.pt", "model.onnx"):
+        copy = shutil.copytree(synthetic_gate.path, tmp_path / f"tampered-{name}")
+        weights = copy / "models" / name
+        data = bytearray(weights.read_bytes())
+        data[-20] ^= 1
+        weights.write_bytes(bytes(data))
+        with pytest.raises(WeightsMismatchError, match=name):
+            load_gate(copy)
     with pytest.raises(ModelNotFoundError, match="no input gate"):
         load_gate("no-such-gate")
 
@@ -67,6 +68,17 @@ def test_attaching_records_the_gate_and_the_card_says_so(gated_bundle: Path, syn
     assert record["kind"] == "chest_xray"
     assert "Input gate: `synthetic-gate`" in (gated_bundle / "docs" / "model_card.md").read_text()
     assert load_bundle(gated_bundle).sha256 == load_bundle(gated_bundle).metadata.medsight.weights["model.pt"]
+
+
+def test_the_exported_gate_gives_the_networks_probabilities(synthetic_gate: GateBundle, gated_bundle: Path) -> None:
+    import torch
+
+    gate = LoadedModel.load(load_bundle(gated_bundle), backend="torch").gate
+    assert gate is not None
+    x = np.concatenate([kind_planes(k, 4, seed=9) for k in range(4)])
+    with torch.inference_mode():
+        reference = torch.softmax(synthetic_gate.network()(torch.from_numpy(x)).double(), dim=1).numpy()
+    np.testing.assert_allclose(gate.probabilities(x), reference, atol=1e-4)
 
 
 def test_a_gated_model_refuses_another_kind_and_scores_its_own(gated_bundle: Path) -> None:
