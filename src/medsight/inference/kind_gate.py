@@ -1,8 +1,9 @@
 """The input gate at run time: refuse an image of another kind than the task reads.
 
-It runs after the metadata and pixel checks and before the distribution check, on the
-whole unit-scaled plane that :func:`~medsight.tasks.prepare` already made (area-resized
-to the gate's size, never cropped: the gate sees the frame as it came). A task bundle
+It runs after the metadata and pixel checks and before the model, on the whole
+unit-scaled plane that :func:`~medsight.tasks.prepare` already made, brought to the
+gate's size by :func:`~medsight.tasks.kinds.gate_planes` as in training (never cropped:
+the gate sees the frame as it came). A task bundle
 uses a gate only when it records one (``medsight.input_gate``, written by ``medsight
 models attach-gate``); bundles without one, such as the small ones tests train on synthetic
 images, keep the other checks alone.
