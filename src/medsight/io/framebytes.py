@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from PIL import Image as PILImage
 
 from medsight.errors import InvalidImageError, ResourceLimitError, UsageError
+from medsight.io.png import encode_png
 from medsight.io.raster import PIL_ERRORS
 
 __all__ = ["FrameEncoding", "decode_frame", "encode_frame"]
@@ -98,10 +99,8 @@ def encode_frame(pixels: NDArray[np.uint8], encoding: FrameEncoding, *, quality:
         raise UsageError(f"a frame is a 2D uint8 array, got {pixels.shape} {pixels.dtype}")
     if encoding is FrameEncoding.RAW:
         return np.ascontiguousarray(pixels).tobytes()
-    buffer = io.BytesIO()
-    pil = PILImage.fromarray(np.ascontiguousarray(pixels))
     if encoding is FrameEncoding.PNG:
-        pil.save(buffer, format="PNG", compress_level=1)
-    else:
-        pil.save(buffer, format="JPEG", quality=quality)
+        return encode_png(pixels)
+    buffer = io.BytesIO()
+    PILImage.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()

@@ -21,7 +21,6 @@ bomb check :class:`~medsight.errors.ResourceLimitError`; messages name the file 
 
 from __future__ import annotations
 
-import io
 import math
 import struct
 import zlib
@@ -33,11 +32,12 @@ from numpy.typing import NDArray
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-from medsight.errors import FileNotFoundInputError, InvalidImageError, ResourceLimitError, UsageError
+from medsight.errors import FileNotFoundInputError, InvalidImageError, ResourceLimitError
 from medsight.imaging.geometry import Geometry
 from medsight.imaging.image import Image, ImageMeta, Layout
 from medsight.imaging.window import display_array, select_plane
 from medsight.io._atomic import PathLike, atomic_write
+from medsight.io.png import encode_png
 from medsight.settings import ReadLimits
 
 __all__ = ["PIL_ERRORS", "encode_rgb_png", "read_raster", "write_png", "write_rgb_png"]
@@ -129,17 +129,17 @@ def write_png(image: Image, path: PathLike, preset: str | None = None, *, index:
 def write_rgb_png(pixels: NDArray[np.uint8], path: PathLike, *, compress_level: int = 1) -> Path:
     """Write an ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` (RGBA) uint8 array as a PNG, at once or not at all.
 
-    For previews (heatmap overlays): zlib level 1 writes a 2048 px overlay about three
-    times faster than the default level 6 for files about a third larger.
+    For previews (heatmap overlays): :func:`~medsight.io.png.encode_png` at zlib level 1,
+    several times faster than Pillow at its default level 6 for files about a quarter larger.
 
     Raises:
         UsageError: not a 2D or RGB uint8 array.
         OutputError: the file cannot be written.
     """
-    pil = _rgb_image(pixels)
+    data = encode_rgb_png(pixels, compress_level=compress_level)
 
     def write(stream: BinaryIO) -> None:
-        pil.save(stream, format="PNG", compress_level=compress_level)
+        stream.write(data)
 
     return atomic_write(path, write)
 
@@ -150,15 +150,7 @@ def encode_rgb_png(pixels: NDArray[np.uint8], *, compress_level: int = 1) -> byt
     Raises:
         UsageError: not a 2D or RGB(A) uint8 array.
     """
-    stream = io.BytesIO()
-    _rgb_image(pixels).save(stream, format="PNG", compress_level=compress_level)
-    return stream.getvalue()
-
-
-def _rgb_image(pixels: NDArray[np.uint8]) -> PILImage.Image:
-    if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (3, 4)):
-        raise UsageError(f"write_rgb_png needs (H, W), (H, W, 3) or (H, W, 4) uint8, got {pixels.shape} {pixels.dtype}")
-    return PILImage.fromarray(np.ascontiguousarray(pixels))
+    return encode_png(pixels, level=compress_level)
 
 
 def _decode(pil: PILImage.Image, name: str, limits: ReadLimits) -> Image:

@@ -27,6 +27,7 @@ from medsight.imaging.image import Image, Layout
 from medsight.imaging.window import display_array, select_plane
 from medsight.io.dicom.frames import read_instance_header
 from medsight.io.dicom.series import plan_images
+from medsight.io.png import encode_png
 from medsight.settings import ReadLimits
 
 __all__ = ["RenderFormat", "Window", "WindowFunction", "parse_window", "render_instance"]
@@ -146,10 +147,8 @@ def _windowed(pixels: NDArray[np.float32], window: Window) -> NDArray[np.float32
 
 
 def _encode(pixels: NDArray[np.uint8], media_type: RenderFormat, quality: int) -> bytes:
-    pil = PILImage.fromarray(np.ascontiguousarray(pixels))
+    if media_type is not RenderFormat.JPEG:
+        return encode_png(pixels)
     buffer = io.BytesIO()
-    if media_type is RenderFormat.JPEG:
-        pil.save(buffer, format="JPEG", quality=min(max(quality, 1), 100))
-    else:
-        pil.save(buffer, format="PNG", compress_level=1)
+    PILImage.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="JPEG", quality=min(max(quality, 1), 100))
     return buffer.getvalue()
