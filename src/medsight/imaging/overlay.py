@@ -14,7 +14,7 @@ image shows unchanged, and only hot regions are tinted.
 from __future__ import annotations
 
 import math
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -169,11 +169,13 @@ def heatmap_overlay(
     # The output depends only on (heat level, base value, channel): three tables of 256 x 256
     # bytes, indexed by level * 256 + value. A byte gather per channel is several times
     # faster than blending in floats on a 2048 x 2048 radiograph.
-    tables = _blend_tables(colormap_lut(colormap), alpha)
+    tables = _blend_tables(colormap, alpha)
     level <<= 8
     if image.ndim == 2:
         level |= image
-        return np.stack([tables[c][level] for c in range(3)], axis=-1)
+        # One gather of 3-byte rows: a third of the time of three byte gathers and a stack.
+        blended: NDArray[np.uint8] = np.take(tables.T, level, axis=0)
+        return blended
     return np.stack([tables[c][level | image[:, :, c]] for c in range(3)], axis=-1)
 
 
@@ -194,10 +196,18 @@ def heat_rgba(heatmap: NDArray[np.floating], *, alpha: float = 1.0, colormap: st
     return np.concatenate([colormap_lut(colormap)[level], opacity[..., None]], axis=-1)
 
 
-def _blend_tables(lut: NDArray[np.uint8], alpha: float) -> NDArray[np.uint8]:
-    """``table[c, level * 256 + v] = round(v * (1 - a) + lut[level, c] * a)``, ``a = alpha * level / 255``."""
+@lru_cache(maxsize=16)
+def _blend_tables(colormap: str, alpha: float) -> NDArray[np.uint8]:
+    """``table[c, level * 256 + v] = round(v * (1 - a) + lut[level, c] * a)``, ``a = alpha * level / 255``.
+
+    Kept per colormap and opacity (they are few), as a read-only ``(3, 65536)`` array whose
+    transpose is C-contiguous: building it costs more than blending a 512 px preview.
+    """
+    lut = colormap_lut(colormap)
     weight = alpha * np.arange(256, dtype=np.float64)[:, None, None] / 255.0
     value = np.arange(256, dtype=np.float64)[None, :, None]
     colour = lut.astype(np.float64)[:, None, :]
     blended = np.rint(value + (colour - value) * weight)
-    return np.ascontiguousarray(blended.reshape(65536, 3).T).astype(np.uint8)
+    tables: NDArray[np.uint8] = blended.reshape(65536, 3).astype(np.uint8).T
+    tables.setflags(write=False)
+    return tables

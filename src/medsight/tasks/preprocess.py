@@ -33,6 +33,9 @@ from medsight.imaging.window import select_plane, unit_array
 
 __all__ = ["Crop", "Prepared", "Preprocessing", "prepare", "resize_area", "unit_values"]
 
+# Widest column block :func:`resize_area` sums by strided adds (see _sum_column_blocks).
+_STRIDED_SUM_MAX = 7
+
 
 class Crop(StrEnum):
     """How a non-square image becomes square before resizing."""
@@ -129,12 +132,13 @@ def resize_area_batch(planes: NDArray[np.float32], shape: tuple[int, int]) -> ND
     n, rows, cols = planes.shape
     fr, fc = max(1, rows // shape[0]), max(1, cols // shape[1])
     if fr > 1 or fc > 1:
-        trimmed = planes[:, : rows - rows % fr, : cols - cols % fc]
-        r, c = trimmed.shape[1] // fr, trimmed.shape[2] // fc
+        r = rows // fr
         # Rows first (adds whole contiguous rows), then columns: four times faster than one
-        # mean over both block axes of a 2048 px radiograph.
-        summed = trimmed.reshape(n, r, fr, trimmed.shape[2]).sum(axis=2, dtype=np.float32)
-        planes = summed.reshape(n, r, c, fc).sum(axis=3) * np.float32(1.0 / (fr * fc))
+        # mean over both block axes of a 2048 px radiograph. Only rows are trimmed before
+        # the first sum: a plane cut on both axes is no longer contiguous, and reshaping it
+        # would copy all of it.
+        summed = planes[:, : r * fr].reshape(n, r, fr, cols).sum(axis=2, dtype=np.float32)
+        planes = _sum_column_blocks(summed[:, :, : cols - cols % fc], fc) * np.float32(1.0 / (fr * fc))
     if planes.shape[1:] == shape:
         return np.ascontiguousarray(planes, dtype=np.float32)
     zoom = (1.0, shape[0] / planes.shape[1], shape[1] / planes.shape[2])
@@ -148,6 +152,22 @@ def resize_area_batch(planes: NDArray[np.float32], shape: tuple[int, int]) -> ND
     if c < shape[1]:
         fixed[:, :, c:] = fixed[:, :, c - 1 : c]
     return fixed
+
+
+def _sum_column_blocks(planes: NDArray[np.float32], fc: int) -> NDArray[np.float32]:
+    """Sums of each run of ``fc`` columns of ``(n, rows, columns)`` (a multiple of ``fc`` wide)."""
+    n, rows, cols = planes.shape
+    if fc > _STRIDED_SUM_MAX:
+        summed: NDArray[np.float32] = planes.reshape(n, rows, cols // fc, fc).sum(axis=3)
+        return summed
+    # Numpy's sum over a short last axis is slow (5 ms for 2048 -> 512 columns, against
+    # 1 ms for strided adds); up to 7 terms it adds them in this same order, so the sums,
+    # and the models' inputs, stay bit for bit what they were. From 8 on numpy sums
+    # pairwise, so the other path keeps its rounding.
+    acc = planes[:, :, 0::fc].copy()
+    for k in range(1, fc):
+        acc += planes[:, :, k::fc]
+    return acc
 
 
 def _is_raster(image: Image) -> bool:

@@ -21,6 +21,23 @@ def test_resize_area_averages_whole_blocks() -> None:
     np.testing.assert_allclose(out, [[2.5, 4.5], [10.5, 12.5]])
 
 
+@pytest.mark.parametrize(("fr", "fc"), [(2, 3), (4, 4), (7, 7), (3, 8), (9, 9), (1, 12)])
+def test_resize_area_is_the_block_mean_for_every_factor(fr: int, fc: int) -> None:
+    # Rows and columns past the last whole block are dropped; short and long column blocks
+    # take different summing paths, which must agree with the plain mean.
+    out_rows, out_cols = 6, 5
+    extra_rows, extra_cols = min(fr, out_rows) - 1, min(fc, out_cols) - 1  # fewer than a block or an output row
+    shape = (out_rows * fr + extra_rows, out_cols * fc + extra_cols)
+    plane = np.random.default_rng(fr * 16 + fc).random(shape).astype(np.float32)
+    expected = plane[: out_rows * fr, : out_cols * fc].astype(np.float64)
+    expected = expected.reshape(out_rows, fr, out_cols, fc).mean(axis=(1, 3))
+    np.testing.assert_allclose(resize_area(plane, (out_rows, out_cols)), expected, rtol=1e-6)
+    # A view cut on both axes (as a central crop is) gives the same as its copy.
+    view = plane[extra_rows:, extra_cols:]
+    size = (out_rows, out_cols)
+    np.testing.assert_array_equal(resize_area(view, size), resize_area(view.copy(), size))
+
+
 @pytest.mark.parametrize("shape", [(2048, 2048), (1000, 777), (30, 30), (28, 28), (10, 50)])
 def test_resize_area_gives_the_exact_shape_and_keeps_the_range(shape: tuple[int, int]) -> None:
     rng = np.random.default_rng(0)
