@@ -47,8 +47,10 @@ __all__ = [
 #: Name of the window computed from the pixels' percentiles; valid for every modality.
 AUTO = "auto"
 
-# Percentiles are taken on at most this many pixels, drawn with a fixed seed.
-_AUTO_SAMPLE = 1_000_000
+# Percentiles are taken on at most this many pixels, drawn with a fixed seed. At 2**18 the
+# 1st percentile's sampling error is 0.02 percentile points, and a 2048 px film's window
+# takes 10 ms instead of 40 (the percentile's partition dominates, and grows with the sample).
+_AUTO_SAMPLE = 1 << 18
 
 
 def _valid_window(center: float, width: float) -> bool:
