@@ -115,7 +115,7 @@ class Analysis:
     """
 
     task: str
-    model: dict[str, str]
+    model: dict[str, Any]
     threshold: float
     probability: float | None = None
     label: str | None = None

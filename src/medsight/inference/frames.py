@@ -129,7 +129,7 @@ class FrameAnalyzer:
         return self.loaded.task.name
 
     @property
-    def model(self) -> dict[str, str]:
+    def model(self) -> dict[str, Any]:
         """The model's identity: name, version, sha256."""
         return self.loaded.bundle.identity()
 

@@ -53,7 +53,7 @@ class Segmentation:
     """
 
     task: str
-    model: dict[str, str]
+    model: dict[str, Any]
     refused: Refusal | None = None
     found: bool = False
     ellipse: Ellipse | None = None

@@ -62,7 +62,7 @@ class VolumeSegmentation:
     """The result for one volume: labels and measurements, or a refusal."""
 
     task: str
-    model: dict[str, str]
+    model: dict[str, Any]
     refused: Refusal | None = None
     labels: LabelVolume | None = None
     measurements: dict[str, Any] = field(default_factory=dict)

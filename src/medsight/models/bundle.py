@@ -160,9 +160,32 @@ class Bundle:
         """Whether the bundle ships ``models/<name>``."""
         return name in self.metadata.medsight.weights
 
-    def identity(self) -> dict[str, str]:
-        """``{name, version, sha256}``: how results name the model that made them."""
-        return {"name": self.name, "version": self.version, "sha256": self.sha256}
+    @property
+    def input_gate(self) -> dict[str, str] | None:
+        """``{name, version, sha256}`` of the input gate the bundle records, or None (it records none)."""
+        gate = self.metadata.medsight.input_gate
+        if not gate:
+            return None
+        return {"name": str(gate.get("name")), "version": str(gate.get("version")), "sha256": str(gate.get("sha256"))}
+
+    @property
+    def input_gate_sha256(self) -> str | None:
+        """sha256 of the recorded input gate's weights, or None."""
+        gate = self.input_gate
+        return gate["sha256"] if gate else None
+
+    def identity(self) -> dict[str, Any]:
+        """How results name the model that made them: ``{name, version, sha256}`` (the weights),
+        and ``input_gate`` (its ``{name, version, sha256}``) where the bundle records one.
+
+        The gate is named because it decides which inputs are refused, and attaching one
+        (``medsight models attach-gate``) changes neither the weights nor the version.
+        """
+        identity: dict[str, Any] = {"name": self.name, "version": self.version, "sha256": self.sha256}
+        gate = self.input_gate
+        if gate is not None:
+            identity["input_gate"] = gate
+        return identity
 
 
 def file_sha256(path: Path) -> str:

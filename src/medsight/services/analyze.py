@@ -82,7 +82,7 @@ class AnalyzeReport:
     """Records in input order, and the model that made them."""
 
     records: list[dict[str, Any]]
-    model: dict[str, str]
+    model: dict[str, Any]
 
     @property
     def counts(self) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 A job names a study (and optionally one series), a task and the task's model; its input
 is pinned at submission to the stored images of that study or series, by sha256. The
-same images, task and model version give the same job (:func:`medsight.store.jobs.job_key`),
+same images, task, model version and input gate give the same job (:func:`medsight.store.jobs.job_key`),
 so a repeated request, a re-sent study or a routing rule firing twice returns the job
 that exists. Workers (:mod:`medsight.services.workers`) run what is queued.
 
@@ -119,11 +119,13 @@ class JobService:
         self.wake = threading.Event()
         self._bundles: dict[str, Bundle] = {}
         self._lock = threading.Lock()
-        self._released: frozenset[tuple[str, str]] = frozenset()
+        self._released: frozenset[tuple[str, str, str | None]] = frozenset()
         self._releases_stamp: tuple[int, int] | None = None
 
     def released(self, model: ModelRef) -> bool:
-        """Whether ``model`` (its name and weights) was released through the gate (``medsight models promote``).
+        """Whether ``model`` (its name, weights and input gate) was released through the
+        fairness gate (``medsight models promote``): a model given an input gate since its
+        release refuses other inputs than the one released, and must be released again.
 
         The registry is re-read only when it changes (its size and modification time), so
         a promotion made while the service runs counts from the next analysis on.
@@ -137,9 +139,11 @@ class JobService:
         with self._lock:
             if stamp != self._releases_stamp:
                 records = read_json_lines(registry) if stamp is not None else []
-                self._released = frozenset((str(r.get("name")), str(r.get("sha256"))) for r in records)
+                self._released = frozenset(
+                    (str(r.get("name")), str(r.get("sha256")), _gate_sha256(r.get("input_gate"))) for r in records
+                )
                 self._releases_stamp = stamp
-            return (model.name, model.sha256) in self._released
+            return (model.name, model.sha256, model.input_gate_sha256) in self._released
 
     def heatmap_audit(self, record: JobRecord) -> dict[str, Any] | None:
         """The saliency audit recorded for the weights that ran ``record`` (``passed``, the
@@ -191,7 +195,7 @@ class JobService:
         task = get_task(request.task)
         inputs = self._inputs(request)
         bundle = self.bundle(task)
-        model = ModelRef(bundle.name, bundle.version, bundle.sha256)
+        model = ModelRef(bundle.name, bundle.version, bundle.sha256, bundle.input_gate_sha256)
         if self.settings.release_policy == "require" and not self.released(model):
             raise UnreleasedModelError(
                 f"{bundle.name} {bundle.version} has not been released (medsight models promote);"
@@ -313,6 +317,7 @@ def job_json(record: JobRecord, *, model_facts: dict[str, Any] | None = None) ->
         "name": record.model.name,
         "version": record.model.version,
         "sha256": record.model.sha256,
+        **({"input_gate": {"sha256": record.model.input_gate_sha256}} if record.model.input_gate_sha256 else {}),
         **(model_facts or {}),
     }
     return {
@@ -342,3 +347,9 @@ def job_json(record: JobRecord, *, model_facts: dict[str, Any] | None = None) ->
             "fhir": f"/fhir/DiagnosticReport/{record.job_id}" if finished else None,
         },
     }
+
+
+def _gate_sha256(gate: object) -> str | None:
+    """The input gate's weights sha256 in a release record (None: released without one)."""
+    sha = gate.get("sha256") if isinstance(gate, dict) else None
+    return str(sha) if sha else None

@@ -98,7 +98,8 @@ def promote(request: PromoteRequest) -> dict[str, Any]:
     registry = request.data_dir / RELEASES_FILE
     for previous in reversed(read_json_lines(registry)):
         if previous.get("name") == bundle.name:
-            if previous.get("version") == bundle.version and previous.get("sha256") == bundle.sha256:
+            same = (previous.get("version"), previous.get("sha256"), previous.get("input_gate"))
+            if same == (bundle.version, bundle.sha256, bundle.input_gate):
                 return {**previous, "already_released": True}
             break
     audit = bundle.metadata.medsight.audit
@@ -106,6 +107,7 @@ def promote(request: PromoteRequest) -> dict[str, Any]:
         "name": bundle.name,
         "version": bundle.version,
         "sha256": bundle.sha256,
+        "input_gate": bundle.input_gate,
         "task": bundle.metadata.medsight.task,
         "released_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "by": request.by or _user(),

@@ -65,11 +65,13 @@ FINISHED = frozenset({JobStatus.DONE, JobStatus.REFUSED, JobStatus.FAILED})
 
 @dataclass(frozen=True)
 class ModelRef:
-    """The model a job runs: its name, version and the sha256 of its weights."""
+    """The model a job runs: its name, version, the sha256 of its weights and that of its
+    input gate's weights (None: the bundle records no gate)."""
 
     name: str
     version: str
     sha256: str
+    input_gate_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,10 +150,19 @@ class JobRecord:
     sr_sop_instance_uid: str | None = field(repr=False)
 
 
-def job_key(instance_sha256s: Iterable[str], task: str, model_name: str, model_version: str) -> str:
-    """The idempotency key: sha256 over the sorted instance hashes, the task and the model."""
+def job_key(
+    instance_sha256s: Iterable[str],
+    task: str,
+    model_name: str,
+    model_version: str,
+    input_gate_sha256: str | None = None,
+) -> str:
+    """The idempotency key: sha256 over the sorted instance hashes, the task and the model
+    (and its input gate, which decides what is refused, where the model has one: a gate
+    attached since is a new job; keys of models without one are those they always were)."""
     digest = hashlib.sha256()
-    for part in (*sorted(instance_sha256s), "task", task, "model", model_name, model_version):
+    gate = ("gate", input_gate_sha256) if input_gate_sha256 else ()
+    for part in (*sorted(instance_sha256s), "task", task, "model", model_name, model_version, *gate):
         digest.update(part.encode("utf-8") + b"\n")
     return digest.hexdigest()
 
@@ -171,7 +182,7 @@ def job_record(row: Job) -> JobRecord:
         job_id=row.job_id,
         key=row.key,
         task=row.task,
-        model=ModelRef(row.model_name, row.model_version, row.model_sha256),
+        model=ModelRef(row.model_name, row.model_version, row.model_sha256, row.model_input_gate_sha256),
         study_instance_uid=row.study_instance_uid,
         series_instance_uid=row.series_instance_uid,
         inputs=inputs,
@@ -209,7 +220,10 @@ class Jobs(Tables):
         Returns:
             The job, and whether this call created or re-queued it.
         """
-        key = job_key((item.sha256 for item in new.inputs), new.task, new.model.name, new.model.version)
+        model = new.model
+        key = job_key(
+            (item.sha256 for item in new.inputs), new.task, model.name, model.version, model.input_gate_sha256
+        )
         for _ in range(2):  # a concurrent submission of the same key wins the insert: read it back
             try:
                 with self._writing() as session:
@@ -360,6 +374,7 @@ def _new_row(new: NewJob, key: str, job_id: str, now: datetime) -> Job:
         model_name=new.model.name,
         model_version=new.model.version,
         model_sha256=new.model.sha256,
+        model_input_gate_sha256=new.model.input_gate_sha256,
         study_instance_uid=new.study_instance_uid,
         series_instance_uid=new.series_instance_uid,
         inputs=json.dumps([item.to_json() for item in new.inputs]),

@@ -221,6 +221,8 @@ class Job(Base):
     model_name: Mapped[str] = mapped_column(String(128))
     model_version: Mapped[str] = mapped_column(String(64))
     model_sha256: Mapped[str] = mapped_column(String(64))
+    # The input gate's weights (migration 0012); None: the model had none, or the job predates it.
+    model_input_gate_sha256: Mapped[str | None] = mapped_column(String(64))
     study_instance_uid: Mapped[str] = mapped_column(UID, index=True)
     series_instance_uid: Mapped[str | None] = mapped_column(UID)
     inputs: Mapped[str] = mapped_column(Text)

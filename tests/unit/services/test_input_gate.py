@@ -16,9 +16,16 @@ from medsight.errors import ModelNotFoundError, UsageError, WeightsMismatchError
 from medsight.imaging import Image, ImageMeta
 from medsight.inference import Analyzer, LoadedModel
 from medsight.inference.kind_gate import GATE_CHECK
-from medsight.models.bundle import load_bundle, shipped_bundles
+from medsight.models.bundle import load_bundle, record_audit, shipped_bundles
 from medsight.models.kind_gate import GateBundle, load_gate, shipped_gates
+from medsight.services.accounts import AccessService
+from medsight.services.jobs import JobService
 from medsight.services.kind_gate import attach_gate, write_gate
+from medsight.services.release import PromoteRequest, promote
+from medsight.settings import ServiceSettings
+from medsight.store import Store
+from medsight.store.accounts import Accounts
+from medsight.store.jobs import ModelRef
 from medsight.tasks import get_task
 from medsight.training.kind_gate import GateFitOptions, fit_gate
 
@@ -172,3 +179,48 @@ def test_the_shipped_gate_keeps_each_kind_to_its_own_task(shared_datasets: Path)
 
     mr = [pixels_only(read_image(p, ReadLimits()), 1) for p in slices]
     assert all(a.refused is not None for a in breast.analyze_many(mr))
+
+
+def test_results_jobs_and_releases_name_the_gate(
+    gated_bundle: Path, tiny_bundle: Path, synthetic_gate: GateBundle, store: Store, tmp_path: Path
+) -> None:
+    # Attaching a gate keeps the weights and the version: what it changes (which inputs are
+    # refused) must still show in every place that names the model.
+
+    plain_bundle = shutil.copytree(tiny_bundle, tmp_path / "tiny-plain")  # the fixture is shared: audit a copy
+    gated, plain = load_bundle(gated_bundle), load_bundle(plain_bundle)
+    assert (gated.name, gated.version, gated.sha256) == (plain.name, plain.version, plain.sha256)
+    gate = {"name": "synthetic-gate", "version": "0.1.0", "sha256": synthetic_gate.sha256}
+    assert gated.identity() == {
+        "name": gated.name,
+        "version": gated.version,
+        "sha256": gated.sha256,
+        "input_gate": gate,
+    }
+    assert "input_gate" not in plain.identity()
+    analysis = Analyzer(LoadedModel.load(gated, backend="torch")).analyze_many([_image(kind_planes(0, 1)[0][0])])[0]
+    assert analysis.to_dict()["model"]["input_gate"] == gate
+
+    # A release of the model before its gate does not release the gated model.
+    sex = {"min_group_n": 30, "equalized_odds_difference": 0.04, "equalized_odds_difference_ci": [0, 1]}
+    passing = {
+        "passed": True,
+        "model_sha256": plain.sha256,
+        "audited_at": "2026-01-01T00:00:00+00:00",
+        "gaps": {"sex": sex},
+    }
+    record_audit(plain, passing)
+    record_audit(load_bundle(gated_bundle), passing)
+    data = tmp_path / "data"
+    data.mkdir()
+    first = promote(PromoteRequest(name=str(plain_bundle), version=plain.version, data_dir=data, by="t"))
+    assert first["input_gate"] is None
+    service = JobService(store, AccessService(Accounts(store.sessions)), ServiceSettings(data_dir=data))
+    without_gate = ModelRef(plain.name, plain.version, plain.sha256)
+    with_gate = ModelRef(plain.name, plain.version, plain.sha256, synthetic_gate.sha256)
+    assert service.released(without_gate)
+    assert not service.released(with_gate)
+    second = promote(PromoteRequest(name=str(gated_bundle), version=gated.version, data_dir=data, by="t"))
+    assert second["already_released"] is False
+    assert second["input_gate"] == gate
+    assert service.released(with_gate)

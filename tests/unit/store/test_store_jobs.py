@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -29,6 +31,24 @@ def test_the_key_ignores_input_order_and_names_task_and_model_version() -> None:
     assert job_key(["b", "a"], "t", "m", "1") == job_key(["a", "b"], "t", "m", "1")
     assert job_key(["a"], "t", "m", "1") != job_key(["a"], "t", "m", "2")
     assert job_key(["a"], "t", "m", "1") != job_key(["a"], "u", "m", "1")
+
+
+def test_the_key_names_the_input_gate_and_keeps_gateless_keys() -> None:
+    # A key from before gates existed (sha256 of the parts, one per line) is unchanged.
+    old = hashlib.sha256(b"".join(f"{part}\n".encode() for part in ("a", "task", "t", "model", "m", "1"))).hexdigest()
+    assert job_key(["a"], "t", "m", "1") == old == job_key(["a"], "t", "m", "1", None)
+    assert job_key(["a"], "t", "m", "1", "cd" * 32) not in (old, job_key(["a"], "t", "m", "1", "ef" * 32))
+
+
+def test_a_job_records_its_models_input_gate_and_a_gate_makes_a_new_job(store: Store) -> None:
+    jobs = Jobs(store.sessions)
+    plain, _ = jobs.enqueue(_new(), _id(), NOW)
+    gated_model = ModelRef(MODEL.name, MODEL.version, MODEL.sha256, "cd" * 32)
+    gated, created = jobs.enqueue(replace(_new(), model=gated_model), _id(), NOW)
+    assert created
+    assert gated.job_id != plain.job_id
+    assert jobs.get(gated.job_id).model == gated_model
+    assert jobs.get(plain.job_id).model.input_gate_sha256 is None
 
 
 def test_enqueue_is_idempotent_per_key(store: Store) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, WebSocket
 from fastapi.concurrency import run_in_threadpool
@@ -80,11 +80,13 @@ async def stream(
     await socket.close(code, reason)
 
 
-def _require_release(context: ServiceContext, model: dict[str, str]) -> None:
+def _require_release(context: ServiceContext, model: dict[str, Any]) -> None:
     """Under ``MEDSIGHT_RELEASE_POLICY=require``, a stream runs a released model or closes 4409."""
     if context.settings.release_policy != "require":
         return
-    if not context.jobs.released(ModelRef(model["name"], model["version"], model["sha256"])):
+    gate = model.get("input_gate")
+    gate_sha256 = gate.get("sha256") if isinstance(gate, dict) else None
+    if not context.jobs.released(ModelRef(model["name"], model["version"], model["sha256"], gate_sha256)):
         raise UnreleasedModelError(
             f"{model['name']} {model['version']} has not been released (medsight models promote);"
             " this service runs released models only (MEDSIGHT_RELEASE_POLICY=require)"

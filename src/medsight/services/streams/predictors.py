@@ -81,7 +81,7 @@ class FramePredictor(Protocol):
         ...
 
     @property
-    def model(self) -> dict[str, str]:
+    def model(self) -> dict[str, Any]:
         """The model's identity (name, version, sha256)."""
         ...
 
@@ -119,7 +119,7 @@ class ClassifierFramePredictor:
         return self.analyzer.model.task.name
 
     @property
-    def model(self) -> dict[str, str]:
+    def model(self) -> dict[str, Any]:
         return self.analyzer.model.bundle.identity()
 
     @property
@@ -152,7 +152,7 @@ class FrameAnalyzerLike(Protocol):
     def task(self) -> str: ...
 
     @property
-    def model(self) -> dict[str, str]: ...
+    def model(self) -> dict[str, Any]: ...
 
     def analyze(
         self, frame: NDArray[Any], pixel_spacing_mm: tuple[float, float] | None = None
@@ -183,7 +183,7 @@ class AnalyzerFramePredictor:
         return self.analyzer.task
 
     @property
-    def model(self) -> dict[str, str]:
+    def model(self) -> dict[str, Any]:
         return self.analyzer.model
 
     def predict(self, frame: Frame) -> FrameResult:
