@@ -49,7 +49,6 @@ from medsight.tasks import prepare
 
 __all__ = ["FULL_EFFORT", "QUICK_EFFORT", "Effort", "ModelReport", "ModelsResult", "measure_models"]
 
-TASK = "cxr-pneumonia"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _BLOCK = 10  # batch-1 calls of one backend in a row (see timing.latencies)
 GRADCAM_ALONE = "Grad-CAM alone (no ONNX Runtime run just before)"
@@ -183,7 +182,7 @@ def _measure_one(
     )
     stages = _stages(model, dicom, workdir / f"stages-{model.bundle.name}.png", effort.e2e_calls)
     throughput = _throughput(model, images, effort) if report.resolution == 28 else None
-    memory = _memory(path, dicom, workdir, effort.rss_repeats)
+    memory = _memory(path, model.task.name, dicom, workdir, effort.rss_repeats)
     gate_cost = _gate_cost(model, dicom, workdir, effort.e2e_calls)
     return replace(
         report, end_to_end=end_to_end, stages=stages, throughput=throughput, memory=memory, gate_cost=gate_cost
@@ -253,7 +252,7 @@ def _outcome(model: LoadedModel, file: Path, workdir: Path) -> str:
 
 
 def _analyze(model: LoadedModel, file: Path, heatmap: Path) -> Any:
-    options = AnalyzeOptions(task=TASK, model=str(model.bundle.path), heatmap=heatmap)
+    options = AnalyzeOptions(task=model.task.name, model=str(model.bundle.path), heatmap=heatmap)
     return analyze_path(file, options, model=model)
 
 
@@ -285,7 +284,7 @@ def _stages(model: LoadedModel, path: Path, heatmap: Path, calls: int) -> dict[s
 
     def explain(prepared: Any) -> Analysis:
         saliency = model.saliency(prepared.input[np.newaxis])[0]
-        return Analysis(TASK, model.bundle.identity(), model.threshold, saliency=saliency, prepared=prepared)
+        return Analysis(model.task.name, model.bundle.identity(), model.threshold, saliency=saliency, prepared=prepared)
 
     steps: list[Callable[[Any], Any]] = [
         lambda _: read_image(path, limits),
@@ -341,10 +340,10 @@ def _throughput(model: LoadedModel, images: list[Image], effort: Effort) -> Thro
     return Throughput(onnx=onnx, torch=timed[0], analyze=timed[-1], analyze_scored=scored)
 
 
-def _memory(bundle: Path, dicom: Path, workdir: Path, repeats: int) -> Memory:
+def _memory(bundle: Path, task: str, dicom: Path, workdir: Path, repeats: int) -> Memory:
     """Cold ``medsight analyze`` processes on the DICOM, each under a fresh helper."""
     heatmap = workdir / "rss-heatmap.png"
-    command = [sys.executable, "-m", "medsight", "analyze", str(dicom), "--task", TASK]
+    command = [sys.executable, "-m", "medsight", "analyze", str(dicom), "--task", task]
     command += ["--model", str(bundle), "--heatmap", str(heatmap), "--json"]
     runs = [measure_command(command, REPO_ROOT) for _ in range(repeats)]
     last = runs[-1]

@@ -48,11 +48,12 @@ def models_targets(result: ModelsResult) -> list[str]:
     lines += [_throughput_target(m, m.throughput) for m in result.models if m.throughput is not None]
     for model in result.models:
         if model.memory is not None:
-            passed = model.memory.peak_rss <= RSS_TARGET
-            lines.append(
-                f"- peak RSS of one `analyze` process, {model.name}: {model.memory.peak_rss / 1e6:.0f} MB"
-                f" <= {RSS_TARGET / 1e6:.0f} MB ({_verdict(passed)})"
-            )
+            rss = f"- peak RSS of one `analyze` process, {model.name}: {model.memory.peak_rss / 1e6:.0f} MB"
+            if model.memory.outcome.startswith("exit"):  # the process failed: its peak says nothing
+                lines.append(f"{rss}, not judged ({model.memory.outcome})")
+            else:
+                passed = model.memory.peak_rss <= RSS_TARGET
+                lines.append(f"{rss} <= {RSS_TARGET / 1e6:.0f} MB ({_verdict(passed)})")
     if result.reference is None:
         lines.append(f"- MedMNIST reference: {result.reference_note} (run `{_REFERENCE_COMMAND}`; not a bench failure)")
     return lines
@@ -141,9 +142,10 @@ def _stages(result: ModelsResult) -> str:
         " (scan + decode to float32); checks + prepare + input gate = `Analyzer.check` + `prepare` (window to"
         " [0, 1], crop, resize) + the input gate where the bundle records one (`LoadedGate.refusals`:"
         " the whole plane at 32 px, ONNX Runtime); model + distribution check = `LoadedModel.score` +"
-        " `ood.refusals`; Grad-CAM = `LoadedModel.saliency` (torch, forward and backward);"
+        " `ood.refusals`; Grad-CAM = `LoadedModel.saliency` (torch, one forward pass: CAM"
+        " equals Grad-CAM for this head);"
         " overlay + PNG write = `write_heatmap` (a preview of at most 512 px: downsample,"
-        " saliency onto it, blend, encode at zlib level 1). The last row"
+        " saliency onto it, blend, encode: Up filter, zlib level 1). The last row"
         " times Grad-CAM again on its own, with nothing run just before it (medsight turns ONNX"
         " Runtime's thread spinning off and keeps BLAS calls out of the path, so the two should agree).\n",
         f"| stage | {head} |",
