@@ -72,6 +72,7 @@ def _read_chest(page: Page, real: bool, artifacts: Path, server: tuple[str, str]
         expect(page.locator("#ai-result")).to_contain_text("Refused")
         return
     expect(page.locator("#ai-probability")).to_have_text(re.compile(r"^\d{1,3}\.\d%$"))
+    expect(page.locator("#ai-input-gate")).to_have_text(re.compile(r"^image-kind-32 \d+\.\d+\.\d+$"))
     # The heatmap is drawn on the canvas: coloured pixels over a greyscale film.
     wait_until(page, "() => !document.getElementById('overlay-controls').disabled")
     wait_until(page, "() => Boolean(window.medsightViewer.overlay.image && window.medsightViewer.frame)")

@@ -233,6 +233,10 @@ export class Results {
     // requires releases), but the reader is told.
     const release = job.model.released === false ? " (not released: no passing fairness audit on record)" : "";
     row(list, "Model", `${job.model.name} ${job.model.version}${release}`);
+    // The input gate decides which images of another kind the model refuses; attaching one
+    // changes neither the weights nor the version, so it is named beside them.
+    const gate = result.model && result.model.input_gate;
+    if (gate) row(list, "Input gate", `${gate.name} ${gate.version}`).id = "ai-input-gate";
     if (Array.isArray(result.images) && result.images.length > 1) {
       const scored = result.images.filter((image) => typeof image.probability === "number" || image.volumes_ml).length;
       const refused = result.images.filter((image) => image.refused).length;
