@@ -40,7 +40,7 @@ class Saliency:
     """Grad-CAM maps for a classifier or an ensemble, one per input, each scaled to ``[0, 1]``."""
 
     def __init__(self, model: Network) -> None:
-        self.model = model.eval()
+        model.eval()
         self.members = model.classifiers() if isinstance(model, Ensemble) else [model]
         for member in self.members:
             _check_head(member)

@@ -168,12 +168,6 @@ class Bundle:
             return None
         return {"name": str(gate.get("name")), "version": str(gate.get("version")), "sha256": str(gate.get("sha256"))}
 
-    @property
-    def input_gate_sha256(self) -> str | None:
-        """sha256 of the recorded input gate's weights, or None."""
-        gate = self.input_gate
-        return gate["sha256"] if gate else None
-
     def identity(self) -> dict[str, Any]:
         """How results name the model that made them: ``{name, version, sha256}`` (the weights),
         and ``input_gate`` (its ``{name, version, sha256}``) where the bundle records one.

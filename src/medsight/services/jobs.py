@@ -139,9 +139,8 @@ class JobService:
         with self._lock:
             if stamp != self._releases_stamp:
                 records = read_json_lines(registry) if stamp is not None else []
-                self._released = frozenset(
-                    (str(r.get("name")), str(r.get("sha256")), _gate_sha256(r.get("input_gate"))) for r in records
-                )
+                refs = (ModelRef.from_identity(record) for record in records)
+                self._released = frozenset((ref.name, ref.sha256, ref.input_gate_sha256) for ref in refs)
                 self._releases_stamp = stamp
             return (model.name, model.sha256, model.input_gate_sha256) in self._released
 
@@ -195,7 +194,7 @@ class JobService:
         task = get_task(request.task)
         inputs = self._inputs(request)
         bundle = self.bundle(task)
-        model = ModelRef(bundle.name, bundle.version, bundle.sha256, bundle.input_gate_sha256)
+        model = ModelRef.from_identity(bundle.identity())
         if self.settings.release_policy == "require" and not self.released(model):
             raise UnreleasedModelError(
                 f"{bundle.name} {bundle.version} has not been released (medsight models promote);"
@@ -347,9 +346,3 @@ def job_json(record: JobRecord, *, model_facts: dict[str, Any] | None = None) ->
             "fhir": f"/fhir/DiagnosticReport/{record.job_id}" if finished else None,
         },
     }
-
-
-def _gate_sha256(gate: object) -> str | None:
-    """The input gate's weights sha256 in a release record (None: released without one)."""
-    sha = gate.get("sha256") if isinstance(gate, dict) else None
-    return str(sha) if sha else None

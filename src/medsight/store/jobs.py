@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -72,6 +72,19 @@ class ModelRef:
     version: str
     sha256: str
     input_gate_sha256: str | None = None
+
+    @classmethod
+    def from_identity(cls, identity: Mapping[str, Any]) -> ModelRef:
+        """The reference named by a model identity (``Bundle.identity()``, a release record):
+        ``name``, ``version``, ``sha256`` and, where present, ``input_gate.sha256``."""
+        gate = identity.get("input_gate")
+        gate_sha256 = gate.get("sha256") if isinstance(gate, Mapping) else None
+        return cls(
+            str(identity.get("name")),
+            str(identity.get("version")),
+            str(identity.get("sha256")),
+            str(gate_sha256) if gate_sha256 else None,
+        )
 
 
 @dataclass(frozen=True)

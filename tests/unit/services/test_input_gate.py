@@ -186,7 +186,6 @@ def test_results_jobs_and_releases_name_the_gate(
 ) -> None:
     # Attaching a gate keeps the weights and the version: what it changes (which inputs are
     # refused) must still show in every place that names the model.
-
     plain_bundle = shutil.copytree(tiny_bundle, tmp_path / "tiny-plain")  # the fixture is shared: audit a copy
     gated, plain = load_bundle(gated_bundle), load_bundle(plain_bundle)
     assert (gated.name, gated.version, gated.sha256) == (plain.name, plain.version, plain.sha256)

@@ -84,9 +84,7 @@ def _require_release(context: ServiceContext, model: dict[str, Any]) -> None:
     """Under ``MEDSIGHT_RELEASE_POLICY=require``, a stream runs a released model or closes 4409."""
     if context.settings.release_policy != "require":
         return
-    gate = model.get("input_gate")
-    gate_sha256 = gate.get("sha256") if isinstance(gate, dict) else None
-    if not context.jobs.released(ModelRef(model["name"], model["version"], model["sha256"], gate_sha256)):
+    if not context.jobs.released(ModelRef.from_identity(model)):
         raise UnreleasedModelError(
             f"{model['name']} {model['version']} has not been released (medsight models promote);"
             " this service runs released models only (MEDSIGHT_RELEASE_POLICY=require)"
