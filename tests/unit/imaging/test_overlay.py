@@ -59,6 +59,14 @@ def test_resize_matches_scipy_with_aligned_pixel_centres() -> None:
     assert ours.flags.c_contiguous
 
 
+def test_a_batch_of_planes_is_resized_plane_by_plane() -> None:
+    planes = np.random.default_rng(4).random((3, 9, 13)).astype(np.float32)
+    batch = resize_bilinear(planes, (20, 6))
+    assert batch.shape == (3, 20, 6)
+    for plane, resized in zip(planes, batch, strict=True):
+        np.testing.assert_array_equal(resized, resize_bilinear(plane, (20, 6)))
+
+
 @pytest.mark.parametrize(
     ("rows", "cols"), [((3, 9), (4, 10)), ((0, 12), (0, 5)), ((14, 15), (0, 15)), ((6, 6), (7, 7))]
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from medsight.imaging import Image, ImageMeta, Layout, SourceRef
 from medsight.tasks import Crop, Preprocessing, prepare, unit_values
@@ -47,6 +48,19 @@ def test_resize_area_gives_the_exact_shape_and_keeps_the_range(shape: tuple[int,
     assert out.dtype == np.float32
     assert out.min() >= 0.0
     assert out.max() <= 1.0
+
+
+@pytest.mark.parametrize(("shape", "size"), [((227, 227), 224), ((28, 28), 224), ((500, 300), 224), ((29, 31), 28)])
+def test_the_bilinear_bridge_is_scipy_zoom_with_aligned_centres(shape: tuple[int, int], size: int) -> None:
+    # What resize_area did with scipy.ndimage.zoom before its own (faster) bilinear: the
+    # shipped models learnt from those inputs, so the two must agree to float32 rounding.
+    plane = np.random.default_rng(2).random(shape).astype(np.float32)
+    fr, fc = max(1, shape[0] // size), max(1, shape[1] // size)
+    blocks = plane[: shape[0] // fr * fr, : shape[1] // fc * fc]
+    blocks = blocks.reshape(shape[0] // fr, fr, shape[1] // fc, fc).mean(axis=(1, 3), dtype=np.float32)
+    zoom = (size / blocks.shape[0], size / blocks.shape[1])
+    reference = ndimage.zoom(blocks, zoom, order=1, mode="nearest", grid_mode=True)
+    np.testing.assert_allclose(resize_area(plane, (size, size)), reference, rtol=0, atol=1e-6)
 
 
 def test_resize_area_is_the_identity_at_the_same_size() -> None:
