@@ -37,6 +37,7 @@ from benchmarks.model_inputs import BATCH, Candidate, candidates, in_memory_batc
 from benchmarks.profiling import profile_calls
 from benchmarks.rss import measure_command
 from benchmarks.timing import Latency, Timing, interleaved, latencies
+from medsight.allocator import keep_freed_memory
 from medsight.errors import MedsightError
 from medsight.imaging import Image
 from medsight.inference import Analysis, Analyzer, LoadedModel, load_predictor
@@ -145,6 +146,7 @@ def measure_models(
     """Measure every bundle in ``bundles`` and the reference, if trained; ``profile`` adds a
     cProfile of ``analyze`` on the DICOM per model."""
     workdir.mkdir(parents=True, exist_ok=True)
+    keep_freed_memory()  # as `medsight analyze` and `medsight serve` run, from the CLI's start
     load_before = os.getloadavg()[0]
     loaded = [LoadedModel.load(load_bundle(path)) for path in bundles]
     candidate, notes = _pick_inputs(loaded, shared, workdir)

@@ -12,7 +12,8 @@ checked out in a temporary git worktree; each side then runs in its own fresh pr
 (``PYTHONPATH`` = that side's ``src``, the same virtual environment), the two taking
 turns for ``--rounds`` rounds, each timing ``--calls`` calls of
 ``analyze_path(<2048 x 2048 16-bit DICOM>, heatmap=<png>)`` with its own shipped bundle
-loaded once beforehand, after 3 warm-up calls. The DICOM is made by this side's
+loaded once beforehand, after 3 warm-up calls, with the process set up as that side's
+``medsight`` command sets it up (``medsight.allocator``, where the side has it). The DICOM is made by this side's
 :mod:`benchmarks.model_inputs` (a validation image enlarged, as in the models section).
 
 The result goes into ``--out`` as the section "Against an earlier revision" (kept by
@@ -50,6 +51,12 @@ import medsight
 from medsight.inference import LoadedModel
 from medsight.models import load_bundle
 from medsight.services.analyze import AnalyzeOptions, analyze_path
+
+try:  # what the side's own `medsight` command does on start, where it does anything
+    from medsight.allocator import keep_freed_memory
+    keep_freed_memory()
+except ImportError:
+    pass
 
 bundle, dicom, heatmap, calls = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
 model = LoadedModel.load(load_bundle(bundle))

@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from medsight import __version__
+from medsight.allocator import keep_freed_memory
 from medsight.cli import access as access_cmd
 from medsight.cli import analyze as analyze_cmd
 from medsight.cli import audit as audit_cmd
@@ -117,6 +118,7 @@ def _root(
     ] = False,
 ) -> None:
     _state["debug"] = debug
+    keep_freed_memory()  # large images reuse freed heap instead of faulting in fresh pages
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
