@@ -14,7 +14,7 @@ from medsight.errors import UsageError
 from medsight.services.context import ServiceContext
 from medsight.settings import ServiceSettings
 
-__all__ = ["DataDirOption", "open_context", "service_settings"]
+__all__ = ["DataDirOption", "open_context", "service_settings", "settings_error"]
 
 DataDirOption = Annotated[
     Path | None,
@@ -35,10 +35,14 @@ def service_settings(data_dir: Path | None, **overrides: object) -> ServiceSetti
     try:
         return ServiceSettings(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
-        # Name the settings, never their values (a URL may hold a password).
-        names = sorted({f"MEDSIGHT_{str(error['loc'][0]).upper()}" for error in exc.errors() if error["loc"]})
-        listed = ", ".join(names) or "unknown"
-        raise UsageError(f"invalid service setting(s): {listed} (see medsight.settings)") from None
+        raise settings_error(exc, "service setting") from None
+
+
+def settings_error(exc: ValidationError, what: str = "setting") -> UsageError:
+    """The usage error for ``MEDSIGHT_*`` values that do not parse: it names the variables,
+    never their values (a database URL may hold a password)."""
+    names = sorted({"MEDSIGHT_" + "__".join(str(part) for part in e["loc"]).upper() for e in exc.errors() if e["loc"]})
+    return UsageError(f"invalid {what}(s): {', '.join(names) or 'unknown'} (see medsight.settings)")
 
 
 @contextmanager

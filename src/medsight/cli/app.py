@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import sys
 import traceback
 import warnings
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from medsight import __version__
 from medsight.allocator import keep_freed_memory
@@ -40,6 +42,7 @@ from medsight.cli import serve as serve_cmd
 from medsight.cli import stream as stream_cmd
 from medsight.cli import tasks as tasks_cmd
 from medsight.cli import train as train_cmd
+from medsight.cli._service import settings_error
 from medsight.errors import MedsightError, exit_code_for
 
 __all__ = ["app", "main"]
@@ -101,6 +104,7 @@ def _reflow_help(group: typer.Typer) -> None:
 _reflow_help(app)
 
 _state = {"debug": False}
+_OFF = ("0", "false", "no", "off")
 
 
 def _version(value: bool) -> None:
@@ -118,7 +122,8 @@ def _root(
     ] = False,
 ) -> None:
     _state["debug"] = debug
-    keep_freed_memory()  # large images reuse freed heap instead of faulting in fresh pages
+    if os.environ.get("MEDSIGHT_KEEP_FREED_MEMORY", "1").strip().lower() not in _OFF:
+        keep_freed_memory()  # large images reuse freed heap instead of faulting in fresh pages
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -139,6 +144,9 @@ def main() -> None:
         app(standalone_mode=True)
     except MedsightError as error:
         _report(error.code, error.message, exit_code_for(error))
+    except ValidationError as error:  # a MEDSIGHT_* variable that does not parse
+        usage = settings_error(error)
+        _report(usage.code, usage.message, exit_code_for(usage))
     except Exception as error:  # a bug: still one line, the traceback only with --debug
         _report("internal", f"unexpected {type(error).__name__}; rerun with --debug and report it", 1)
 

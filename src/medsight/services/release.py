@@ -112,9 +112,7 @@ def promote(request: PromoteRequest) -> dict[str, Any]:
         "released_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "by": request.by or _user(),
         "gate": {**request.gate.to_dict(), "checks": checks},
-        "audit": {k: audit.get(k) for k in ("passed", "audited_at", "split", "data", "model_sha256")}
-        if audit
-        else None,
+        "audit": {k: audit.get(k) for k in _AUDIT_KEYS} if audit else None,
         "override": {"reason": reason, "refusals": problems} if problems else None,
     }
     # The ledger first: a release that cannot be logged is not made (issue 9).

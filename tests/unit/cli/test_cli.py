@@ -78,6 +78,17 @@ def test_missing_path_and_usage_errors() -> None:
     assert medsight("convert", "a.dcm").returncode == 2
 
 
+def test_an_invalid_setting_is_one_line_naming_it_never_its_value(
+    pydicom_test_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The process-wide settings (read limits, read workers), not only the service's.
+    monkeypatch.setenv("MEDSIGHT_READ_WORKERS", "twelve-secret")
+    done = medsight("info", pydicom_test_files / "CT_small.dcm")
+    assert done.returncode == 2
+    assert done.stderr == "error[usage.invalid]: invalid setting(s): MEDSIGHT_READ_WORKERS (see medsight.settings)\n"
+    assert "twelve-secret" not in done.stderr
+
+
 @pytest.mark.parametrize("suffix", [".nii.gz", ".png", ".dcm"])
 def test_convert_writes_each_format(tmp_path: Path, suffix: str) -> None:
     write_ct_series(tmp_path / "series", slices=4, rows=16, columns=16)
