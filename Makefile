@@ -89,11 +89,12 @@ models: $(STAMP)
 	$(VENV)/bin/medsight train --task cxr-tuberculosis --data $(SHARED)/datasets/tb_cxr \
 		--out $(SHIPPED)/cxr-tuberculosis-96 --resolution 96 --epochs 40 --patience 40 --lr 1e-3 --ood-folds 10 \
 		--members 3 --version 2.0.0 --seed 0 --threads 2
-	$(VENV)/bin/medsight audit fairness --task cxr-tuberculosis --data $(SHARED)/datasets/tb_cxr --split val \
-		--groups sex,age_band,source --record >/dev/null
 	$(VENV)/bin/medsight audit saliency --task cxr-tuberculosis --model cxr-tuberculosis-96 \
 		--data $(SHARED)/datasets/tb_cxr --record >/dev/null
 	$(VENV)/bin/medsight models attach-gate cxr-tuberculosis-96
+	# After the gate: the fairness audit names the settings it judged, the input gate among them.
+	$(VENV)/bin/medsight audit fairness --task cxr-tuberculosis --data $(SHARED)/datasets/tb_cxr --split val \
+		--groups sex,age_band,source --record >/dev/null
 	$(VENV)/bin/medsight train --task mri-hippocampus --data $(SHARED)/datasets/msd_task04_hippocampus \
 		--out $(SHIPPED)/mri-hippocampus-48 --epochs 60 --batch-size 2 --lr 3e-3 --patience 15 --members 3 \
 		--version 2.0.0 --seed 0 --threads 2

@@ -17,8 +17,12 @@ refused with ``model.weights_mismatch`` (exit 5), never run.
 
 A fairness audit is recorded in ``medsight.audit`` and a saliency audit in
 ``medsight.saliency_audit`` (:func:`record_audit`): each names the sha256 of the weights
-it was computed on, so an audit can never vouch for other weights.
-Recording rewrites ``configs/metadata.json`` only; the weights and their hashes stay.
+it was computed on, so an audit can never vouch for other weights. The fairness audit
+also names :attr:`Bundle.config_sha256`, the digest of every setting that decides the
+model's outputs besides its weights (threshold, calibration, preprocessing, conformal
+sets, distribution check, input gate): its gaps were measured at one threshold, and say
+nothing of another. Recording rewrites ``configs/metadata.json`` only; the weights and
+their hashes stay.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +48,7 @@ __all__ = [
     "Bundle",
     "BundleMetadata",
     "MedsightSection",
+    "config_sha256",
     "file_sha256",
     "load_bundle",
     "record_audit",
@@ -60,6 +66,10 @@ AUDIT_JSON = Path("docs/fairness_audit.json")
 AUDIT_HTML = Path("docs/fairness_audit.html")
 SALIENCY_AUDIT_JSON = Path("docs/saliency_audit.json")
 SALIENCY_AUDIT_HTML = Path("docs/saliency_audit.html")
+
+# The medsight fields that record how a model was made and checked rather than what it
+# does; every other field (new ones too) counts towards Bundle.config_sha256.
+_RECORD_FIELDS = frozenset({"metrics", "training", "audit", "saliency_audit"})
 
 
 class MedsightSection(BaseModel):
@@ -152,6 +162,17 @@ class Bundle:
         """sha256 of ``models/model.pt``, the model's identity in results."""
         return self.metadata.medsight.weights["model.pt"]
 
+    @cached_property  # every result names it: computed once per loaded bundle
+    def config_sha256(self) -> str:
+        """sha256 of the settings that decide the model's outputs, with the weights' hashes.
+
+        Every field of the ``medsight`` section but the records of how the model was made
+        and checked (metrics, training, audits), as canonical JSON (sorted keys, no
+        blanks). Moving the threshold, the temperature, the distribution check's cut-offs
+        or the input gate changes it; recording an audit does not.
+        """
+        return config_sha256(self.metadata.medsight)
+
     def weights_file(self, name: str) -> Path:
         """Path of a file under ``models/``."""
         return self.path / WEIGHTS_DIR / name
@@ -170,16 +191,26 @@ class Bundle:
 
     def identity(self) -> dict[str, Any]:
         """How results name the model that made them: ``{name, version, sha256}`` (the weights),
-        and ``input_gate`` (its ``{name, version, sha256}``) where the bundle records one.
+        ``input_gate`` (its ``{name, version, sha256}``) where the bundle records one, and
+        ``config_sha256`` (:attr:`config_sha256`).
 
-        The gate is named because it decides which inputs are refused, and attaching one
-        (``medsight models attach-gate``) changes neither the weights nor the version.
+        The gate and the settings are named because they decide which inputs are refused
+        and what a score means, and attaching a gate (``medsight models attach-gate``) or
+        moving a threshold changes neither the weights nor the version.
         """
         identity: dict[str, Any] = {"name": self.name, "version": self.version, "sha256": self.sha256}
         gate = self.input_gate
         if gate is not None:
             identity["input_gate"] = gate
+        identity["config_sha256"] = self.config_sha256
         return identity
+
+
+def config_sha256(section: MedsightSection) -> str:
+    """:attr:`Bundle.config_sha256` of a bundle whose ``medsight`` section is ``section``."""
+    fields = section.model_dump(mode="json", exclude=set(_RECORD_FIELDS))
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def file_sha256(path: Path) -> str:

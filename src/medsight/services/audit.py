@@ -162,6 +162,7 @@ def record_in_bundle(result: FairnessAuditResult, *, command: str = "") -> dict[
         "passed": document["passed"],
         "gate": document["gate"],
         "model_sha256": bundle.sha256,
+        "config_sha256": bundle.config_sha256,
         "task": document["task"],
         "split": document["split"],
         "data": {k: v for k, v in document["data"].items() if k != "path"},

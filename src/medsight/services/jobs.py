@@ -119,13 +119,17 @@ class JobService:
         self.wake = threading.Event()
         self._bundles: dict[str, Bundle] = {}
         self._lock = threading.Lock()
-        self._released: frozenset[tuple[str, str, str | None]] = frozenset()
+        self._released: frozenset[ModelRef] = frozenset()
         self._releases_stamp: tuple[int, int] | None = None
 
     def released(self, model: ModelRef) -> bool:
-        """Whether ``model`` (its name, weights and input gate) was released through the
-        fairness gate (``medsight models promote``): a model given an input gate since its
-        release refuses other inputs than the one released, and must be released again.
+        """Whether ``model`` (its name, weights, input gate and, where known, settings) was
+        released through the fairness gate (``medsight models promote``): a model given an
+        input gate since its release refuses other inputs than the one released, and one
+        whose threshold or calibration moved since decides otherwise: each must be released
+        again. A release recorded before settings were pinned names none, and so releases no
+        model whose settings are known (a model about to run); a finished job's model, whose
+        settings the store does not keep, is judged on its weights and gate.
 
         The registry is re-read only when it changes (its size and modification time), so
         a promotion made while the service runs counts from the next analysis on.
@@ -139,10 +143,12 @@ class JobService:
         with self._lock:
             if stamp != self._releases_stamp:
                 records = read_json_lines(registry) if stamp is not None else []
-                refs = (ModelRef.from_identity(record) for record in records)
-                self._released = frozenset((ref.name, ref.sha256, ref.input_gate_sha256) for ref in refs)
+                self._released = frozenset(ModelRef.from_identity(record) for record in records)
                 self._releases_stamp = stamp
-            return (model.name, model.sha256, model.input_gate_sha256) in self._released
+            if model.config_sha256 is not None:
+                return replace(model, version="") in {replace(ref, version="") for ref in self._released}
+            pinned = (model.name, model.sha256, model.input_gate_sha256)
+            return any((ref.name, ref.sha256, ref.input_gate_sha256) == pinned for ref in self._released)
 
     def heatmap_audit(self, record: JobRecord) -> dict[str, Any] | None:
         """The saliency audit recorded for the weights that ran ``record`` (``passed``, the

@@ -1,13 +1,14 @@
 """Use case: promote a model bundle to released, through the fairness gate.
 
 The smallest honest promotion record: an append-only file, ``<data-dir>/releases.jsonl``,
-one line per promotion (model name, version, weights sha256, task, who, when, the audit
-it rests on, and any override with its reason). Nothing is ever rewritten; the latest
-line for a name is its released version.
+one line per promotion (model name, version, weights sha256, input gate, the digest of
+its settings, task, who, when, the audit it rests on, and any override with its reason).
+Nothing is ever rewritten; the latest line for a name is its released version.
 
 A promotion is refused (:class:`~medsight.errors.ReleaseRefusedError`, exit 7) when the
-bundle has no recorded fairness audit, when its audit was computed on other weights (the
-audit names their sha256), or when the audit fails the configured gate, which is judged
+bundle has no recorded fairness audit, when its audit was computed on other weights or
+with other settings (the audit names the sha256 of both: an audit at one threshold says
+nothing of another), or when the audit fails the configured gate, which is judged
 again here from the recorded gaps (the gate may be stricter than when the audit ran).
 An explicit override with a reason promotes it anyway, and the line records the override,
 its reason, who gave it and what it overrode.
@@ -34,7 +35,7 @@ RELEASES_FILE = "releases.jsonl"
 # An override must say why in words, not "ok".
 _MIN_REASON = 15
 # What a release record keeps of the audit it rests on.
-_AUDIT_KEYS = ("passed", "audited_at", "split", "data", "model_sha256")
+_AUDIT_KEYS = ("passed", "audited_at", "split", "data", "model_sha256", "config_sha256")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,17 @@ def gate_problems(bundle: Bundle, gate: FairnessGate) -> tuple[list[str], list[d
         return ["no fairness audit is recorded in the bundle (run `medsight audit fairness ... --record` first)"], []
     if audit.get("model_sha256") != bundle.sha256:
         return ["the recorded fairness audit was computed on other weights (sha256 differs); audit again"], []
+    # Its gaps were measured at the model's threshold, calibration and input gate of the time.
+    if "config_sha256" not in audit:
+        return [
+            "the recorded fairness audit does not name the settings it judged (recorded before they were"
+            " pinned); audit again"
+        ], []
+    if audit["config_sha256"] != bundle.config_sha256:
+        return [
+            "the recorded fairness audit was computed with other settings (threshold, calibration,"
+            " preprocessing, distribution check or input gate changed since); audit again"
+        ], []
     try:
         passed, checks = judge(audit.get("gaps", {}), gate)
     except UsageError as exc:
@@ -98,8 +110,9 @@ def promote(request: PromoteRequest) -> dict[str, Any]:
     registry = request.data_dir / RELEASES_FILE
     for previous in reversed(read_json_lines(registry)):
         if previous.get("name") == bundle.name:
-            same = (previous.get("version"), previous.get("sha256"), previous.get("input_gate"))
-            if same == (bundle.version, bundle.sha256, bundle.input_gate):
+            keys = ("version", "sha256", "input_gate", "config_sha256")
+            now = (bundle.version, bundle.sha256, bundle.input_gate, bundle.config_sha256)
+            if tuple(previous.get(key) for key in keys) == now:
                 return {**previous, "already_released": True}
             break
     audit = bundle.metadata.medsight.audit
@@ -108,6 +121,7 @@ def promote(request: PromoteRequest) -> dict[str, Any]:
         "version": bundle.version,
         "sha256": bundle.sha256,
         "input_gate": bundle.input_gate,
+        "config_sha256": bundle.config_sha256,
         "task": bundle.metadata.medsight.task,
         "released_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "by": request.by or _user(),

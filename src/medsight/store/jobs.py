@@ -66,24 +66,29 @@ FINISHED = frozenset({JobStatus.DONE, JobStatus.REFUSED, JobStatus.FAILED})
 @dataclass(frozen=True)
 class ModelRef:
     """The model a job runs: its name, version, the sha256 of its weights and that of its
-    input gate's weights (None: the bundle records no gate)."""
+    input gate's weights (None: the bundle records no gate), and the digest of its settings
+    (``Bundle.config_sha256``; None where unknown: the store keeps no digest with a job)."""
 
     name: str
     version: str
     sha256: str
     input_gate_sha256: str | None = None
+    config_sha256: str | None = None
 
     @classmethod
     def from_identity(cls, identity: Mapping[str, Any]) -> ModelRef:
         """The reference named by a model identity (``Bundle.identity()``, a release record):
-        ``name``, ``version``, ``sha256`` and, where present, ``input_gate.sha256``."""
+        ``name``, ``version``, ``sha256`` and, where present, ``input_gate.sha256`` and
+        ``config_sha256``."""
         gate = identity.get("input_gate")
         gate_sha256 = gate.get("sha256") if isinstance(gate, Mapping) else None
+        config = identity.get("config_sha256")
         return cls(
             str(identity.get("name")),
             str(identity.get("version")),
             str(identity.get("sha256")),
             str(gate_sha256) if gate_sha256 else None,
+            str(config) if config else None,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from medsight.models.bundle import BundleMetadata
+from medsight.models.bundle import BundleMetadata, config_sha256
 from medsight.tasks import TaskSpec, get_task
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "card_check_and_weights",
     "card_input_gate",
     "card_opening",
+    "card_pins",
     "card_run",
     "card_table",
     "render_model_card",
@@ -87,7 +88,7 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         f"{section.ood.get('folds', 2)} folds; false-refusal rate on validation "
         f"{section.ood.get('val_false_refusal_rate', 0):.1%}.",
         *card_input_gate(section.input_gate),
-        f"- Weights: `models/model.pt` sha256 `{section.weights.get('model.pt', '')}`.",
+        *card_pins(metadata),
         "",
         "## Training data",
         "",
@@ -320,7 +321,18 @@ def card_check_and_weights(metadata: BundleMetadata) -> list[str]:
         f"- Distribution check: {section.ood.get('method')}; false-refusal rate on validation "
         f"{section.ood.get('val_false_refusal_rate', 0):.1%}.",
         *card_input_gate(section.input_gate),
+        *card_pins(metadata),
+    ]
+
+
+def card_pins(metadata: BundleMetadata) -> list[str]:
+    """The weights' sha256 and the digest of the settings (what releases and fairness audits name)."""
+    section = metadata.medsight
+    return [
         f"- Weights: `models/model.pt` sha256 `{section.weights.get('model.pt', '')}`.",
+        f"- Settings: sha256 `{config_sha256(section)}` over everything above that decides an output (threshold, "
+        "calibration, preprocessing, uncertainty, distribution check, input gate, the weights' hashes); a release "
+        "and a fairness audit name it, so neither vouches for a model whose settings moved since.",
     ]
 
 

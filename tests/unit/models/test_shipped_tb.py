@@ -47,6 +47,7 @@ def test_its_recorded_fairness_audit_is_of_its_own_weights_and_the_gate_judges_i
     bundle = load_bundle(shipped_bundles()[NAME])
     audit = bundle.metadata.medsight.audit
     assert audit["model_sha256"] == bundle.sha256
+    assert audit["config_sha256"] == bundle.config_sha256  # and its threshold, calibration and input gate
     assert audit["split"] == "val"
     problems, checks = gate_problems(bundle, DEFAULT_GATE)
     assert checks[0]["attribute"] == "sex"

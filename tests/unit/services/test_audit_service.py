@@ -77,6 +77,7 @@ def test_the_audit_document_and_its_record_in_the_bundle(synthetic_tb: Path, tin
     reloaded = load_bundle(bundle_dir)  # the weights still match their sha256
     assert reloaded.metadata.medsight.audit == json.loads(json.dumps(summary))
     assert summary["model_sha256"] == reloaded.sha256
+    assert summary["config_sha256"] == reloaded.config_sha256  # the threshold it judged, among the rest
     assert (bundle_dir / AUDIT_JSON).is_file()
     assert (bundle_dir / AUDIT_HTML).is_file()
     card = (bundle_dir / "docs" / "model_card.md").read_text(encoding="utf-8")

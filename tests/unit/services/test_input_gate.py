@@ -195,6 +195,7 @@ def test_results_jobs_and_releases_name_the_gate(
         "version": gated.version,
         "sha256": gated.sha256,
         "input_gate": gate,
+        "config_sha256": gated.config_sha256,  # the gate is among the settings
     }
     assert "input_gate" not in plain.identity()
     analysis = Analyzer(LoadedModel.load(gated, backend="torch")).analyze_many([_image(kind_planes(0, 1)[0][0])])[0]
@@ -208,8 +209,10 @@ def test_results_jobs_and_releases_name_the_gate(
         "audited_at": "2026-01-01T00:00:00+00:00",
         "gaps": {"sex": sex},
     }
-    record_audit(plain, passing)
-    record_audit(load_bundle(gated_bundle), passing)
+    # Each audit names the settings it judged, the input gate among them.
+    record_audit(plain, {**passing, "config_sha256": plain.config_sha256})
+    assert plain.config_sha256 != gated.config_sha256
+    record_audit(gated, {**passing, "config_sha256": gated.config_sha256})
     data = tmp_path / "data"
     data.mkdir()
     first = promote(PromoteRequest(name=str(plain_bundle), version=plain.version, data_dir=data, by="t"))
