@@ -435,10 +435,13 @@ class LedgerService:
             return Log(storage).size()
 
 
-def record_model_deploy(data_dir: Path, actor: str, name: str, version: str, sha256: str) -> Receipt:
+def record_model_deploy(data_dir: Path, actor: str, name: str, version: str, config_sha256: str) -> Receipt:
     """A model released for use, in the ledger of the service on ``data_dir``.
 
-    Called before the release is written, so a release that cannot be logged is not made.
+    The entry's object is ``config-sha256:`` and the bundle's ``config_sha256``, which
+    commits to the weights' hashes and to every setting that decides an output (threshold,
+    calibration, input gate...): the release record beside it names both. Called before the
+    release is written, so a release that cannot be logged is not made.
 
     Raises:
         LedgerIntegrityError: the entry could not be recorded.
@@ -449,7 +452,7 @@ def record_model_deploy(data_dir: Path, actor: str, name: str, version: str, sha
         entry = Entry.now(
             EventType.MODEL_DEPLOY,
             actor_id(actor),
-            f"sha256:{sha256}",
+            f"config-sha256:{config_sha256}",
             model=_model_token(name),
             model_version=_model_token(version),
         )

@@ -130,7 +130,7 @@ def promote(request: PromoteRequest) -> dict[str, Any]:
         "override": {"reason": reason, "refusals": problems} if problems else None,
     }
     # The ledger first: a release that cannot be logged is not made (issue 9).
-    record_model_deploy(request.data_dir, record["by"], bundle.name, bundle.version, bundle.sha256)
+    record_model_deploy(request.data_dir, record["by"], bundle.name, bundle.version, bundle.config_sha256)
     append_json_line(registry, record)
     return {**record, "already_released": False}
 

@@ -127,8 +127,9 @@ def test_an_export_records_de_identify_and_export_per_study(context: ServiceCont
     assert len({r.head.size for r in receipts}) == 1  # one transaction, one signed head
 
 
-def test_a_model_release_is_recorded_with_its_name_version_and_weights(tmp_path: Path) -> None:
+def test_a_model_release_is_recorded_with_its_name_version_and_settings(tmp_path: Path) -> None:
     receipt = record_model_deploy(tmp_path / "var", "ops", "cxr-pneumonia-28", "1.0.0", "ab" * 32)
     entry = Entry.decode(receipt.entry)
-    assert (entry.event, entry.actor, entry.object) == (EventType.MODEL_DEPLOY, "user:ops", "sha256:" + "ab" * 32)
+    expected = (EventType.MODEL_DEPLOY, "user:ops", "config-sha256:" + "ab" * 32)
+    assert (entry.event, entry.actor, entry.object) == expected
     assert (entry.model, entry.model_version) == ("cxr-pneumonia-28", "1.0.0")

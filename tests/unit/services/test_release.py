@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 from medsight.errors import ReleaseRefusedError, UsageError
+from medsight.ledger.entry import Entry, EventType
 from medsight.models.bundle import load_bundle, record_audit, write_metadata
 from medsight.services.accounts import AccessService
 from medsight.services.jobs import JobService
+from medsight.services.ledger import LedgerService
 from medsight.services.release import RELEASES_FILE, PromoteRequest, promote, releases
-from medsight.settings import ServiceSettings
+from medsight.settings import ServiceSettings, StoreSettings
 from medsight.store import Store
 from medsight.store.accounts import Accounts
 from medsight.store.jobs import ModelRef
@@ -58,6 +60,15 @@ def test_a_passing_audit_is_promoted_once(bundle: Path, tmp_path: Path) -> None:
     assert record["already_released"] is False
     assert record["override"] is None
     assert record["gate"]["checks"][0]["verdict"] == "pass"
+    # The ledger names the settings released, which commit to the weights' hashes too.
+    store = Store.open(StoreSettings(data_dir=tmp_path))
+    try:
+        ledger = LedgerService.open(store.sessions, tmp_path)
+        deployed = Entry.decode(ledger.receipt(ledger.size() - 1).entry)
+    finally:
+        store.close()
+    assert (deployed.event, deployed.model) == (EventType.MODEL_DEPLOY, load_bundle(bundle).name)
+    assert deployed.object == f"config-sha256:{record['config_sha256']}"
     again = promote(request(bundle, tmp_path))
     assert again["already_released"] is True
     assert len(releases(tmp_path)) == 1
