@@ -90,9 +90,10 @@ class ServiceSettings(StoreSettings):
         ledger_witness_file: an append-only file (elsewhere than the data folder) that each
             periodically published head is also written to, refused on a rollback.
         release_policy: ``record``: any installed model runs, and every analysis says
-            whether its model (name and weights) was released through the fairness gate
-            (``medsight models promote``); ``require``: only released models run, and an
-            analysis with another is refused (``model.unreleased``, 409).
+            whether its model (name, weights and input gate) was released through the
+            fairness gate (``medsight models promote``); ``require``: only released models
+            run, with the settings they were released with (``Bundle.config_sha256``), and
+            an analysis with another is refused (``model.unreleased``, 409).
     """
 
     host: str = "127.0.0.1"

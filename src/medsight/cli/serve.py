@@ -26,8 +26,18 @@ _LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 
 
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).")] = 8000,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="Address to listen on (default: MEDSIGHT_HOST, else 127.0.0.1).", show_default=False
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", help="TCP port, 0 picks a free one (default: MEDSIGHT_PORT, else 8000).", show_default=False
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     routing_rules: Annotated[
         Path | None, typer.Option("--routing-rules", help="JSON rules that start analyses on arrival.")
@@ -47,13 +57,15 @@ def serve(
 
     settings = service_settings(data_dir, host=host, port=port, routing_rules=routing_rules)
     _configure_logging(RequestIdFilter())
-    hooks = [partial(_load_demo, shared=shared, url=f"http://{host}:{port}")] if demo else []
+    # The options win over MEDSIGHT_HOST and MEDSIGHT_PORT, which win over the defaults.
+    url = f"http://{settings.host}:{settings.port}"
+    hooks = [partial(_load_demo, shared=shared, url=url)] if demo else []
     app = create_app(settings, on_startup=hooks)
-    typer.echo(f"medsight serving on http://{host}:{port} (API docs at /docs); data in {settings.data_dir}", err=True)
+    typer.echo(f"medsight serving on {url} (API docs at /docs); data in {settings.data_dir}", err=True)
     uvicorn.run(
         app,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=30,
