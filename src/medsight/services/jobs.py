@@ -128,8 +128,8 @@ class JobService:
         input gate since its release refuses other inputs than the one released, and one
         whose threshold or calibration moved since decides otherwise: each must be released
         again. A release recorded before settings were pinned names none, and so releases no
-        model whose settings are known (a model about to run); a finished job's model, whose
-        settings the store does not keep, is judged on its weights and gate.
+        model whose settings are known; the model of a job queued before jobs kept them is
+        judged on its weights and gate.
 
         The registry is re-read only when it changes (its size and modification time), so
         a promotion made while the service runs counts from the next analysis on.
@@ -323,6 +323,7 @@ def job_json(record: JobRecord, *, model_facts: dict[str, Any] | None = None) ->
         "version": record.model.version,
         "sha256": record.model.sha256,
         **({"input_gate": {"sha256": record.model.input_gate_sha256}} if record.model.input_gate_sha256 else {}),
+        **({"config_sha256": record.model.config_sha256} if record.model.config_sha256 else {}),
         **(model_facts or {}),
     }
     return {

@@ -67,7 +67,7 @@ FINISHED = frozenset({JobStatus.DONE, JobStatus.REFUSED, JobStatus.FAILED})
 class ModelRef:
     """The model a job runs: its name, version, the sha256 of its weights and that of its
     input gate's weights (None: the bundle records no gate), and the digest of its settings
-    (``Bundle.config_sha256``; None where unknown: the store keeps no digest with a job)."""
+    (``Bundle.config_sha256``; None where not known, as for a job queued before it was kept)."""
 
     name: str
     version: str
@@ -174,13 +174,16 @@ def job_key(
     model_name: str,
     model_version: str,
     input_gate_sha256: str | None = None,
+    config_sha256: str | None = None,
 ) -> str:
-    """The idempotency key: sha256 over the sorted instance hashes, the task and the model
-    (and its input gate, which decides what is refused, where the model has one: a gate
-    attached since is a new job; keys of models without one are those they always were)."""
+    """The idempotency key: sha256 over the sorted instance hashes, the task and the model,
+    with its input gate (which decides what is refused) and the digest of its settings
+    (which decide the result: a threshold moved since is a new job, not the old answer)
+    where they are known; keys without them are those they always were."""
     digest = hashlib.sha256()
     gate = ("gate", input_gate_sha256) if input_gate_sha256 else ()
-    for part in (*sorted(instance_sha256s), "task", task, "model", model_name, model_version, *gate):
+    config = ("config", config_sha256) if config_sha256 else ()
+    for part in (*sorted(instance_sha256s), "task", task, "model", model_name, model_version, *gate, *config):
         digest.update(part.encode("utf-8") + b"\n")
     return digest.hexdigest()
 
@@ -200,7 +203,9 @@ def job_record(row: Job) -> JobRecord:
         job_id=row.job_id,
         key=row.key,
         task=row.task,
-        model=ModelRef(row.model_name, row.model_version, row.model_sha256, row.model_input_gate_sha256),
+        model=ModelRef(
+            row.model_name, row.model_version, row.model_sha256, row.model_input_gate_sha256, row.model_config_sha256
+        ),
         study_instance_uid=row.study_instance_uid,
         series_instance_uid=row.series_instance_uid,
         inputs=inputs,
@@ -240,7 +245,12 @@ class Jobs(Tables):
         """
         model = new.model
         key = job_key(
-            (item.sha256 for item in new.inputs), new.task, model.name, model.version, model.input_gate_sha256
+            (item.sha256 for item in new.inputs),
+            new.task,
+            model.name,
+            model.version,
+            model.input_gate_sha256,
+            model.config_sha256,
         )
         for _ in range(2):  # a concurrent submission of the same key wins the insert: read it back
             try:
@@ -393,6 +403,7 @@ def _new_row(new: NewJob, key: str, job_id: str, now: datetime) -> Job:
         model_version=new.model.version,
         model_sha256=new.model.sha256,
         model_input_gate_sha256=new.model.input_gate_sha256,
+        model_config_sha256=new.model.config_sha256,
         study_instance_uid=new.study_instance_uid,
         series_instance_uid=new.series_instance_uid,
         inputs=json.dumps([item.to_json() for item in new.inputs]),

@@ -223,6 +223,8 @@ class Job(Base):
     model_sha256: Mapped[str] = mapped_column(String(64))
     # The input gate's weights (migration 0012); None: the model had none, or the job predates it.
     model_input_gate_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The digest of its settings, Bundle.config_sha256 (migration 0013); None: the job predates it.
+    model_config_sha256: Mapped[str | None] = mapped_column(String(64))
     study_instance_uid: Mapped[str] = mapped_column(UID, index=True)
     series_instance_uid: Mapped[str | None] = mapped_column(UID)
     inputs: Mapped[str] = mapped_column(Text)

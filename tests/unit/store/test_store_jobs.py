@@ -51,6 +51,27 @@ def test_a_job_records_its_models_input_gate_and_a_gate_makes_a_new_job(store: S
     assert jobs.get(plain.job_id).model.input_gate_sha256 is None
 
 
+def test_the_key_names_the_settings_and_keeps_keys_without_them() -> None:
+    gated = job_key(["a"], "t", "m", "1", "cd" * 32)
+    assert job_key(["a"], "t", "m", "1", "cd" * 32, None) == gated
+    configured = job_key(["a"], "t", "m", "1", "cd" * 32, "01" * 32)
+    assert configured not in (gated, job_key(["a"], "t", "m", "1", "cd" * 32, "02" * 32))
+
+
+def test_a_job_records_its_models_settings_and_other_settings_make_a_new_job(store: Store) -> None:
+    # A threshold moved by hand keeps the weights, the gate and the version: without the
+    # settings in the key the same study would get the old answer back.
+    jobs = Jobs(store.sessions)
+    before = replace(MODEL, config_sha256="01" * 32)
+    first, _ = jobs.enqueue(replace(_new(), model=before), _id(), NOW)
+    moved, created = jobs.enqueue(replace(_new(), model=replace(MODEL, config_sha256="02" * 32)), _id(), NOW)
+    assert created
+    assert moved.job_id != first.job_id
+    assert jobs.get(first.job_id).model == before
+    same, created_again = jobs.enqueue(replace(_new(), model=before), _id(), NOW)
+    assert (same.job_id, created_again) == (first.job_id, False)
+
+
 def test_enqueue_is_idempotent_per_key(store: Store) -> None:
     jobs = Jobs(store.sessions)
     first, created = jobs.enqueue(_new(), _id(), NOW)
