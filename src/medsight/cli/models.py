@@ -82,6 +82,7 @@ def list_cmd(
                     "audit": None,
                     "saliency_audit": None,
                     "input_gate": None,
+                    "config_sha256": record.get("config_sha256"),
                     "released": record,
                 }
             )
@@ -120,6 +121,8 @@ def _row(name: str, path: Path, release: dict[str, Any] | None) -> dict[str, Any
         "audit": verdict,
         "saliency_audit": _saliency_verdict(bundle),
         "input_gate": _gate_name(bundle.metadata.medsight.input_gate),
+        # What release records, fairness audits and the ledger name: match them by it.
+        "config_sha256": bundle.config_sha256,
         "released": release,
     }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.unit.cli.test_cli import medsight
 
-from medsight.models.bundle import load_bundle
+from medsight.models.bundle import load_bundle, shipped_bundles
 
 
 def test_audit_then_promote_through_the_gate(synthetic_tb: Path, tiny_bundle: Path, tmp_path: Path) -> None:
@@ -50,6 +50,12 @@ def test_audit_then_promote_through_the_gate(synthetic_tb: Path, tiny_bundle: Pa
     assert rows["cxr-tuberculosis-96"]["saliency_audit"] == "failed"
     assert rows["us-breast-28"]["saliency_audit"] == "passed"
     assert rows["mri-hippocampus-48"]["saliency_audit"] is None  # not a classifier
+    # Each row names the settings digest its release record and fairness audit must match.
+    tb = load_bundle(shipped_bundles()["cxr-tuberculosis-96"])
+    assert (
+        rows["cxr-tuberculosis-96"]["config_sha256"] == tb.config_sha256 == tb.metadata.medsight.audit["config_sha256"]
+    )
+    assert rows["cxr-tuberculosis-96"]["audit"] == "passes the gate"
 
 
 def test_audit_saliency_explains_the_positive_calls_and_writes_a_self_contained_report(
