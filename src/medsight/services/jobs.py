@@ -2,9 +2,9 @@
 
 A job names a study (and optionally one series), a task and the task's model; its input
 is pinned at submission to the stored images of that study or series, by sha256. The
-same images, task, model version and input gate give the same job (:func:`medsight.store.jobs.job_key`),
-so a repeated request, a re-sent study or a routing rule firing twice returns the job
-that exists. Workers (:mod:`medsight.services.workers`) run what is queued.
+same images, task, model version, input gate and settings give the same job
+(:func:`medsight.store.jobs.job_key`), so a repeated request, a re-sent study or a
+routing rule firing twice returns the job that exists. Workers (:mod:`medsight.services.workers`) run what is queued.
 
 This module imports no torch: the CLI's ``tokens`` and ``users`` open the same
 :class:`~medsight.services.context.ServiceContext` and must stay fast.
@@ -119,7 +119,9 @@ class JobService:
         self.wake = threading.Event()
         self._bundles: dict[str, Bundle] = {}
         self._lock = threading.Lock()
-        self._released: frozenset[ModelRef] = frozenset()
+        # The registry's releases as (name, weights, gate, settings), and without the settings.
+        self._released: frozenset[tuple[str, str, str | None, str | None]] = frozenset()
+        self._released_weights: frozenset[tuple[str, str, str | None]] = frozenset()
         self._releases_stamp: tuple[int, int] | None = None
 
     def released(self, model: ModelRef) -> bool:
@@ -143,12 +145,14 @@ class JobService:
         with self._lock:
             if stamp != self._releases_stamp:
                 records = read_json_lines(registry) if stamp is not None else []
-                self._released = frozenset(ModelRef.from_identity(record) for record in records)
+                refs = [ModelRef.from_identity(record) for record in records]
+                self._released = frozenset((r.name, r.sha256, r.input_gate_sha256, r.config_sha256) for r in refs)
+                self._released_weights = frozenset((r.name, r.sha256, r.input_gate_sha256) for r in refs)
                 self._releases_stamp = stamp
-            if model.config_sha256 is not None:
-                return replace(model, version="") in {replace(ref, version="") for ref in self._released}
             pinned = (model.name, model.sha256, model.input_gate_sha256)
-            return any((ref.name, ref.sha256, ref.input_gate_sha256) == pinned for ref in self._released)
+            if model.config_sha256 is None:
+                return pinned in self._released_weights
+            return (*pinned, model.config_sha256) in self._released
 
     def heatmap_audit(self, record: JobRecord) -> dict[str, Any] | None:
         """The saliency audit recorded for the weights that ran ``record`` (``passed``, the
