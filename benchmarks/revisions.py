@@ -48,15 +48,23 @@ _CHILD = """
 import json, sys, time
 from pathlib import Path
 import medsight
-from medsight.inference import LoadedModel
-from medsight.models import load_bundle
-from medsight.services.analyze import AnalyzeOptions, analyze_path
 
-try:  # what the side's own `medsight` command does on start, where it does anything
+# What the side's own `medsight` command does on start, where it does anything (before
+# torch is imported: libgomp reads its spin count when it loads).
+try:
     from medsight.allocator import keep_freed_memory
     keep_freed_memory()
 except ImportError:
     pass
+try:
+    from medsight.parallel import short_openmp_spin
+    short_openmp_spin()
+except ImportError:
+    pass
+
+from medsight.inference import LoadedModel
+from medsight.models import load_bundle
+from medsight.services.analyze import AnalyzeOptions, analyze_path
 
 bundle, dicom, heatmap, calls = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
 model = LoadedModel.load(load_bundle(bundle))

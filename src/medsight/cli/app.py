@@ -44,6 +44,7 @@ from medsight.cli import tasks as tasks_cmd
 from medsight.cli import train as train_cmd
 from medsight.cli._service import settings_error
 from medsight.errors import MedsightError, exit_code_for
+from medsight.parallel import short_openmp_spin
 
 __all__ = ["app", "main"]
 
@@ -124,6 +125,7 @@ def _root(
     _state["debug"] = debug
     if os.environ.get("MEDSIGHT_KEEP_FREED_MEMORY", "1").strip().lower() not in _OFF:
         keep_freed_memory()  # large images reuse freed heap instead of faulting in fresh pages
+    short_openmp_spin()  # torch's idle threads free the cores soon for medsight's own bands
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from medsight.errors import UsageError
 from medsight.imaging.image import Image, Layout
 from medsight.imaging.voi import VoiLut
+from medsight.parallel import map_row_bands
 from medsight.types import Modality
 
 __all__ = [
@@ -174,11 +175,24 @@ def apply_window(pixels: NDArray[np.float32], center: float, width: float) -> ND
         return (x > center - 0.5).astype(np.float32)  # NaN compares False: 0
     # (x - lower) / (w - 1) with lower = c - 0.5 - (w - 1) / 2 is the ramp above, in three
     # passes over the pixels (a 2048 px radiograph is 16 MB of float32, and each pass
-    # costs milliseconds). Subtracting first keeps float32 exact for large centers.
-    out = np.subtract(x, np.float32(center - 0.5 - (width - 1.0) / 2.0))
-    np.divide(out, np.float32(width - 1.0), out=out)
-    np.clip(out, 0.0, 1.0, out=out)  # +-inf land on the ends; NaN stays NaN
-    if out.size and np.isnan(out.max()):  # a reduction propagates NaN: one read-only pass to rule it out
+    # costs milliseconds), on a band of rows per core. Subtracting first keeps float32
+    # exact for large centers.
+    lower, span = np.float32(center - 0.5 - (width - 1.0) / 2.0), np.float32(width - 1.0)
+    out = np.empty(x.shape, dtype=np.float32)
+    if out.size == 0:
+        return out
+    rows = x.reshape(-1, x.shape[-1]) if x.ndim > 1 else x.reshape(1, -1)
+    out_rows = out.reshape(rows.shape)
+
+    def window_band(band: slice) -> bool:
+        part = out_rows[band]
+        np.subtract(rows[band], lower, out=part)
+        np.divide(part, span, out=part)
+        np.clip(part, 0.0, 1.0, out=part)  # +-inf land on the ends; NaN stays NaN
+        # A reduction propagates NaN: one read-only pass to rule it out.
+        return bool(np.isnan(part.max()))
+
+    if any(map_row_bands(window_band, rows.shape[0], rows.shape[1])):
         np.nan_to_num(out, copy=False, nan=0.0)
     return out
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from medsight.imaging import Image
+from medsight.parallel import map_row_bands
 from medsight.types import Modality
 
 __all__ = ["REFUSAL_CODE", "AcceptanceRule", "Refusal", "pixel_refusal"]
@@ -112,7 +113,7 @@ def pixel_refusal(image: Image, description: str) -> Refusal | None:
         if spread > _COLOUR_LIMIT:
             return Refusal("colour", f"a colour image is not {description}")
     pixels = image.pixels if image.channels == 1 else image.pixels.mean(axis=-1)
-    low, high = float(pixels.min()), float(pixels.max())
+    low, high = _value_range(pixels)
     finite = pixels
     if not (math.isfinite(low) and math.isfinite(high)):  # decoded pixels are finite; floats may not be
         finite = pixels[np.isfinite(pixels)]
@@ -122,6 +123,16 @@ def pixel_refusal(image: Image, description: str) -> Refusal | None:
     if _neighbour_correlation(pixels) < _NOISE_LIMIT:
         return Refusal("noise", "the image is noise: neighbouring pixels are unrelated")
     return None
+
+
+def _value_range(pixels: np.ndarray) -> tuple[float, float]:
+    """``(min, max)`` of ``pixels``, NaN if any is; on a band of rows per core (two full passes)."""
+    if pixels.size == 0:
+        return (math.nan, math.nan)
+    rows = pixels.reshape(-1, pixels.shape[-1]) if pixels.ndim > 1 else pixels.reshape(1, -1)
+    ranges = map_row_bands(lambda band: (rows[band].min(), rows[band].max()), rows.shape[0], rows.shape[1])
+    lows, highs = zip(*ranges, strict=True)
+    return float(np.min(lows)), float(np.max(highs))
 
 
 def _thinned(values: np.ndarray) -> np.ndarray:

@@ -77,13 +77,13 @@ def test_a_large_image_deflated_in_parts_is_one_valid_stream(
     ramp = np.tile(np.arange(640, dtype=np.uint16) // 3, (640, 1)).astype(np.uint8)
     noise = np.random.default_rng(1).integers(0, 4, size=(640, 640), dtype=np.uint8)
     pixels = np.dstack([ramp + noise, ramp.T, ramp[::-1] + noise])
-    monkeypatch.setattr(png_module, "_cores", lambda: cores)
+    monkeypatch.setattr(png_module, "cores", lambda: cores)
     data = encode_png(pixels, level=level)
     with PILImage.open(io.BytesIO(data)) as png:
         png.verify()
     with PILImage.open(io.BytesIO(data)) as png:
         np.testing.assert_array_equal(np.asarray(png), pixels)
-    monkeypatch.setattr(png_module, "_cores", lambda: 1)
+    monkeypatch.setattr(png_module, "cores", lambda: 1)
     one_stream = encode_png(pixels, level=level)
     if cores == 1:
         assert data == one_stream

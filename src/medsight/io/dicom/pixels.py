@@ -29,6 +29,7 @@ from medsight.io.dicom.codecs import decode_encoded
 from medsight.io.dicom.colour import apply_palette, ybr_full_to_rgb
 from medsight.io.dicom.header import InstanceHeader
 from medsight.io.dicom.parse import translating
+from medsight.parallel import map_row_bands
 
 __all__ = ["decode_into", "decode_pixels", "physical_range"]
 
@@ -147,13 +148,25 @@ def _to_physical(header: InstanceHeader, stored: NDArray[Any], out: NDArray[np.f
 
 
 def _rescale(stored: NDArray[Any], slope: float, intercept: float, out: NDArray[np.float32]) -> None:
-    """``out = slope * stored + intercept`` in as few passes over memory as the values allow."""
-    if slope == 1.0:
-        if intercept == 0.0:
-            out[...] = stored
-        else:
-            np.add(stored, np.float32(intercept), out=out)
+    """``out = slope * stored + intercept`` in as few passes over memory as the values allow,
+    on a band of rows per core (a 2048 px plane's conversion alone is 2 ms on one)."""
+    if out.size == 0:
         return
-    np.multiply(stored, np.float32(slope), out=out)
-    if intercept != 0.0:
-        np.add(out, np.float32(intercept), out=out)
+    if not out.flags.c_contiguous:  # reshaping would copy, and the writes would be lost
+        source, target = stored[np.newaxis], out[np.newaxis]
+    else:
+        source, target = stored.reshape(-1, out.shape[-1]), out.reshape(-1, out.shape[-1])
+
+    def rescale_band(band: slice) -> None:
+        values, part = source[band], target[band]
+        if slope == 1.0:
+            if intercept == 0.0:
+                part[...] = values
+            else:
+                np.add(values, np.float32(intercept), out=part)
+            return
+        np.multiply(values, np.float32(slope), out=part)
+        if intercept != 0.0:
+            np.add(part, np.float32(intercept), out=part)
+
+    map_row_bands(rescale_band, target.shape[0], target.shape[1])
