@@ -94,7 +94,8 @@ def measure_ensembles(
         film = image
         for saliency in (False, True):
             (latency,) = latencies([partial(Analyzer(loaded, saliency=saliency).analyze_many, [film])], calls=calls)
-            rows.append((f"analyze_many, {'with' if saliency else 'no'} Grad-CAM", latency, None))
+            heatmap = f"the {loaded.bundle.saliency.method} heatmap"
+            rows.append((f"analyze_many, {'with' if saliency else 'without'} {heatmap}", latency, None))
     return EnsembleBench(bundle.name, bundle.version, len(network.members), size, calls, rows, note)
 
 

@@ -5,10 +5,10 @@ For every model bundle measured (the shipped ones by default), in one run:
 * **batch 1, model only**: ``load_predictor(bundle, "torch"|"onnx").predict(x)`` on one
   float32 input ``(1, 1, S, S)`` in ``[0, 1]``, the two backends taking turns in blocks;
 * **end to end**: ``analyze_path`` on a 28 px PNG, a 224 px JPEG and a 2048 x 2048
-  16-bit DICOM, heatmap included (Grad-CAM, overlay, PNG write), in process after a
+  16-bit DICOM, heatmap included (saliency map, overlay, PNG write), in process after a
   warm-up, with the model loaded once beforehand as a service keeps it loaded;
 * **stages** of the DICOM case: read, checks + prepare + input gate, model + distribution check,
-  Grad-CAM, overlay + PNG write (``write_heatmap``), timed one after the other per call;
+  saliency map, overlay + PNG write (``write_heatmap``), timed one after the other per call;
 * **batched throughput** (28 px models): batches of 256 through each predictor on
   prepared inputs, and through ``Analyzer.analyze_many`` without saliency on in-memory
   images (checks, prepare, model, distribution check);
@@ -52,8 +52,8 @@ __all__ = ["FULL_EFFORT", "QUICK_EFFORT", "Effort", "ModelReport", "ModelsResult
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _BLOCK = 10  # batch-1 calls of one backend in a row (see timing.latencies)
-GRADCAM_ALONE = "Grad-CAM alone (no ONNX Runtime run just before)"
-STAGES = ("read", "checks + prepare + input gate", "model + distribution check", "Grad-CAM", "overlay + PNG write")
+SALIENCY_ALONE = "saliency map alone (no ONNX Runtime run just before)"
+STAGES = ("read", "checks + prepare + input gate", "model + distribution check", "saliency map", "overlay + PNG write")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,8 @@ class ModelReport:
 
     name: str
     path: Path
+    task: str
+    saliency: str  # the bundle's heatmap method: gradcam or occlusion
     resolution: int
     parameters: int
     val_auc: float | None
@@ -217,6 +219,8 @@ def _batch_one(path: Path, model: LoadedModel, effort: Effort) -> ModelReport:
     return ModelReport(
         name=bundle.name,
         path=path,
+        task=bundle.metadata.medsight.task,
+        saliency=bundle.saliency.method,
         resolution=size,
         parameters=sum(p.numel() for p in load_torch_classifier(bundle).parameters()),
         val_auc=val.get("auc"),
@@ -299,9 +303,9 @@ def _stages(model: LoadedModel, path: Path, heatmap: Path, calls: int) -> dict[s
         stages = _pipeline(dict(zip(STAGES, steps, strict=True)), calls)
     except _RefusedError:
         return None
-    # The same Grad-CAM with no ONNX Runtime run just before: what the mix of runtimes costs.
+    # The same map with no ONNX Runtime run just before: what the mix of runtimes costs (Grad-CAM).
     x = prepare(read_image(path, limits), model.preprocessing).input[np.newaxis]
-    (stages[GRADCAM_ALONE],) = latencies([lambda: model.saliency(x)], calls=calls)
+    (stages[SALIENCY_ALONE],) = latencies([lambda: model.saliency(x)], calls=calls)
     return stages
 
 

@@ -26,7 +26,8 @@ def analyze(
         Path | None,
         typer.Option(
             "--heatmap",
-            help="Write Grad-CAM overlays (segmentation: the fitted outline): a .png for one input, else a folder.",
+            help="Write saliency overlays (the model's method, Grad-CAM unless its bundle names occlusion; "
+            "segmentation: the fitted outline): a .png for one input, else a folder.",
         ),
     ] = None,
     pixel_size: Annotated[
@@ -53,9 +54,10 @@ def analyze(
     """Score images with a task's model, or refuse them with a reason.
 
     Calibrated probability, label at the model's threshold, uncertainty and (optionally)
-    a Grad-CAM heatmap. MRI volume tasks (mri-brain-tumour, mri-hippocampus) report each
-    label's volume in mL and write the mask as NIfTI and, for a DICOM series, as a DICOM
-    Segmentation with an SR of the volumes (--out).
+    a saliency heatmap (Grad-CAM, or occlusion where the model's bundle names it). MRI
+    volume tasks (mri-brain-tumour, mri-hippocampus) report each label's volume in mL and
+    write the mask as NIfTI and, for a DICOM series, as a DICOM Segmentation with an SR of
+    the volumes (--out).
 
     Inputs the model was not made for (another modality, body part or view, colour,
     blank, or unlike its training images) are refused with a reason instead of scored.

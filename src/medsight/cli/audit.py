@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 
 from medsight.audit import DEFAULT_GATE, AgeBands, FairnessGate, parse_attributes
+from medsight.cli._options import OcclusionPatchOption, OcclusionStrideOption, saliency_spec
 from medsight.cli._progress import stderr_console, stdout_console
 from medsight.errors import UsageError
 from medsight.settings import get_settings
@@ -165,10 +166,17 @@ def saliency(
         bool, typer.Option("--record", help="Record the audit in the model's bundle and its model card.")
     ] = False,
     backend: Annotated[str, typer.Option("--backend", help="Scoring backend: auto, onnx or torch.")] = "auto",
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="Audit a candidate method (gradcam or occlusion); default: the model's own."),
+    ] = None,
+    patch: OcclusionPatchOption = 0,
+    stride: OcclusionStrideOption = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
-    """Audit whether a classifier's saliency maps (Grad-CAM, as `analyze --heatmap` draws
-    them) are faithful to it, on the cases of a split it calls positive.
+    """Audit whether a classifier's saliency maps (by its own method, as `analyze --heatmap`
+    draws them, or by a candidate `--method`) are faithful to it, on the cases of a split it
+    calls positive.
 
     Deletion and insertion (Petsiuk et al. 2018): replacing the pixels the map ranks
     highest by a negative case's must lower the probability faster, and restoring them
@@ -197,6 +205,7 @@ def saliency(
         bootstrap=bootstrap,
         backend=backend,
         limits=get_settings().limits,
+        saliency=None if method is None else saliency_spec(method, patch, stride),
     )
     with progress_bar(not as_json) as bar:
         job = bar.add_task("loading", total=None)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from medsight.audit import DEFAULT_GATE
+from medsight.cli._options import OcclusionPatchOption, OcclusionStrideOption, saliency_spec
 from medsight.cli._progress import progress_bar, stdout_console
 from medsight.cli._service import DataDirOption, service_settings
 from medsight.cli.audit import DEFAULT_GATE_ATTRIBUTES, GateAttributesOption, MaxEodOption, MinGroupOption, make_gate
@@ -242,6 +243,26 @@ def train_gate_cmd(
         total = sum(c["n"] for c in foreign.values())
         typer.echo(f"{kind}: refuses {false}/{n} of its own val images, {caught}/{total} of the other kinds'")
     typer.echo(f"wrote {gate.path} (sha256 {gate.sha256[:12]})")
+
+
+@models_app.command("set-saliency")
+def set_saliency_cmd(
+    name: Annotated[str, typer.Argument(help="A shipped model's name or a bundle folder (metadata rewritten).")],
+    method: Annotated[str, typer.Option("--method", help="gradcam or occlusion.")],
+    patch: OcclusionPatchOption = 0,
+    stride: OcclusionStrideOption = 0,
+) -> None:
+    """Choose how a classifier draws its heatmaps; its weights are untouched.
+
+    Audit the candidate first (`medsight audit saliency --method ...`), then set it, then
+    audit again with `--record`: setting a method removes the audit of the old one. The
+    method is one of the model's settings, so its release and fairness audit must be
+    recorded again too.
+    """
+    from medsight.services.saliency_audit import set_saliency
+
+    bundle = set_saliency(name, saliency_spec(method, patch, stride))
+    typer.echo(f"{bundle.name}: heatmaps by {bundle.saliency.describe()}; settings sha256 {bundle.config_sha256[:12]}")
 
 
 @models_app.command("attach-gate")

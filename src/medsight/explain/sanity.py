@@ -4,9 +4,10 @@ copies of a classifier, and random maps as smooth as Grad-CAM's.
 - :func:`randomized` re-initialises the output layer(s) (``head``) or every weight
   (``all``) of a copy, the trained network untouched: Adebayo et al. (NeurIPS 2018)
   randomise from the top down; these are the two ends of that cascade.
-- :func:`random_maps` draws uniform noise on the explained stage's grid and upsamples it
-  to the input as :class:`~medsight.explain.gradcam.Saliency` upsamples its maps, so a
-  random order moves regions of the same size as the map's order does.
+- :func:`random_maps` draws uniform noise on the map's grid (:func:`map_grid`: Grad-CAM's
+  explained stage, or the occlusion squares' positions) and upsamples it to the input as
+  :class:`~medsight.explain.gradcam.Saliency` upsamples its maps, so a random order moves
+  regions of the same size as the map's order does.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from numpy.typing import NDArray
 
 from medsight.explain.gradcam import TARGET_LAYER
 from medsight.models.networks import Ensemble, Network, NetworkConfig, build_classifier
+from medsight.models.saliency import GRADCAM, SaliencySpec
 
-__all__ = ["RANDOMIZATIONS", "random_maps", "randomized", "stage_grid"]
+__all__ = ["RANDOMIZATIONS", "map_grid", "random_maps", "randomized", "stage_grid"]
 
 #: What :func:`randomized` can re-initialise.
 RANDOMIZATIONS = ("head", "all")
@@ -68,6 +70,15 @@ def stage_grid(network: Network, size: int) -> tuple[int, int]:
     finally:
         hook.remove()
     return int(captured[0][-2]), int(captured[0][-1])
+
+
+def map_grid(network: Network, method: SaliencySpec, size: int) -> tuple[int, int]:
+    """The grid a ``method`` map of ``size`` x ``size`` inputs varies on: the explained
+    stage's for Grad-CAM, the squares' positions for occlusion (the random maps the audit
+    compares with must be as smooth as the maps judged)."""
+    if method.method == GRADCAM:
+        return stage_grid(network, size)
+    return method.positions(size), method.positions(size)
 
 
 def random_maps(n: int, grid: tuple[int, int], size: int, seed: int = 0) -> NDArray[np.float32]:

@@ -7,7 +7,8 @@ The order is the contract every task follows:
 3. :func:`~medsight.tasks.prepare`, the preprocessing the model was trained with;
 4. the model (logits and features), then the distribution check on both;
 5. calibration (temperature), the stored threshold, the conformal prediction set;
-6. Grad-CAM, when asked, for scored inputs only.
+6. the saliency map (the bundle's method: Grad-CAM unless it names occlusion), when asked,
+   for scored inputs only.
 
 A refused input gets a :class:`~medsight.tasks.Refusal` and no score, ever.
 """

@@ -18,7 +18,7 @@ from medsight.models.bundle import Bundle
 from medsight.tasks import Prepared, Preprocessing, Refusal, TaskSpec, get_task
 
 if TYPE_CHECKING:
-    from medsight.explain import Saliency
+    from medsight.explain import SaliencyMethod
 
 __all__ = ["LoadedModel", "Scores"]
 
@@ -57,7 +57,7 @@ class LoadedModel:
     ood: OodDetector
     predictor: Predictor
     gate: LoadedGate | None = None
-    _saliency: Saliency | None = field(default=None, repr=False)
+    _saliency: SaliencyMethod | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, bundle: Bundle, backend: str = "auto", threads: int = 0) -> LoadedModel:
@@ -112,10 +112,16 @@ class LoadedModel:
         return apply_temperature(logits.astype(np.float64) + self.logit_offset, self.temperature)
 
     @property
-    def saliency(self) -> Saliency:
-        """Grad-CAM on the torch network (loaded on first use: torch serves saliency)."""
+    def saliency(self) -> SaliencyMethod:
+        """The bundle's saliency method (Grad-CAM unless it names another) on the torch
+        network, loaded on first use: torch serves saliency."""
         if self._saliency is None:
-            from medsight.explain import Saliency
+            from medsight.explain import saliency_for
 
-            self._saliency = Saliency(load_torch_classifier(self.bundle))
+            # Occlusion scores its copies with the model's own predictor (ONNX Runtime where exported).
+            self._saliency = saliency_for(
+                load_torch_classifier(self.bundle),
+                self.bundle.saliency,
+                logits=lambda inputs: self.predictor.predict(inputs)[0],
+            )
         return self._saliency

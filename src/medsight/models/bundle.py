@@ -35,9 +35,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from medsight.errors import InvalidBundleError, ModelNotFoundError, OutputError, WeightsMismatchError
+from medsight.models.saliency import SaliencySpec
 
 __all__ = [
     "AUDIT_HTML",
@@ -70,6 +71,10 @@ SALIENCY_AUDIT_HTML = Path("docs/saliency_audit.html")
 # The medsight fields that record how a model was made and checked rather than what it
 # does; every other field (new ones too) counts towards Bundle.config_sha256.
 _RECORD_FIELDS = frozenset({"metrics", "training", "audit", "saliency_audit"})
+# Settings added after the digest was defined: left out of it while at their empty
+# default, so that every bundle made before them keeps its digest (and its release
+# records and audits stay valid); set, they count like any other.
+_LATER_SETTINGS = frozenset({"saliency"})
 
 
 class MedsightSection(BaseModel):
@@ -106,6 +111,15 @@ class MedsightSection(BaseModel):
         description="the input gate every input is checked with (name, version, sha256; medsight.models.kind_gate); "
         "empty: none",
     )
+    saliency: dict[str, Any] = Field(
+        default_factory=dict,
+        description="how heatmaps are made (medsight.models.saliency.SaliencySpec); empty: Grad-CAM",
+    )
+
+    @field_validator("saliency")
+    @classmethod
+    def _known_saliency(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return SaliencySpec.from_dict(value).to_dict()  # ValueError: not valid bundle metadata
 
 
 class BundleMetadata(BaseModel):
@@ -182,6 +196,11 @@ class Bundle:
         return name in self.metadata.medsight.weights
 
     @property
+    def saliency(self) -> SaliencySpec:
+        """How this model's heatmaps are made (Grad-CAM unless the bundle names another method)."""
+        return SaliencySpec.from_dict(self.metadata.medsight.saliency)
+
+    @property
     def input_gate(self) -> dict[str, str] | None:
         """``{name, version, sha256}`` of the input gate the bundle records, or None (it records none)."""
         gate = self.metadata.medsight.input_gate
@@ -209,6 +228,9 @@ class Bundle:
 def config_sha256(section: MedsightSection) -> str:
     """:attr:`Bundle.config_sha256` of a bundle whose ``medsight`` section is ``section``."""
     fields = section.model_dump(mode="json", exclude=set(_RECORD_FIELDS))
+    for name in _LATER_SETTINGS:
+        if not fields[name]:
+            del fields[name]
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
@@ -287,8 +309,9 @@ def write_metadata(path: Path, metadata: BundleMetadata) -> None:
 
 def record_audit(bundle: Bundle, summary: dict[str, Any], field: str = "audit") -> Bundle:
     """Record an audit's ``summary`` in the bundle's metadata (``field``: ``audit`` for the
-    fairness audit, ``saliency_audit``, or ``input_gate`` for the gate a bundle attaches);
-    return the bundle re-read.
+    fairness audit, ``saliency_audit``, or a setting made after training: ``input_gate``
+    for the gate a bundle attaches, ``saliency`` for its heatmaps' method); return the
+    bundle re-read.
 
     The file is replaced whole (temporary file, then rename), so a crash leaves the old
     metadata, never half of it.
@@ -296,7 +319,7 @@ def record_audit(bundle: Bundle, summary: dict[str, Any], field: str = "audit") 
     Raises:
         OutputError: the metadata cannot be written.
     """
-    if field not in ("audit", "saliency_audit", "input_gate"):
+    if field not in ("audit", "saliency_audit", "input_gate", "saliency"):
         raise ValueError(f"no audit field {field!r} in a bundle's metadata")
     section = bundle.metadata.medsight.model_copy(update={field: summary})
     metadata = bundle.metadata.model_copy(update={"medsight": section})

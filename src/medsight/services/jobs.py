@@ -36,6 +36,7 @@ from medsight.errors import (
 )
 from medsight.io.jsonl import read_json_lines
 from medsight.models.bundle import Bundle, resolve_bundle
+from medsight.models.saliency import SaliencySpec
 from medsight.services.accounts import AccessService
 from medsight.services.release import RELEASES_FILE
 from medsight.services.triage import triage
@@ -58,7 +59,7 @@ HEAT_KEY = "heat"
 
 
 class HeatmapKind(StrEnum):
-    """A job's two heatmap PNGs: Grad-CAM blended over the image, or the heat alone (RGBA)."""
+    """A job's two heatmap PNGs: the model's saliency map blended over the image, or the heat alone (RGBA)."""
 
     BLENDED = "blended"
     HEAT = "heat"
@@ -156,8 +157,9 @@ class JobService:
 
     def heatmap_audit(self, record: JobRecord) -> dict[str, Any] | None:
         """The saliency audit recorded for the weights that ran ``record`` (``passed``, the
-        ``failed`` checks, ``audited_at``), or None: none recorded, or the installed bundle's weights are others
-        (an audit of other weights says nothing about these heatmaps)."""
+        ``failed`` checks, ``audited_at``, the ``method``), or None: none recorded, the installed
+        bundle's weights are others, or the audit judged another saliency method than the bundle
+        draws with (an audit of other weights or other maps says nothing about these heatmaps)."""
         try:
             bundle = self.bundle(get_task(record.task))
         except MedsightError:  # the task's model is gone or broken: nothing to vouch with
@@ -167,10 +169,17 @@ class JobService:
         audit = bundle.metadata.medsight.saliency_audit
         if bundle.sha256 != record.model.sha256 or audit.get("model_sha256") != record.model.sha256:
             return None
+        # Audits recorded before the method was a setting judged Grad-CAM, the only method then.
+        if SaliencySpec.from_dict(audit.get("saliency") or {}) != bundle.saliency:
+            return None
+        ran_with = record.model.config_sha256
+        if ran_with is not None and ran_with != bundle.config_sha256:
+            return None  # the job ran under other settings, perhaps another saliency method
         return {
             "passed": bool(audit.get("passed")),
             "failed": failed_checks(audit),
             "audited_at": audit.get("audited_at"),
+            "method": bundle.saliency.method,
         }
 
     def model_facts(self, record: JobRecord) -> dict[str, Any]:

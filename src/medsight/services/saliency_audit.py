@@ -3,10 +3,12 @@
 The split is read and prepared as ``medsight evaluate`` reads it; the cases the model
 calls positive (calibrated probability at or above its deployed threshold: the maps
 explain the positive class, and on a case the model already calls negative there is no
-evidence left to remove) are explained with the Grad-CAM that ``analyze --heatmap``
-draws, and judged by :mod:`medsight.audit.saliency`: deletion and insertion against
-random maps of the same smoothness, and rank correlation with the maps of the same
-network with its output layer, then every weight, re-initialised.
+evidence left to remove) are explained with the method that ``analyze --heatmap`` uses
+(the bundle's ``saliency`` setting: Grad-CAM unless it names occlusion), or with a
+candidate method to measure before setting it, and judged by
+:mod:`medsight.audit.saliency`: deletion and insertion against random maps of the same
+smoothness, and rank correlation with the maps of the same network with its output
+layer, then every weight, re-initialised.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from medsight.data import load_dataset
 from medsight.errors import UsageError
 from medsight.inference import LoadedModel
 from medsight.io.files import write_text
-from medsight.models.bundle import SALIENCY_AUDIT_HTML, SALIENCY_AUDIT_JSON
+from medsight.models.bundle import SALIENCY_AUDIT_HTML, SALIENCY_AUDIT_JSON, Bundle, record_audit, resolve_bundle
+from medsight.models.saliency import SaliencySpec
 from medsight.services.models import load_model
 from medsight.settings import ReadLimits
 from medsight.tasks import get_task
@@ -47,6 +50,7 @@ __all__ = [
     "SaliencyAuditResult",
     "audit_saliency",
     "record_saliency_in_bundle",
+    "set_saliency",
     "write_saliency_html",
 ]
 
@@ -75,6 +79,7 @@ class SaliencyAuditOptions:
         seed: sample, donors, random maps and re-initialised weights.
         bootstrap: resamples for the CIs.
         backend: scoring backend (the maps always come from torch).
+        saliency: the method to audit; None: the bundle's own (the only one ``--record`` accepts).
     """
 
     task: str
@@ -88,6 +93,7 @@ class SaliencyAuditOptions:
     bootstrap: int = 1000
     backend: str = "auto"
     limits: ReadLimits = field(default_factory=ReadLimits)
+    saliency: SaliencySpec | None = None
 
 
 @dataclass(frozen=True)
@@ -109,8 +115,8 @@ def audit_saliency(
         InvalidDatasetError: the data cannot be read or lacks the split.
         ModelNotFoundError, WeightsMismatchError: no such model, or its files do not match.
     """
-    from medsight.explain import Saliency
-    from medsight.explain.sanity import RANDOMIZATIONS, random_maps, randomized, stage_grid
+    from medsight.explain import saliency_for
+    from medsight.explain.sanity import RANDOMIZATIONS, map_grid, random_maps, randomized
     from medsight.inference.predictor import load_torch_classifier
     from medsight.models.networks import NetworkConfig
 
@@ -134,10 +140,11 @@ def audit_saliency(
     x = inputs[chosen]
     network = load_torch_classifier(model.bundle)
     config = NetworkConfig.from_dict(model.bundle.metadata.medsight.network)
+    method = options.saliency or model.bundle.saliency
     on_stage(f"explaining {chosen.size} positive calls")
-    maps = _maps(Saliency(network), x)
+    maps = _maps(saliency_for(network, method), x)
     size = x.shape[-1]
-    grid = stage_grid(network, size)
+    grid = map_grid(network, method, size)
     on_stage("deletion and insertion curves")
     curves = perturbation_curves(
         lambda batch: model.score(batch).probabilities,
@@ -149,7 +156,7 @@ def audit_saliency(
     )
     on_stage("maps of randomised networks")
     correlations = {
-        which: rank_correlations(maps, _maps(Saliency(randomized(network, config, which, options.seed)), x))
+        which: rank_correlations(maps, _maps(saliency_for(randomized(network, config, which, options.seed), method), x))
         for which in RANDOMIZATIONS
     }
     report = saliency_report(curves, correlations, n_boot=options.bootstrap, seed=options.seed)
@@ -171,10 +178,12 @@ def audit_saliency(
             "split_n": len(labels),
         },
         "method": {
-            "saliency": "Grad-CAM on the last residual stage (what analyze --heatmap draws)",
+            "saliency": method.describe()
+            + (" (what analyze --heatmap draws)" if method == model.bundle.saliency else " (a candidate)"),
+            "setting": {"method": method.method, **method.to_dict()},
             "steps": options.steps,
             "baseline": BASELINES[options.baseline],
-            "random_maps": f"uniform noise on the {grid[0]}x{grid[1]} stage grid, upsampled bilinearly",
+            "random_maps": f"uniform noise on the map's {grid[0]}x{grid[1]} grid, upsampled bilinearly",
             "seed": options.seed,
             "bootstrap": options.bootstrap,
         },
@@ -226,12 +235,20 @@ def record_saliency_in_bundle(result: SaliencyAuditResult, *, command: str = "")
     sha256), the JSON and HTML reports in ``docs/``, and the model card rewritten with it.
 
     Raises:
+        UsageError: the audit judged another saliency method than the bundle's (a
+            candidate's figures must not vouch for the heatmaps the model draws).
         OutputError: the bundle cannot be written.
     """
     from medsight.services.audit import record_with_reports
 
     bundle = result.model.bundle
     document = result.document
+    audited = SaliencySpec.from_dict(document["method"]["setting"])
+    if audited != bundle.saliency:
+        raise UsageError(
+            f"the audit judged {audited.method} maps but {bundle.name} draws {bundle.saliency.method} maps: "
+            "set the method in the bundle first (medsight models set-saliency), then audit and record"
+        )
     summary: dict[str, Any] = {
         "passed": document["passed"],
         "model_sha256": bundle.sha256,
@@ -240,6 +257,7 @@ def record_saliency_in_bundle(result: SaliencyAuditResult, *, command: str = "")
         "data": {k: v for k, v in document["data"].items() if k != "path"},
         "explained": document["explained"],
         "baseline": document["method"]["baseline"],
+        "saliency": document["method"]["setting"],
         "checks": document["checks"],
         "areas": document["areas"],
         "audited_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
@@ -250,6 +268,34 @@ def record_saliency_in_bundle(result: SaliencyAuditResult, *, command: str = "")
     reports = {SALIENCY_AUDIT_JSON: json.dumps(document, indent=2) + "\n", SALIENCY_AUDIT_HTML: _html(result)}
     record_with_reports(bundle, summary, field="saliency_audit", reports=reports)
     return summary
+
+
+def set_saliency(model: str | Path, spec: SaliencySpec) -> Bundle:
+    """Make a classifier bundle draw its heatmaps with ``spec``; its weights are untouched.
+
+    The method is one of the settings :attr:`~medsight.models.bundle.Bundle.config_sha256`
+    covers, so a release or a fairness audit of the old settings no longer vouches for the
+    bundle (record them again). A recorded saliency audit judged the old method's maps:
+    it and its reports are removed, and the model card says that none is recorded.
+
+    Raises:
+        UsageError: not a classification bundle.
+        ModelNotFoundError, WeightsMismatchError: no such bundle, or its files do not match.
+        OutputError: the bundle cannot be written.
+    """
+    from medsight.services.audit import record_with_reports
+
+    bundle = resolve_bundle(model)
+    task = get_task(bundle.metadata.medsight.task)
+    if task.kind is not TaskKind.CLASSIFICATION:
+        raise UsageError(f"{task.name} is a {task.kind.value} task: heatmaps are drawn for classifiers")
+    if spec == bundle.saliency:
+        return bundle
+    recorded = record_audit(bundle, spec.to_dict(), field="saliency")
+    for name in (SALIENCY_AUDIT_JSON, SALIENCY_AUDIT_HTML):
+        (recorded.path / name).unlink(missing_ok=True)
+    record_with_reports(recorded, {}, field="saliency_audit", reports={})  # and the model card again
+    return resolve_bundle(recorded.path)
 
 
 def _html(result: SaliencyAuditResult) -> str:

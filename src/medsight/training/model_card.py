@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from medsight.models.bundle import BundleMetadata, config_sha256
+from medsight.models.saliency import GRADCAM, OCCLUSION, SaliencySpec
 from medsight.tasks import TaskSpec, get_task
 
 __all__ = [
@@ -88,6 +89,7 @@ def render_model_card(metadata: BundleMetadata, task: TaskSpec, plots: list[str]
         f"{section.ood.get('folds', 2)} folds; false-refusal rate on validation "
         f"{section.ood.get('val_false_refusal_rate', 0):.1%}.",
         *card_input_gate(section.input_gate),
+        f"- Heatmaps: {SaliencySpec.from_dict(section.saliency).describe()}; the saliency audit below judges them.",
         *card_pins(metadata),
         "",
         "## Training data",
@@ -163,6 +165,14 @@ _SALIENCY_CHECKS = {
 }
 
 
+_METHOD_NAMES = {GRADCAM: "Grad-CAM", OCCLUSION: "occlusion"}
+
+
+def _audited_method(audit: dict[str, Any]) -> str:
+    # Audits recorded before the method was a setting judged Grad-CAM, the only one then.
+    return str((audit.get("saliency") or {}).get("method", GRADCAM))
+
+
 def _saliency_audit(audit: dict[str, Any]) -> list[str]:
     """The recorded saliency audit (``medsight audit saliency --record``), or that there is none."""
     heading = ["## Saliency audit", ""]
@@ -171,7 +181,7 @@ def _saliency_audit(audit: dict[str, Any]) -> list[str]:
     explained = audit.get("explained", {})
     lines = [
         *heading,
-        f"{'passed' if audit.get('passed') else 'FAILED'}: Grad-CAM heatmaps of the "
+        f"{'passed' if audit.get('passed') else 'FAILED'}: {_METHOD_NAMES[_audited_method(audit)]} heatmaps of the "
         f"{explained.get('explained', '?')} {explained.get('class', '')} calls on the `{audit.get('split')}` split, "
         f"{audit.get('audited_at', '')}; pixels moved to and from {audit.get('baseline', '')}. "
         "Full report: `docs/saliency_audit.html`.",

@@ -46,8 +46,10 @@ def test_audit_then_promote_through_the_gate(synthetic_tb: Path, tiny_bundle: Pa
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert rows["cxr-tuberculosis-96"]["networks"] == 3  # the shipped ensemble
     assert rows["cxr-pneumonia-224"]["networks"] == 1
-    # The shipped saliency audits (make models records them): TB's heatmaps fail it (docs/models.md).
-    assert rows["cxr-tuberculosis-96"]["saliency_audit"] == "failed"
+    # The shipped saliency audits (make models records them): TB's Grad-CAM failed it, so TB
+    # draws occlusion maps, which pass (docs/models.md).
+    assert rows["cxr-tuberculosis-96"]["saliency_audit"] == "passed"
+    assert load_bundle(shipped_bundles()["cxr-tuberculosis-96"]).saliency.method == "occlusion"
     assert rows["us-breast-28"]["saliency_audit"] == "passed"
     assert rows["mri-hippocampus-48"]["saliency_audit"] is None  # not a classifier
     # Each row names the settings digest its release record and fairness audit must match.
@@ -128,3 +130,65 @@ def test_audit_saliency_refuses_a_segmentation_task_and_an_unknown_baseline_in_o
     )  # fmt: skip
     assert unknown.returncode == 2, unknown.stderr
     assert unknown.stderr.startswith("error[usage.invalid]: --baseline must be one of negative, blur")
+
+
+def test_a_candidate_method_is_audited_set_then_recorded_and_never_recorded_before_it_is_set(
+    synthetic_npz: Path, tiny_bundle: Path, tmp_path: Path
+) -> None:
+    bundle = shutil.copytree(tiny_bundle, tmp_path / "bundle")
+    quick = ("--cases", "4", "--steps", "4", "--bootstrap", "100")
+    audit = ("audit", "saliency", "--task", "cxr-pneumonia", "--data", synthetic_npz, "--model", bundle, *quick)
+    assert medsight(*audit, "--record").returncode == 0  # Grad-CAM's audit, recorded
+    gradcam_settings = load_bundle(bundle).config_sha256
+    occlusion = ("--method", "occlusion", "--patch", "8", "--stride", "4")
+
+    candidate = medsight(*audit, *occlusion, "--json")
+    assert candidate.returncode == 0, candidate.stderr
+    document = json.loads(candidate.stdout)
+    assert document["method"]["setting"] == {"method": "occlusion", "patch": 8, "stride": 4}
+    assert document["method"]["saliency"].endswith("(a candidate)")
+    assert "6x6 grid" in document["method"]["random_maps"]  # (28 - 8) / 4 + 1 squares a side
+    # A candidate's figures must not vouch for the maps the bundle draws.
+    refused = medsight(*audit, *occlusion, "--record")
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.startswith("error[usage.invalid]: the audit judged occlusion maps but ")
+    assert load_bundle(bundle).metadata.medsight.saliency_audit["saliency"] == {"method": "gradcam"}
+
+    done = medsight("models", "set-saliency", bundle, "--method", "occlusion", "--patch", "8", "--stride", "4")
+    assert done.returncode == 0, done.stderr
+    switched = load_bundle(bundle)  # the weights untouched and verified
+    assert switched.saliency.method == "occlusion"
+    assert switched.config_sha256 != gradcam_settings  # a setting: releases and fairness audits must follow
+    assert switched.metadata.medsight.saliency_audit == {}  # the old method's audit is gone, reports too
+    assert not (bundle / "docs" / "saliency_audit.json").exists()
+    card = (bundle / "docs" / "model_card.md").read_text(encoding="utf-8")
+    assert "- Heatmaps: occlusion: 8 x 8 px squares every 4 px" in card
+    assert "## Saliency audit\n\nNone recorded" in card
+
+    recorded = medsight(*audit, "--record", "--json")
+    assert recorded.returncode == 0, recorded.stderr
+    assert json.loads(recorded.stdout)["method"]["saliency"].endswith("(what analyze --heatmap draws)")
+    summary = load_bundle(bundle).metadata.medsight.saliency_audit
+    assert summary["saliency"] == {"method": "occlusion", "patch": 8, "stride": 4}
+    card = (bundle / "docs" / "model_card.md").read_text(encoding="utf-8")
+    assert ": occlusion heatmaps of the" in card
+
+    back = medsight("models", "set-saliency", bundle, "--method", "gradcam")
+    assert back.returncode == 0, back.stderr
+    assert load_bundle(bundle).config_sha256 == gradcam_settings  # the same settings, the same digest
+
+
+def test_set_saliency_refuses_bad_parameters_and_segmentation_models_in_one_line(tiny_bundle: Path) -> None:
+    for options, message in [
+        (("--method", "lime"), "saliency method must be one of gradcam, occlusion, not 'lime'"),
+        (("--method", "occlusion", "--patch", "8", "--stride", "9"), "occlusion needs patch >= 2 and 1 <= stride"),
+        (("--method", "gradcam", "--patch", "8"), "Grad-CAM takes no patch or stride"),
+    ]:
+        refused = medsight("models", "set-saliency", tiny_bundle, *options)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.startswith(f"error[usage.invalid]: {message}")
+        assert refused.stderr.strip().count("\n") == 0
+    segmenter = medsight("models", "set-saliency", "us-fetal-head-128", "--method", "occlusion", "--patch", "8",
+                         "--stride", "4")  # fmt: skip
+    assert segmenter.returncode == 2, segmenter.stderr
+    assert "heatmaps are drawn for classifiers" in segmenter.stderr

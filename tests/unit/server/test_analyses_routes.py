@@ -180,7 +180,13 @@ def test_an_analysis_carries_the_saliency_audit_recorded_for_its_weights(
         "passed": False,
         "failed": ["deletion"],
         "audited_at": "2026-11-27T09:00:00+00:00",
+        "method": "gradcam",  # an audit recorded before the method was a setting judged Grad-CAM
     }
+    # An audit of another method's maps (a candidate recorded by hand) vouches for nothing here.
+    record_audit(bundle, {**summary, "saliency": {"method": "occlusion", "patch": 8, "stride": 4}}, "saliency_audit")
+    context.jobs._bundles.clear()  # the service re-reads its bundles on restart
+    again = client.get(f"/api/v1/analyses/{job['id']}", headers=auth(tokens[Role.RADIOLOGIST])).json()
+    assert again["model"]["saliency_audit"] is None
 
 
 def test_series_that_wait_to_be_stable_are_listed_for_those_who_may_read_the_study(

@@ -74,7 +74,7 @@ def get(job_id: str, context: ContextDep, principal: Reader) -> dict[str, Any]:
 
 @router.get(
     "/{job_id}/heatmap",
-    summary="The heatmap of a finished analysis: Grad-CAM over the image, or (kind=heat) the heat alone",
+    summary="The heatmap of a finished analysis (the model's saliency map) over the image, or (kind=heat) the heat",
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )

@@ -18,9 +18,15 @@ function row(list, term, text) {
   return dd;
 }
 
-/** What the model's recorded saliency audit says of its heatmaps (medsight audit saliency). */
+const HEATMAP_METHODS = { gradcam: "Grad-CAM", occlusion: "occlusion" };
+
+/** What the model's recorded saliency audit says of its heatmaps (medsight audit saliency), after the method that drew them. */
 function heatmapTrust(audit) {
   if (!audit) return "faithfulness not measured (no saliency audit on record)";
+  return `${HEATMAP_METHODS[audit.method] || audit.method}: ${auditVerdict(audit)}`;
+}
+
+function auditVerdict(audit) {
   if (audit.passed) return "follows the model's evidence (saliency audit passed)";
   const failed = audit.failed || [];
   const because = `saliency audit failed: ${failed.join(", ").replaceAll("_", " ")}`;
