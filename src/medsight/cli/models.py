@@ -15,6 +15,7 @@ from medsight.cli._progress import progress_bar, stdout_console
 from medsight.cli._service import DataDirOption, service_settings
 from medsight.cli.audit import DEFAULT_GATE_ATTRIBUTES, GateAttributesOption, MaxEodOption, MinGroupOption, make_gate
 from medsight.models.bundle import Bundle, load_bundle, shipped_bundles
+from medsight.models.saliency import SaliencySpec
 from medsight.services.release import PromoteRequest, gate_problems, promote, releases
 
 __all__ = ["models_app"]
@@ -82,6 +83,7 @@ def list_cmd(
                     "networks": None,
                     "audit": None,
                     "saliency_audit": None,
+                    "heatmaps": None,
                     "input_gate": None,
                     "config_sha256": record.get("config_sha256"),
                     "released": record,
@@ -101,7 +103,8 @@ def list_cmd(
         shown = f"{release['version']} ({'override' if release.get('override') else 'gate passed'})" if release else ""
         networks = "" if row["networks"] is None else str(row["networks"])
         cells = (row["name"], row["version"] or "", row["task"] or "", networks, row["audit"] or "")
-        table.add_row(*cells, row["saliency_audit"] or "", row["input_gate"] or "", shown)
+        saliency = f"{row['saliency_audit']} ({row['heatmaps']})" if row["heatmaps"] else ""
+        table.add_row(*cells, saliency, row["input_gate"] or "", shown)
     stdout_console().print(table)
 
 
@@ -121,6 +124,7 @@ def _row(name: str, path: Path, release: dict[str, Any] | None) -> dict[str, Any
         "networks": int(bundle.metadata.medsight.network.get("members", 1)),
         "audit": verdict,
         "saliency_audit": _saliency_verdict(bundle),
+        "heatmaps": bundle.saliency.method if bundle.metadata.medsight.kind == "classification" else None,
         "input_gate": _gate_name(bundle.metadata.medsight.input_gate),
         # What release records, fairness audits and the ledger name: match them by it.
         "config_sha256": bundle.config_sha256,
@@ -142,6 +146,8 @@ def _saliency_verdict(bundle: Bundle) -> str | None:
         return "none recorded"
     if audit.get("model_sha256") != bundle.sha256:
         return "of other weights"
+    if SaliencySpec.from_dict(audit.get("saliency") or {}) != bundle.saliency:
+        return "of another method"
     return "passed" if audit.get("passed") else "failed"
 
 

@@ -49,6 +49,9 @@ def test_audit_then_promote_through_the_gate(synthetic_tb: Path, tiny_bundle: Pa
     # The shipped saliency audits (make models records them): TB's Grad-CAM failed it, so TB
     # draws occlusion maps, which pass (docs/models.md).
     assert rows["cxr-tuberculosis-96"]["saliency_audit"] == "passed"
+    assert rows["cxr-tuberculosis-96"]["heatmaps"] == "occlusion"
+    assert rows["us-breast-28"]["heatmaps"] == "gradcam"
+    assert rows["mri-hippocampus-48"]["heatmaps"] is None
     assert load_bundle(shipped_bundles()["cxr-tuberculosis-96"]).saliency.method == "occlusion"
     assert rows["us-breast-28"]["saliency_audit"] == "passed"
     assert rows["mri-hippocampus-48"]["saliency_audit"] is None  # not a classifier
