@@ -338,11 +338,12 @@ def card_check_and_weights(metadata: BundleMetadata) -> list[str]:
 def card_pins(metadata: BundleMetadata) -> list[str]:
     """The weights' sha256 and the digest of the settings (what releases and fairness audits name)."""
     section = metadata.medsight
+    heatmaps = "heatmap method, " if section.kind == "classification" else ""
     return [
         f"- Weights: `models/model.pt` sha256 `{section.weights.get('model.pt', '')}`.",
         f"- Settings: sha256 `{config_sha256(section)}` over everything above that decides an output (threshold, "
-        "calibration, preprocessing, uncertainty, distribution check, input gate, the weights' hashes); a release "
-        "and a fairness audit name it, so neither vouches for a model whose settings moved since.",
+        f"calibration, preprocessing, uncertainty, distribution check, input gate, {heatmaps}the weights' "
+        "hashes); a release and a fairness audit name it, so neither vouches for a model whose settings moved since.",
     ]
 
 
