@@ -206,6 +206,7 @@ def saliency(
         backend=backend,
         limits=get_settings().limits,
         saliency=None if method is None else saliency_spec(method, patch, stride),
+        to_record=record,
     )
     with progress_bar(not as_json) as bar:
         job = bar.add_task("loading", total=None)

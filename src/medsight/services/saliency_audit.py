@@ -80,6 +80,8 @@ class SaliencyAuditOptions:
         bootstrap: resamples for the CIs.
         backend: scoring backend (the maps always come from torch).
         saliency: the method to audit; None: the bundle's own (the only one ``--record`` accepts).
+        to_record: the audit is meant for :func:`record_saliency_in_bundle`: a candidate
+            method is refused before the work, not after it.
     """
 
     task: str
@@ -94,6 +96,7 @@ class SaliencyAuditOptions:
     backend: str = "auto"
     limits: ReadLimits = field(default_factory=ReadLimits)
     saliency: SaliencySpec | None = None
+    to_record: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,8 @@ def audit_saliency(
         raise UsageError(f"--baseline must be one of {', '.join(BASELINES)}, not {options.baseline!r}")
     data = load_dataset(options.data, task.label_of, options.limits, relabel=task.class_of_stored).split(options.split)
     model = load_model(task, options.model, resolution=None, backend=options.backend)
+    if options.to_record and options.saliency is not None:
+        _check_recordable(options.saliency, model.bundle)
     on_stage("reading and scoring the split")
     inputs, labels = prepare_split(data, model.preprocessing)
     probabilities = model.score(inputs).probabilities
@@ -243,12 +248,7 @@ def record_saliency_in_bundle(result: SaliencyAuditResult, *, command: str = "")
 
     bundle = result.model.bundle
     document = result.document
-    audited = SaliencySpec.from_dict(document["method"]["setting"])
-    if audited != bundle.saliency:
-        raise UsageError(
-            f"the audit judged {audited.method} maps but {bundle.name} draws {bundle.saliency.method} maps: "
-            "set the method in the bundle first (medsight models set-saliency), then audit and record"
-        )
+    _check_recordable(SaliencySpec.from_dict(document["method"]["setting"]), bundle)
     summary: dict[str, Any] = {
         "passed": document["passed"],
         "model_sha256": bundle.sha256,
@@ -268,6 +268,15 @@ def record_saliency_in_bundle(result: SaliencyAuditResult, *, command: str = "")
     reports = {SALIENCY_AUDIT_JSON: json.dumps(document, indent=2) + "\n", SALIENCY_AUDIT_HTML: _html(result)}
     record_with_reports(bundle, summary, field="saliency_audit", reports=reports)
     return summary
+
+
+def _check_recordable(audited: SaliencySpec, bundle: Bundle) -> None:
+    """Refuse to record an audit of maps the bundle does not draw."""
+    if audited != bundle.saliency:
+        raise UsageError(
+            f"the audit judged {audited.method} maps but {bundle.name} draws {bundle.saliency.method} maps: "
+            "set the method in the bundle first (medsight models set-saliency), then audit and record"
+        )
 
 
 def set_saliency(model: str | Path, spec: SaliencySpec) -> Bundle:
