@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from medsight.errors import UsageError
-from medsight.models.saliency import METHODS, SaliencySpec
+from medsight.models.saliency import SaliencySpec
 
 __all__ = ["OcclusionPatchOption", "OcclusionStrideOption", "TtaOption", "saliency_spec"]
 
@@ -36,4 +36,4 @@ def saliency_spec(method: str, patch: int, stride: int) -> SaliencySpec:
     try:
         return SaliencySpec(method.strip().lower(), patch, stride)
     except ValueError as exc:
-        raise UsageError(f"{exc} (methods: {', '.join(METHODS)})") from exc
+        raise UsageError(str(exc)) from exc  # it names the methods when the method is wrong
