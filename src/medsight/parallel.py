@@ -27,11 +27,14 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from numpy.typing import NDArray
 
 __all__ = [
     "MIN_BAND_CELLS",
     "OPENMP_SPIN_COUNT",
+    "as_rows",
     "cores",
     "map_row_bands",
     "row_bands",
@@ -85,6 +88,13 @@ def row_bands(rows: int, cells_per_row: int, *, min_cells: int | None = None) ->
     parts = max(1, min(cores(), rows, (rows * max(cells_per_row, 1)) // least))
     cuts = [rows * i // parts for i in range(parts + 1)]
     return [slice(cuts[i], cuts[i + 1]) for i in range(parts)]
+
+
+def as_rows(array: NDArray[Any]) -> NDArray[Any]:
+    """``array`` as ``(rows, last axis)`` for :func:`map_row_bands`: a view where the layout
+    allows (a copy otherwise, so write into a fresh contiguous array's rows); a 0- or 1-D
+    array is one row."""
+    return array.reshape(-1, array.shape[-1]) if array.ndim > 1 else array.reshape(1, -1)
 
 
 def map_row_bands(

@@ -25,18 +25,22 @@ __all__ = ["TARGET_LAYER", "Logits", "Occlusion", "Saliency", "SaliencyMethod", 
 SaliencyMethod = Callable[[NDArray[np.float32]], NDArray[np.float32]]
 
 
-def saliency_for(network: Network, spec: SaliencySpec, logits: Logits | None = None) -> SaliencyMethod:
-    """The saliency method ``spec`` names, on ``network``.
+def saliency_for(
+    load_network: Callable[[], Network], spec: SaliencySpec, logits: Logits | None = None
+) -> SaliencyMethod:
+    """The saliency method ``spec`` names.
 
     Args:
-        network: the torch network (Grad-CAM reads its last stage).
+        load_network: gives the torch network, called only when the method reads it
+            (Grad-CAM, which reads its last stage; occlusion without ``logits``).
         spec: the method.
         logits: occlusion only: how to score the occluded copies; default the network's
-            own forward pass (``analyze`` passes its faster predictor, same logits to 1e-4).
+            own forward pass (``analyze`` passes its faster predictor, same logits to 1e-4,
+            and so never loads the torch network for an occlusion model).
     """
     if spec.method == GRADCAM:
-        return Saliency(network)
-    return Occlusion(logits or torch_logits(network), spec)
+        return Saliency(load_network())
+    return Occlusion(logits or torch_logits(load_network()), spec)
 
 
 def torch_logits(network: Network) -> Logits:

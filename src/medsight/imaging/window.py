@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from medsight.errors import UsageError
 from medsight.imaging.image import Image, Layout
 from medsight.imaging.voi import VoiLut
-from medsight.parallel import map_row_bands
+from medsight.parallel import as_rows, map_row_bands
 from medsight.types import Modality
 
 __all__ = [
@@ -181,8 +181,7 @@ def apply_window(pixels: NDArray[np.float32], center: float, width: float) -> ND
     out = np.empty(x.shape, dtype=np.float32)
     if out.size == 0:
         return out
-    rows = x.reshape(-1, x.shape[-1]) if x.ndim > 1 else x.reshape(1, -1)
-    out_rows = out.reshape(rows.shape)
+    rows, out_rows = as_rows(x), as_rows(out)
 
     def window_band(band: slice) -> bool:
         part = out_rows[band]

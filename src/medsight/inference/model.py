@@ -113,14 +113,14 @@ class LoadedModel:
 
     @property
     def saliency(self) -> SaliencyMethod:
-        """The bundle's saliency method (Grad-CAM unless it names another) on the torch
-        network, loaded on first use: torch serves saliency."""
+        """The bundle's saliency method (Grad-CAM unless it names another), made on first
+        use: Grad-CAM on the torch network, occlusion scored by the model's predictor."""
         if self._saliency is None:
             from medsight.explain import saliency_for
 
             # Occlusion scores its copies with the model's own predictor (ONNX Runtime where exported).
             self._saliency = saliency_for(
-                load_torch_classifier(self.bundle),
+                lambda: load_torch_classifier(self.bundle),
                 self.bundle.saliency,
                 logits=lambda inputs: self.predictor.predict(inputs)[0],
             )

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,7 @@ def audit_saliency(
     config = NetworkConfig.from_dict(model.bundle.metadata.medsight.network)
     method = options.saliency or model.bundle.saliency
     on_stage(f"explaining {chosen.size} positive calls")
-    maps = _maps(saliency_for(network, method), x)
+    maps = _maps(saliency_for(lambda: network, method), x)
     size = x.shape[-1]
     grid = map_grid(network, method, size)
     on_stage("deletion and insertion curves")
@@ -161,7 +162,9 @@ def audit_saliency(
     )
     on_stage("maps of randomised networks")
     correlations = {
-        which: rank_correlations(maps, _maps(saliency_for(randomized(network, config, which, options.seed), method), x))
+        which: rank_correlations(
+            maps, _maps(saliency_for(partial(randomized, network, config, which, options.seed), method), x)
+        )
         for which in RANDOMIZATIONS
     }
     report = saliency_report(curves, correlations, n_boot=options.bootstrap, seed=options.seed)

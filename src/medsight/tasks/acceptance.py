@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from medsight.imaging import Image
-from medsight.parallel import map_row_bands
+from medsight.parallel import as_rows, map_row_bands
 from medsight.types import Modality
 
 __all__ = ["REFUSAL_CODE", "AcceptanceRule", "Refusal", "pixel_refusal"]
@@ -129,7 +129,7 @@ def _value_range(pixels: np.ndarray) -> tuple[float, float]:
     """``(min, max)`` of ``pixels``, NaN if any is; on a band of rows per core (two full passes)."""
     if pixels.size == 0:
         return (math.nan, math.nan)
-    rows = pixels.reshape(-1, pixels.shape[-1]) if pixels.ndim > 1 else pixels.reshape(1, -1)
+    rows = as_rows(pixels)
     ranges = map_row_bands(lambda band: (rows[band].min(), rows[band].max()), rows.shape[0], rows.shape[1])
     lows, highs = zip(*ranges, strict=True)
     return float(np.min(lows)), float(np.max(highs))

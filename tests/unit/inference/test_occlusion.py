@@ -109,7 +109,7 @@ def test_a_bundle_names_its_method_and_a_loaded_model_draws_with_it(tiny_bundle:
     assert isinstance(model.saliency, Occlusion)
     assert model.predictor.backend == "onnx"  # analyze scores the copies with its own predictor
     x = np.random.default_rng(2).random((2, 1, 28, 28), dtype=np.float32)
-    by_torch = saliency_for(load_torch_classifier(switched), switched.saliency)(x)  # as the audit draws them
+    by_torch = saliency_for(lambda: load_torch_classifier(switched), switched.saliency)(x)  # as the audit draws them
     np.testing.assert_allclose(model.saliency(x), by_torch, atol=1e-3)
 
     metadata["medsight"]["saliency"] = {"method": "occlusion", "patch": 8, "stride": 40}
